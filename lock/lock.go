@@ -1,0 +1,196 @@
+// Package lock owns monogres.lock: the list of every input a distribution
+// needs, each pinned by sha256, in a deterministic, diff-friendly TOML file.
+//
+// Invariants: the same manifest and the same inputs encode to the same bytes;
+// inputs are sorted by Name and names are unique; Encode(Decode(b)) == b for
+// every lock this package wrote.
+package lock
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FormatVersion is the version of the lock file format this package reads and writes.
+const FormatVersion = 1
+
+// Input kinds.
+const (
+	KindPostgres  = "postgres"  // a Postgres source archive
+	KindExtension = "extension" // an extension source archive
+	KindPatch     = "patch"     // a patch file
+	KindDeb       = "deb"       // a Debian binary package of a toolchain
+	KindIndex     = "index"     // a Debian archive index file (Release, Packages)
+	KindPlugin    = "plugin"    // a WebAssembly plugin module
+)
+
+// Input is one pinned input. Its identity is SHA256 (and Size when known);
+// URLs and Apt are only hints for where the bytes may be found.
+type Input struct {
+	// Name is unique in the lock: "postgres/15.18", "extension/pg_similarity/1.0",
+	// "deb/amd64/gcc-12", "plugin/numeral-gen".
+	Name    string `toml:"name"`
+	Kind    string `toml:"kind"`
+	Version string `toml:"version,omitempty"`
+	// Arch is set for Debian packages and indexes.
+	Arch string `toml:"arch,omitempty"`
+	// URLs are tried in order (after mirror rewrites).
+	URLs   []string `toml:"urls"`
+	SHA256 string   `toml:"sha256"`
+	// Size in bytes; 0 means unknown (the index did not record it).
+	Size int64 `toml:"size,omitempty"`
+	// StripPrefix is the top directory removed when the archive is extracted.
+	StripPrefix string `toml:"strip_prefix,omitempty"`
+	// SourceDateEpoch is the newest mtime in the archive, used as
+	// SOURCE_DATE_EPOCH for builds from it; 0 means derive it at build time.
+	SourceDateEpoch int64 `toml:"source_date_epoch,omitempty"`
+	// Apt names the Debian artifact that holds the same bytes, for the apt
+	// fallback: "source:postgresql-15=15.18-0+deb12u1:postgresql-15_15.18.orig.tar.bz2"
+	// or "binary:gcc-12:amd64=12.2.0-14+deb12u1".
+	Apt string `toml:"apt,omitempty"`
+}
+
+// Lock is the decoded monogres.lock.
+type Lock struct {
+	Version int `toml:"version"`
+	// Manifest is "sha256:<hex>" of the manifest bytes the lock was made from.
+	Manifest string  `toml:"manifest"`
+	Inputs   []Input `toml:"input"`
+}
+
+// Find returns the input named name.
+func (l *Lock) Find(name string) (Input, bool) {
+	i, ok := slices.BinarySearchFunc(l.Inputs, name, func(in Input, n string) int { return strings.Compare(in.Name, n) })
+	if !ok {
+		return Input{}, false
+	}
+	return l.Inputs[i], true
+}
+
+// Sort orders inputs by name, the order Encode requires.
+func (l *Lock) Sort() {
+	slices.SortFunc(l.Inputs, func(a, b Input) int { return strings.Compare(a.Name, b.Name) })
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// ValidSHA256 reports whether s is 64 lowercase hex digits.
+func ValidSHA256(s string) bool { return sha256Hex.MatchString(s) }
+
+const header = "# monogres.lock: every input of this distribution, pinned by sha256.\n" +
+	"# Written by `monogres lock`; check with `monogres lock --check`. Do not edit by hand.\n"
+
+// Encode writes the lock in its canonical form: a header, the format version
+// and manifest digest, then one [[input]] block per input sorted by name.
+func Encode(l *Lock) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(header)
+	fmt.Fprintf(&b, "version = %d\n", l.Version)
+	fmt.Fprintf(&b, "manifest = %s\n", strconv.Quote(l.Manifest))
+	for i, in := range l.Inputs {
+		if i > 0 && l.Inputs[i-1].Name >= in.Name {
+			return nil, fmt.Errorf("lock: inputs not sorted or duplicated at %q", in.Name)
+		}
+		b.WriteString("\n[[input]]\n")
+		kv := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(&b, "%s = %s\n", k, tomlString(v))
+			}
+		}
+		kv("name", in.Name)
+		kv("kind", in.Kind)
+		kv("version", in.Version)
+		kv("arch", in.Arch)
+		b.WriteString("urls = [")
+		for j, u := range in.URLs {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString("\n  " + tomlString(u))
+		}
+		if len(in.URLs) > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString("]\n")
+		kv("sha256", in.SHA256)
+		if in.Size != 0 {
+			fmt.Fprintf(&b, "size = %d\n", in.Size)
+		}
+		kv("strip_prefix", in.StripPrefix)
+		if in.SourceDateEpoch != 0 {
+			fmt.Fprintf(&b, "source_date_epoch = %d\n", in.SourceDateEpoch)
+		}
+		kv("apt", in.Apt)
+	}
+	return b.Bytes(), nil
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Decode parses a lock file. file is used in error messages.
+func Decode(file string, data []byte) (*Lock, error) {
+	var l Lock
+	md, err := toml.Decode(string(data), &l)
+	if err != nil {
+		var perr toml.ParseError
+		if ok := asParseError(err, &perr); ok {
+			return nil, fmt.Errorf("%s:%d:%d: %s", file, perr.Position.Line, perr.Position.Col, perr.Message)
+		}
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
+	}
+	if l.Version != FormatVersion {
+		return nil, fmt.Errorf("%s: lock format version %d is not supported (this monogres reads version %d); run `monogres lock` to rewrite it", file, l.Version, FormatVersion)
+	}
+	seen := map[string]bool{}
+	for i, in := range l.Inputs {
+		where := fmt.Sprintf("%s: input[%d] %q", file, i, in.Name)
+		switch {
+		case in.Name == "":
+			return nil, fmt.Errorf("%s: input[%d]: missing name", file, i)
+		case seen[in.Name]:
+			return nil, fmt.Errorf("%s: duplicate input", where)
+		case !ValidSHA256(in.SHA256):
+			return nil, fmt.Errorf("%s: sha256 %q is not 64 lowercase hex digits", where, in.SHA256)
+		case in.Size < 0:
+			return nil, fmt.Errorf("%s: negative size", where)
+		}
+		seen[in.Name] = true
+	}
+	l.Sort()
+	return &l, nil
+}
+
+func asParseError(err error, out *toml.ParseError) bool {
+	if pe, ok := err.(toml.ParseError); ok {
+		*out = pe
+		return true
+	}
+	return false
+}
