@@ -1,0 +1,621 @@
+// Package store owns the content-addressed store (CAS) of monogres: every
+// fetched input lives at cas/<sha256[:2]>/<sha256>, named by the sha256 of its
+// bytes.
+//
+// Invariants:
+//   - Nothing unverified enters cas/: bytes are written to a file in tmp/ while
+//     being hashed, fsynced, and renamed into cas/ only when the sha256 (and the
+//     size, when known) match. rename(2) is atomic, so readers never see a torn
+//     entry.
+//   - Open re-hashes the entry it returns; a corrupt entry is evicted and
+//     reported as an error.
+//   - Several monogres processes may share one store: writers of the same entry
+//     serialize on a per-entry file lock (tmp/<sha256>.lock), and correctness
+//     never depends on that lock (the rename is the commit point).
+//
+// Layout under the store directory:
+//
+//	cas/    verified blobs, read-only files
+//	tmp/    downloads in flight (<sha256>.partial, kept for resume), locks
+//	ac/     action cache, owned by the build engine (see ACDir)
+//	roots/  composed toolchain roots, owned by the toolchain engine (see RootsDir)
+//	apt/    private apt configuration and state used by the fetch layer
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// Store is an opened store directory. It is safe for concurrent use by many
+// goroutines and by many processes.
+type Store struct {
+	dir string
+}
+
+// DefaultDir returns $MONOGRES_STORE, or $XDG_CACHE_HOME/monogres, or
+// ~/.cache/monogres.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("MONOGRES_STORE"); d != "" {
+		return d, nil
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "monogres"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("store: cannot find a store directory: set MONOGRES_STORE or XDG_CACHE_HOME (%v)", err)
+	}
+	return filepath.Join(home, ".cache", "monogres"), nil
+}
+
+// Open opens (creating if needed) the store at dir.
+func Open(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("store: empty store directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	for _, sub := range []string{"cas", "tmp", "ac", "roots"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o755); err != nil {
+			return nil, fmt.Errorf("store: %v", err)
+		}
+	}
+	return &Store{dir: abs}, nil
+}
+
+// Dir is the store's root directory.
+func (s *Store) Dir() string { return s.dir }
+
+// TmpDir is where in-flight files live; it is on the same file system as cas/.
+func (s *Store) TmpDir() string { return filepath.Join(s.dir, "tmp") }
+
+// ACDir is the action-cache directory, owned by the build engine.
+func (s *Store) ACDir() string { return filepath.Join(s.dir, "ac") }
+
+// RootsDir is the directory for composed toolchain roots.
+func (s *Store) RootsDir() string { return filepath.Join(s.dir, "roots") }
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func validSHA(sha string) bool { return sha256Hex.MatchString(sha) }
+
+// Path is where the blob sha256 lives (or would live) in cas/. It does not
+// check that the entry exists or is intact: call Has or Open first, or use
+// VerifyEntry before extracting by path.
+func (s *Store) Path(sha string) string {
+	if len(sha) < 2 {
+		return filepath.Join(s.dir, "cas", "invalid", sha)
+	}
+	return filepath.Join(s.dir, "cas", sha[:2], sha)
+}
+
+// Has reports whether cas/ holds sha. It only stats the file (no re-hash),
+// so it is cheap enough for a no-op fetch of thousands of inputs.
+func (s *Store) Has(sha string) bool {
+	if !validSHA(sha) {
+		return false
+	}
+	fi, err := os.Stat(s.Path(sha))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Size returns the size of the entry sha, or false if it is absent.
+func (s *Store) Size(sha string) (int64, bool) {
+	if !validSHA(sha) {
+		return 0, false
+	}
+	fi, err := os.Stat(s.Path(sha))
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
+// CorruptError reports a cas/ entry whose bytes no longer hash to its name.
+// The entry has been removed from the store.
+type CorruptError struct {
+	SHA256 string // the entry's name
+	Got    string // what its bytes hash to now
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("store: entry %s is corrupt (its bytes hash to %s); evicted it from the store, run `monogres fetch` to get it again", e.SHA256, e.Got)
+}
+
+// Open returns the entry sha positioned at offset 0, after re-hashing it.
+// A corrupt entry is evicted and reported as a *CorruptError.
+func (s *Store) Open(sha string) (*os.File, error) {
+	if !validSHA(sha) {
+		return nil, fmt.Errorf("store: %q is not a sha256", sha)
+	}
+	f, err := os.Open(s.Path(sha))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("store: %s is not in the store %s: %w", sha, s.dir, fs.ErrNotExist)
+		}
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	got, _, err := hashReader(context.Background(), f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: reading %s: %v", f.Name(), err)
+	}
+	if got != sha {
+		f.Close()
+		os.Remove(s.Path(sha))
+		return nil, &CorruptError{SHA256: sha, Got: got}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	return f, nil
+}
+
+// VerifyEntry re-hashes the entry sha and returns its path, so that callers
+// can extract it by path. A corrupt entry is evicted (*CorruptError).
+func (s *Store) VerifyEntry(sha string) (string, error) {
+	f, err := s.Open(sha)
+	if err != nil {
+		return "", err
+	}
+	f.Close()
+	return s.Path(sha), nil
+}
+
+// MismatchError reports bytes whose sha256 or size differ from what was
+// expected. Nothing was stored. The fetch layer wraps it with the input name,
+// the URL and advice.
+type MismatchError struct {
+	WantSHA256, GotSHA256 string
+	WantSize, GotSize     int64 // WantSize 0 = unknown
+}
+
+func (e *MismatchError) Error() string {
+	if e.GotSHA256 == "" {
+		return fmt.Sprintf("store: got more than the expected %d bytes for sha256 %s", e.WantSize, e.WantSHA256)
+	}
+	return fmt.Sprintf("store: content mismatch: got sha256 %s (%d bytes), want sha256 %s (%s)", e.GotSHA256, e.GotSize, e.WantSHA256, sizeString(e.WantSize))
+}
+
+func sizeString(n int64) string {
+	if n == 0 {
+		return "size unknown"
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// Put copies r into the store, verifying it is sha256 wantSHA256 (and
+// wantSize bytes when wantSize > 0). If the entry is already present Put
+// returns nil without reading r.
+func (s *Store) Put(ctx context.Context, r io.Reader, wantSHA256 string, wantSize int64) error {
+	w, err := s.Create(ctx, wantSHA256, wantSize)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer w.Discard()
+	if err := w.Reset(); err != nil {
+		return err
+	}
+	if _, err := copyCtx(ctx, w, r); err != nil {
+		return err
+	}
+	_, _, err = w.Commit()
+	return err
+}
+
+// AddFile imports the file at path by its own hash and returns its sha256
+// and size. The file is copied (hashing while copying), never moved or linked.
+func (s *Store) AddFile(ctx context.Context, path string) (sha string, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, fmt.Errorf("store add: %v", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", 0, fmt.Errorf("store add: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("store add: %s is not a regular file", path)
+	}
+	w, err := s.Create(ctx, "", 0)
+	if err != nil {
+		return "", 0, err
+	}
+	defer w.Discard()
+	if _, err := copyCtx(ctx, w, f); err != nil {
+		return "", 0, fmt.Errorf("store add %s: %v", path, err)
+	}
+	return w.Commit()
+}
+
+// Writer writes one blob into the store: bytes go to a file in tmp/ and into
+// a sha256 at once; Commit checks and renames into cas/. A Writer for a known
+// sha256 holds the per-entry lock and keeps its partial file
+// (tmp/<sha256>.partial) across Discard, so a later Writer can resume.
+type Writer struct {
+	s        *Store
+	f        *os.File
+	h        hash.Hash
+	n        int64
+	want     string
+	wantSize int64
+	lock     *flock.Flock
+	done     bool
+}
+
+// Create starts writing the blob wantSHA256 (wantSize 0 = unknown). With a
+// known sha256 it takes the entry's file lock (waiting for other processes
+// writing the same blob), returns an error wrapping fs.ErrExist if the blob
+// is already present, and opens the partial file left by an interrupted
+// download: Offset says how many bytes it holds (already hashed). With
+// wantSHA256 == "" (hash unknown) the blob is named by its hash at Commit.
+func (s *Store) Create(ctx context.Context, wantSHA256 string, wantSize int64) (*Writer, error) {
+	w := &Writer{s: s, h: sha256.New(), want: wantSHA256, wantSize: wantSize}
+	if wantSHA256 == "" {
+		f, err := os.CreateTemp(s.TmpDir(), "new-*")
+		if err != nil {
+			return nil, fmt.Errorf("store: %v", err)
+		}
+		w.f = f
+		return w, nil
+	}
+	if !validSHA(wantSHA256) {
+		return nil, fmt.Errorf("store: %q is not a sha256 (64 lowercase hex digits)", wantSHA256)
+	}
+	if s.Has(wantSHA256) {
+		return nil, fmt.Errorf("store: %s: %w", wantSHA256, fs.ErrExist)
+	}
+	lk := flock.New(filepath.Join(s.TmpDir(), wantSHA256+".lock"))
+	ok, err := lk.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil || !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("store: locking %s: %v", wantSHA256, err)
+	}
+	if s.Has(wantSHA256) { // another process finished it while we waited
+		lk.Unlock()
+		return nil, fmt.Errorf("store: %s: %w", wantSHA256, fs.ErrExist)
+	}
+	w.lock = lk
+	f, err := os.OpenFile(filepath.Join(s.TmpDir(), wantSHA256+".partial"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		lk.Unlock()
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	w.f = f
+	n, err := copyCtx(ctx, w.h, f)
+	if err != nil {
+		w.Discard()
+		return nil, fmt.Errorf("store: reading partial %s: %v", f.Name(), err)
+	}
+	w.n = n
+	if wantSize > 0 && n > wantSize {
+		if err := w.Reset(); err != nil {
+			w.Discard()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Offset is the number of bytes written (including a resumed prefix).
+func (w *Writer) Offset() int64 { return w.n }
+
+// Reset truncates the partial file to zero, to restart from the beginning
+// (for example when a server ignores a Range request).
+func (w *Writer) Reset() error {
+	if err := w.f.Truncate(0); err != nil {
+		return fmt.Errorf("store: %v", err)
+	}
+	if _, err := w.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("store: %v", err)
+	}
+	w.h.Reset()
+	w.n = 0
+	return nil
+}
+
+// Write appends p. It fails once more than the expected size is written.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.wantSize > 0 && w.n+int64(len(p)) > w.wantSize {
+		return 0, &MismatchError{WantSHA256: w.want, WantSize: w.wantSize}
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Commit fsyncs the file, checks its sha256 and size, and renames it into
+// cas/. On a mismatch the partial file is removed and a *MismatchError is
+// returned: nothing is stored. Commit ends the Writer either way.
+func (w *Writer) Commit() (sha string, size int64, err error) {
+	if w.done {
+		return "", 0, errors.New("store: writer already finished")
+	}
+	defer w.finish()
+	got := hex.EncodeToString(w.h.Sum(nil))
+	if (w.want != "" && got != w.want) || (w.wantSize > 0 && w.n != w.wantSize) {
+		os.Remove(w.f.Name())
+		return "", 0, &MismatchError{WantSHA256: w.want, GotSHA256: got, WantSize: w.wantSize, GotSize: w.n}
+	}
+	if err := w.f.Chmod(0o444); err != nil {
+		return "", 0, fmt.Errorf("store: %v", err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return "", 0, fmt.Errorf("store: fsync %s: %v", w.f.Name(), err)
+	}
+	dst := w.s.Path(got)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", 0, fmt.Errorf("store: %v", err)
+	}
+	if w.s.Has(got) {
+		os.Remove(w.f.Name())
+		return got, w.n, nil
+	}
+	if err := os.Rename(w.f.Name(), dst); err != nil {
+		return "", 0, fmt.Errorf("store: %v", err)
+	}
+	syncDir(filepath.Dir(dst))
+	return got, w.n, nil
+}
+
+// Discard ends the Writer without committing. A partial file of a known
+// sha256 is kept for resume; an anonymous temp file is removed. Calling
+// Discard after Commit is a no-op, so `defer w.Discard()` is safe.
+func (w *Writer) Discard() {
+	if w.done {
+		return
+	}
+	if w.want == "" {
+		os.Remove(w.f.Name())
+	}
+	w.finish()
+}
+
+func (w *Writer) finish() {
+	w.done = true
+	w.f.Close()
+	if w.lock != nil {
+		w.lock.Unlock()
+	}
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// VerifyReport is the result of Verify.
+type VerifyReport struct {
+	Checked int      // entries re-hashed
+	Bytes   int64    // bytes re-hashed
+	Corrupt []string // sha256 of entries found corrupt and evicted
+}
+
+// Verify re-hashes every entry in cas/ (in parallel, jobs at once; jobs < 1
+// means 2), evicting corrupt ones. The error is non-nil if any entry was
+// corrupt (it lists them) or the store could not be read.
+func (s *Store) Verify(ctx context.Context, jobs int) (VerifyReport, error) {
+	var rep VerifyReport
+	shas, err := s.List()
+	if err != nil {
+		return rep, err
+	}
+	if jobs < 1 {
+		jobs = 2
+	}
+	var mu sync.Mutex
+	var firstErr error
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sha := range work {
+				f, err := os.Open(s.Path(sha))
+				if err != nil {
+					mu.Lock()
+					firstErr = cmpErr(firstErr, err)
+					mu.Unlock()
+					continue
+				}
+				got, n, err := hashReader(ctx, f)
+				f.Close()
+				mu.Lock()
+				switch {
+				case err != nil:
+					firstErr = cmpErr(firstErr, err)
+				case got != sha:
+					os.Remove(s.Path(sha))
+					rep.Corrupt = append(rep.Corrupt, sha)
+				}
+				rep.Checked++
+				rep.Bytes += n
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, sha := range shas {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- sha
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return rep, fmt.Errorf("store verify: %v", firstErr)
+	}
+	if len(rep.Corrupt) > 0 {
+		slices.Sort(rep.Corrupt)
+		return rep, fmt.Errorf("store verify: %d corrupt entries evicted (run `monogres fetch` to get them again): %v", len(rep.Corrupt), rep.Corrupt)
+	}
+	return rep, nil
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+// List returns the sha256 of every entry in cas/, sorted.
+func (s *Store) List() ([]string, error) {
+	var out []string
+	prefixes, err := os.ReadDir(filepath.Join(s.dir, "cas"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	for _, p := range prefixes {
+		if !p.IsDir() {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(s.dir, "cas", p.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("store: %v", err)
+		}
+		for _, e := range ents {
+			if validSHA(e.Name()) && e.Name()[:2] == p.Name() {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// GCReport is the result of GC.
+type GCReport struct {
+	Removed []string // sha256 of removed (or, with dryRun, removable) entries
+	Bytes   int64    // their total size
+	Kept    int      // entries kept
+}
+
+// GC removes every cas/ entry not in keep (and stale partial downloads of
+// those entries). With dryRun it only reports what it would remove. Entries
+// being written by another process (entry lock held) are left alone.
+func (s *Store) GC(keep map[string]bool, dryRun bool) (GCReport, error) {
+	var rep GCReport
+	shas, err := s.List()
+	if err != nil {
+		return rep, err
+	}
+	for _, sha := range shas {
+		if keep[sha] {
+			rep.Kept++
+			continue
+		}
+		fi, err := os.Stat(s.Path(sha))
+		if err != nil {
+			continue
+		}
+		rep.Removed = append(rep.Removed, sha)
+		rep.Bytes += fi.Size()
+		if !dryRun {
+			if err := os.Remove(s.Path(sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return rep, fmt.Errorf("store gc: %v", err)
+			}
+		}
+	}
+	// Partial downloads of blobs nobody keeps.
+	ents, err := os.ReadDir(s.TmpDir())
+	if err != nil {
+		return rep, fmt.Errorf("store gc: %v", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if len(name) < 64 || !validSHA(name[:64]) || keep[name[:64]] || name[64:] != ".partial" {
+			continue
+		}
+		lk := flock.New(filepath.Join(s.TmpDir(), name[:64]+".lock"))
+		if ok, _ := lk.TryLock(); !ok {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			rep.Bytes += info.Size()
+		}
+		if !dryRun {
+			os.Remove(filepath.Join(s.TmpDir(), name))
+		}
+		lk.Unlock()
+	}
+	return rep, nil
+}
+
+// copyCtx copies with a 1 MiB buffer, checking ctx between chunks.
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := src.Read(buf)
+		if m > 0 {
+			w, werr := dst.Write(buf[:m])
+			n += int64(w)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// CopyContext is the copy loop the store uses (1 MiB buffer, ctx checked
+// between chunks), exported for the fetch layer.
+func CopyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	return copyCtx(ctx, dst, src)
+}
+
+func hashReader(ctx context.Context, r io.Reader) (string, int64, error) {
+	h := sha256.New()
+	n, err := copyCtx(ctx, h, r)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+// HashFile returns the sha256 and size of the file at path.
+func HashFile(ctx context.Context, path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return hashReader(ctx, f)
+}
