@@ -1,0 +1,319 @@
+// Package plugins runs monogres build recipes: the built-in ones (PGXS) and
+// WebAssembly plugins, behind one Recipe interface.
+//
+// Wasm plugins are WASI preview 1 command modules run by wazero under these
+// invariants: the module's sha256 is checked against its pin before it is
+// compiled; each call gets a fresh instance; the request arrives on stdin and
+// the plan is read from stdout, bounded in size; stderr goes to the caller,
+// bounded; the clock is fixed at SOURCE_DATE_EPOCH and the random source is a
+// fixed-seed stream; there is no network and no environment beyond what the
+// host passes; the source tree is a read-only fs.FS over a staging copy, so
+// neither "../" nor symlinks reach the host; linear memory is capped; a
+// deadline closes the module; compiled code is cached on disk by wasm sha256
+// and wazero version. The plan a plugin returns is validated before use.
+//
+// The protocol types live in package sdk, which plugin authors import.
+package plugins
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/monogres/monogres/plugins/sdk"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMemoryLimitMiB = 256
+	DefaultTimeout        = 30 * time.Second
+	DefaultMaxStdout      = 16 << 20
+	DefaultMaxStderr      = 1 << 20
+)
+
+// Mount is where a plugin sees the source tree (read-only).
+const Mount = "/src"
+
+// randomSeed seeds the ChaCha8 stream a plugin reads as its random source.
+var randomSeed = [32]byte([]byte("monogres plugin random source v1"))
+
+// Options configure a Host. The zero value is usable.
+type Options struct {
+	// CacheDir holds compiled modules across processes (e.g. a directory in
+	// the store). Empty keeps compiled code in memory only.
+	CacheDir string
+	// MemoryLimitMiB caps a plugin's linear memory (default 256 MiB).
+	MemoryLimitMiB uint32
+	// Timeout bounds one call (default 30s); the caller's context may end it
+	// sooner.
+	Timeout time.Duration
+	// MaxStdout bounds the plan a plugin may write (default 16 MiB); a plugin
+	// writing more is stopped.
+	MaxStdout int64
+	// MaxStderr bounds what is forwarded from a plugin's stderr (default
+	// 1 MiB); the rest is dropped with a note.
+	MaxStderr int64
+	// SourceDateEpoch is the fixed time, in Unix seconds, that the plugin's
+	// wall clock reads. It is also passed as $SOURCE_DATE_EPOCH.
+	SourceDateEpoch int64
+	// Env is added to the plugin's environment, which otherwise holds only
+	// SOURCE_DATE_EPOCH and PWD=/src.
+	Env map[string]string
+	// TempDir is where staging copies of source trees are made (default
+	// os.TempDir()).
+	TempDir string
+}
+
+func (o Options) withDefaults() Options {
+	if o.MemoryLimitMiB == 0 {
+		o.MemoryLimitMiB = DefaultMemoryLimitMiB
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxStdout == 0 {
+		o.MaxStdout = DefaultMaxStdout
+	}
+	if o.MaxStderr == 0 {
+		o.MaxStderr = DefaultMaxStderr
+	}
+	return o
+}
+
+// Host compiles and runs wasm plugins. It is safe for concurrent use.
+type Host struct {
+	opts  Options
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+}
+
+// NewHost starts a wazero runtime configured by opts.
+func NewHost(ctx context.Context, opts Options) (*Host, error) {
+	opts = opts.withDefaults()
+	if opts.MemoryLimitMiB > 4096 {
+		return nil, fmt.Errorf("plugin memory limit %d MiB is above the 4096 MiB a wasm32 module can address", opts.MemoryLimitMiB)
+	}
+	var cache wazero.CompilationCache
+	if opts.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("plugin compile cache %s: %w", opts.CacheDir, err)
+		}
+		cache = c
+	} else {
+		cache = wazero.NewCompilationCache()
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithMemoryLimitPages(opts.MemoryLimitMiB * 16). // 64 KiB pages
+		WithCloseOnContextDone(true)
+	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
+		rt.Close(ctx)
+		cache.Close(ctx)
+		return nil, fmt.Errorf("instantiating WASI: %w", err)
+	}
+	return &Host{opts: opts, rt: rt, cache: cache}, nil
+}
+
+// Close releases the runtime and every module compiled by it.
+func (h *Host) Close(ctx context.Context) error {
+	return errors.Join(h.rt.Close(ctx), h.cache.Close(ctx))
+}
+
+// Module is a compiled plugin, ready for any number of calls.
+type Module struct {
+	// Name identifies the plugin in errors and is its argv[0].
+	Name string
+	// SHA256 is the hex sha256 of the wasm bytes.
+	SHA256   string
+	compiled wazero.CompiledModule
+}
+
+// Compile checks that wasm hashes to wantSHA256 (hex), then compiles it (or
+// loads it from the compile cache). name identifies the plugin in errors.
+func (h *Host) Compile(ctx context.Context, name string, wasm []byte, wantSHA256 string) (*Module, error) {
+	sum := sha256.Sum256(wasm)
+	got := hex.EncodeToString(sum[:])
+	if !strings.EqualFold(got, wantSHA256) {
+		return nil, fmt.Errorf("plugin %s: wasm has sha256 %s, but it is pinned to %s; refusing to compile it", name, got, wantSHA256)
+	}
+	compiled, err := h.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: compiling wasm: %w", name, err)
+	}
+	for _, f := range compiled.ImportedFunctions() {
+		if mod, fn, _ := f.Import(); mod != wasi_snapshot_preview1.ModuleName {
+			compiled.Close(ctx)
+			return nil, fmt.Errorf("plugin %s: imports %s.%s; plugins may import only %s", name, mod, fn, wasi_snapshot_preview1.ModuleName)
+		}
+	}
+	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+		compiled.Close(ctx)
+		return nil, fmt.Errorf("plugin %s: exports no _start function; a plugin must be a WASI command module (GOOS=wasip1 GOARCH=wasm go build)", name)
+	}
+	return &Module{Name: name, SHA256: got, compiled: compiled}, nil
+}
+
+// Close releases the compiled module (the on-disk cache entry stays).
+func (m *Module) Close(ctx context.Context) error {
+	return m.compiled.Close(ctx)
+}
+
+// Call runs one fresh instance of m with req on stdin and src (read-only,
+// staged) under /src, and returns its validated plan. The plugin's stderr is
+// copied to stderr (nil discards it). req.Protocol, req.Paths.Mount and, when
+// empty, req.Files are filled in by the host.
+func (h *Host) Call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, stderr io.Writer) (sdk.Plan, error) {
+	out, err := h.call(ctx, m, req, src, stderr)
+	if err != nil {
+		return sdk.Plan{}, err
+	}
+	return DecodePlan(m.Name, out)
+}
+
+// call runs the plugin and returns its raw stdout.
+func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, stderr io.Writer) ([]byte, error) {
+	if req.Protocol == 0 {
+		req.Protocol = sdk.ProtocolVersion
+	}
+	if req.Protocol != sdk.ProtocolVersion {
+		return nil, fmt.Errorf("plugin %s: request speaks protocol version %d; this monogres speaks version %d", m.Name, req.Protocol, sdk.ProtocolVersion)
+	}
+	req.Paths.Mount = Mount
+
+	staging, err := os.MkdirTemp(h.opts.TempDir, "monogres-plugin-src-")
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
+	}
+	defer os.RemoveAll(staging)
+	files, err := stage(src, staging)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
+	}
+	if req.Files == nil {
+		req.Files = files
+	}
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
+	}
+	defer root.Close()
+
+	reqJSON, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: encoding the request: %w", m.Name, err)
+	}
+
+	callCtx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
+	defer cancel()
+	stdout := &boundedBuffer{max: h.opts.MaxStdout, onOverflow: cancel}
+	tail := &tailBuffer{max: 2048}
+	errw := &boundedWriter{w: stderr, max: h.opts.MaxStderr}
+
+	epoch := h.opts.SourceDateEpoch
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous: concurrent instances of one module are fine
+		WithStartFunctions().
+		WithArgs(m.Name).
+		WithStdin(bytes.NewReader(reqJSON)).
+		WithStdout(stdout).
+		WithStderr(io.MultiWriter(tail, errw)).
+		WithWalltime(func() (int64, int32) { return epoch, 0 }, 1).
+		WithNanotime(func() int64 { return 1 }, 1).
+		WithRandSource(rand.NewChaCha8(randomSeed)).
+		WithFSConfig(wazero.NewFSConfig().WithFSMount(normFS{root.FS(), time.Unix(epoch, 0)}, Mount)).
+		WithEnv("PWD", Mount).
+		WithEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(epoch, 10))
+	for _, k := range slices.Sorted(maps.Keys(h.opts.Env)) {
+		cfg = cfg.WithEnv(k, h.opts.Env[k])
+	}
+
+	mod, err := h.rt.InstantiateModule(callCtx, m.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: instantiating: %w", m.Name, err)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+	_, err = mod.ExportedFunction("_start").Call(callCtx)
+	var exit *sys.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 0 {
+		err = nil
+	}
+	errw.finish()
+	switch {
+	case stdout.overflowed:
+		return nil, fmt.Errorf("plugin %s: stopped: it wrote more than %d bytes to stdout (the plan size limit)", m.Name, h.opts.MaxStdout)
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("plugin %s: %w", m.Name, context.Cause(ctx))
+	case callCtx.Err() != nil:
+		return nil, fmt.Errorf("plugin %s: stopped: it did not finish within %s", m.Name, h.opts.Timeout)
+	case err == nil:
+		return stdout.Bytes(), nil
+	}
+	limit := uint64(h.opts.MemoryLimitMiB) << 20
+	if mem := mod.Memory(); mem != nil && uint64(mem.Size())+8<<20 >= limit {
+		return nil, fmt.Errorf("plugin %s: ran out of memory: its linear memory reached the limit of %d MiB (%v)%s", m.Name, h.opts.MemoryLimitMiB, err, tail.note())
+	}
+	if errors.As(err, &exit) {
+		return nil, fmt.Errorf("plugin %s: exited with status %d%s", m.Name, exit.ExitCode(), tail.note())
+	}
+	return nil, fmt.Errorf("plugin %s: crashed: %v%s", m.Name, err, tail.note())
+}
+
+// DecodePlan parses a plugin's stdout: it checks the protocol version first,
+// then decodes strictly (unknown fields are errors) and validates the plan.
+// name identifies the plugin in errors.
+func DecodePlan(name string, out []byte) (sdk.Plan, error) {
+	if len(bytes.TrimSpace(out)) == 0 {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: wrote no plan to stdout", name)
+	}
+	var head struct {
+		Protocol *int `json:"protocol"`
+	}
+	if err := json.Unmarshal(out, &head); err != nil {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: stdout is not a JSON plan: %v (output starts %q)", name, err, prefix(out, 80))
+	}
+	if head.Protocol == nil {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: plan has no \"protocol\" field; this monogres speaks protocol version %d", name, sdk.ProtocolVersion)
+	}
+	if *head.Protocol != sdk.ProtocolVersion {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: answered protocol version %d; this monogres speaks version %d (rebuild the plugin against a matching monogres plugins/sdk)", name, *head.Protocol, sdk.ProtocolVersion)
+	}
+	var p sdk.Plan
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: malformed plan: %v", name, err)
+	}
+	if dec.More() {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: malformed plan: more than one JSON value on stdout", name)
+	}
+	if err := p.Validate(); err != nil {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	return p, nil
+}
+
+func prefix(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return string(b)
+}

@@ -1,0 +1,56 @@
+package sdk
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Run is a plugin's whole main function: it reads the Request from stdin,
+// calls plan, and writes the Plan to stdout. On any error it writes the error
+// to stderr and exits with status 1.
+//
+//	func main() { sdk.Run(plan) }
+func Run(plan func(Request) (Plan, error)) {
+	os.Exit(Main(os.Stdin, os.Stdout, os.Stderr, plan))
+}
+
+// Main is Run with explicit streams; it returns the exit status instead of
+// exiting, for tests.
+func Main(stdin io.Reader, stdout, stderr io.Writer, plan func(Request) (Plan, error)) int {
+	if err := run(stdin, stdout, plan); err != nil {
+		fmt.Fprintf(stderr, "plugin: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func run(stdin io.Reader, stdout io.Writer, plan func(Request) (Plan, error)) error {
+	var req Request
+	dec := json.NewDecoder(stdin)
+	if err := dec.Decode(&req); err != nil {
+		return fmt.Errorf("reading the request from stdin: %v", err)
+	}
+	if req.Protocol != ProtocolVersion {
+		return fmt.Errorf("the host speaks protocol version %d; this plugin was built for version %d", req.Protocol, ProtocolVersion)
+	}
+	p, err := plan(req)
+	if err != nil {
+		return err
+	}
+	if p.Protocol == 0 {
+		p.Protocol = ProtocolVersion
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(p); err != nil {
+		return fmt.Errorf("writing the plan: %v", err)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,126 @@
+package sdk
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// debName matches a Debian package name, optionally qualified by an
+// architecture (libfoo-dev or libfoo-dev:arm64).
+var debName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+
+// Validate checks the plan's structure: protocol version, relative clean paths
+// without "..", non-empty argv, valid env names, valid package patterns and
+// package names, parseable patches. Every problem is reported, each naming the
+// field, e.g. `files[1].path "../x": must not contain ".."`.
+func (p Plan) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if p.Protocol != ProtocolVersion {
+		bad("protocol", "plan speaks protocol version %d; this monogres speaks version %d", p.Protocol, ProtocolVersion)
+	}
+	written := map[string]bool{}
+	for i, f := range p.Files {
+		field := fmt.Sprintf("files[%d]", i)
+		if err := checkRel(f.Path); err != nil {
+			bad(field+".path", "%q: %v", f.Path, err)
+		} else if written[f.Path] {
+			bad(field+".path", "%q is written twice", f.Path)
+		}
+		written[f.Path] = true
+		if !utf8.ValidString(f.Content) {
+			bad(field+".content", "is not valid UTF-8")
+		}
+		if f.Mode&^0o777 != 0 {
+			bad(field+".mode", "%#o has bits beyond the permission bits 0777", f.Mode)
+		}
+	}
+	for i, pt := range p.Patches {
+		field := fmt.Sprintf("patches[%d]", i)
+		if err := checkRel(pt.Path); err != nil {
+			bad(field+".path", "%q: %v", pt.Path, err)
+		}
+		if _, err := parseHunks(pt.Diff); err != nil {
+			bad(field+".diff", "%v", err)
+		}
+	}
+	if len(p.Commands) == 0 {
+		bad("commands", "plan has no commands")
+	}
+	for i, c := range p.Commands {
+		field := fmt.Sprintf("commands[%d]", i)
+		if len(c.Argv) == 0 || c.Argv[0] == "" {
+			bad(field+".argv", "is empty; argv[0] must name the program")
+		}
+		for j, a := range c.Argv {
+			if strings.ContainsRune(a, 0) {
+				bad(fmt.Sprintf("%s.argv[%d]", field, j), "contains a NUL byte")
+			}
+		}
+		for k, v := range c.Env {
+			if k == "" || strings.ContainsAny(k, "=\x00") {
+				bad(field+".env", "name %q must be non-empty without '=' or NUL", k)
+			}
+			if strings.ContainsRune(v, 0) {
+				bad(field+".env", "value of %s contains a NUL byte", k)
+			}
+		}
+		if c.Dir != "" {
+			if err := checkRel(c.Dir); err != nil {
+				bad(field+".dir", "%q: %v", c.Dir, err)
+			}
+		}
+	}
+	for i, pat := range p.Package {
+		field := fmt.Sprintf("package[%d]", i)
+		if err := checkRel(pat); err != nil {
+			bad(field, "%q: %v", pat, err)
+			continue
+		}
+		if _, err := path.Match(pat, ""); err != nil {
+			bad(field, "%q: malformed pattern: %v", pat, err)
+		}
+	}
+	seen := map[string]bool{}
+	for i, name := range p.ExtraPackages {
+		field := fmt.Sprintf("extra_packages[%d]", i)
+		if !debName.MatchString(name) {
+			bad(field, "%q is not a Debian package name", name)
+		} else if seen[name] {
+			bad(field, "%q is listed twice", name)
+		}
+		seen[name] = true
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid plan: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// checkRel reports why p is not a clean, slash-separated relative path
+// inside the tree.
+func checkRel(p string) error {
+	switch {
+	case p == "":
+		return errors.New("is empty")
+	case strings.HasPrefix(p, "/"):
+		return errors.New("must be relative to the tree, not absolute")
+	case strings.ContainsAny(p, "\\\x00"):
+		return errors.New("must not contain a backslash or NUL")
+	}
+	for _, elem := range strings.Split(p, "/") {
+		switch elem {
+		case "..":
+			return errors.New(`must not contain ".."`)
+		case ".", "":
+			return errors.New(`must be clean (no "." or empty elements, no trailing slash)`)
+		}
+	}
+	return nil
+}
