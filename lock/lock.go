@@ -60,8 +60,11 @@ type Input struct {
 type Lock struct {
 	Version int `toml:"version"`
 	// Manifest is "sha256:<hex>" of the manifest bytes the lock was made from.
-	Manifest string  `toml:"manifest"`
-	Inputs   []Input `toml:"input"`
+	Manifest string `toml:"manifest"`
+	// Toolchain is "sha256:<hex>" of the manifest's toolchain request; the
+	// Debian packages are re-resolved only when it changes or on --update toolchain.
+	Toolchain string  `toml:"toolchain,omitempty"`
+	Inputs    []Input `toml:"input"`
 }
 
 // Find returns the input named name.
@@ -93,6 +96,9 @@ func Encode(l *Lock) ([]byte, error) {
 	b.WriteString(header)
 	fmt.Fprintf(&b, "version = %d\n", l.Version)
 	fmt.Fprintf(&b, "manifest = %s\n", strconv.Quote(l.Manifest))
+	if l.Toolchain != "" {
+		fmt.Fprintf(&b, "toolchain = %s\n", strconv.Quote(l.Toolchain))
+	}
 	for i, in := range l.Inputs {
 		if i > 0 && l.Inputs[i-1].Name >= in.Name {
 			return nil, fmt.Errorf("lock: inputs not sorted or duplicated at %q", in.Name)

@@ -1,0 +1,309 @@
+// Package manifest owns monogres.toml: its schema, loading with positioned
+// errors, validation of cross-field rules, and the built-in index of known
+// Postgres releases. A loaded Manifest is valid: every later step may rely on
+// known arches, option sets, build kinds and well-formed digests.
+package manifest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Manifest is a decoded monogres.toml.
+type Manifest struct {
+	Postgres   Postgres        `toml:"postgres" json:"postgres"`
+	Targets    map[Arch]Target `toml:"target" json:"target,omitempty"`
+	Extensions []Extension     `toml:"extension" json:"extension,omitempty"`
+	Toolchain  Toolchain       `toml:"toolchain" json:"toolchain"`
+	Plugins    []Plugin        `toml:"plugin" json:"plugin,omitempty"`
+	Mirrors    []Mirror        `toml:"mirror" json:"mirror,omitempty"`
+	Distdirs   []string        `toml:"distdirs" json:"distdirs,omitempty"`
+	Default    []string        `toml:"default" json:"default,omitempty"`
+	Options    map[Option]Spec `toml:"options" json:"options,omitempty"`
+
+	// File is the path the manifest was read from.
+	File string `toml:"-" json:"-"`
+	// Digest is "sha256:<hex>" of the manifest's canonical form (comments
+	// and formatting do not change it).
+	Digest string `toml:"-" json:"-"`
+	// Index is the built-in release index with the manifest's additions.
+	Index *Index `toml:"-" json:"-"`
+}
+
+// Postgres selects Postgres versions, option sets and targets.
+type Postgres struct {
+	// Versions each resolve to the newest indexed release they match,
+	// locked as input "postgres/MAJOR".
+	Versions []Spec `toml:"versions" json:"versions"`
+	// VersionsAll each resolve to every indexed release they match, locked
+	// as "postgres/VERSION".
+	VersionsAll []Spec      `toml:"versions_all" json:"versions_all,omitempty"`
+	OptionSets  []OptionSet `toml:"option_sets" json:"option_sets"`
+	Targets     []Arch      `toml:"targets" json:"targets"`
+	// Sources add to or replace (by name) the built-in source templates.
+	Sources []Source `toml:"source" json:"source,omitempty"`
+	// Releases add to or override the built-in release index.
+	Releases []Release `toml:"release" json:"release,omitempty"`
+}
+
+// Target holds per-architecture facts.
+type Target struct {
+	// Unsupported options are left out of this arch's cells (e.g. llvm when
+	// cross-compiling); plan shows them as dropped.
+	Unsupported []Option `toml:"unsupported" json:"unsupported,omitempty"`
+}
+
+// Source is a template for where an archive can be downloaded. URLs are
+// alternatives tried in order; placeholders {version}, {major}, {minor},
+// {tag} and {name} are filled per release.
+type Source struct {
+	Name        string   `toml:"name" json:"name"`
+	URLs        []string `toml:"urls" json:"urls"`
+	StripPrefix string   `toml:"strip_prefix" json:"strip_prefix,omitempty"`
+	// Apt names a Debian source package file holding the same bytes:
+	// "source:PKG=DEBVERSION:FILE" (placeholders allowed).
+	Apt string `toml:"apt" json:"apt,omitempty"`
+}
+
+// Release is one index entry: a version, which source it comes from and its digest.
+type Release struct {
+	Version         string `toml:"version" json:"version"`
+	Source          string `toml:"source" json:"source"`
+	SHA256          SHA256 `toml:"sha256" json:"sha256"`
+	Size            int64  `toml:"size" json:"size,omitempty"`
+	Tag             string `toml:"tag" json:"tag,omitempty"`
+	Apt             string `toml:"apt" json:"apt,omitempty"`
+	SourceDateEpoch int64  `toml:"source_date_epoch" json:"source_date_epoch,omitempty"`
+}
+
+// Extension declares an extension, its versions and how to build it.
+type Extension struct {
+	Name     string    `toml:"name" json:"name"`
+	Versions []string  `toml:"versions" json:"versions"`
+	Build    BuildKind `toml:"build" json:"build"`
+	// Postgres constrains the compatible Postgres versions ("*" if empty).
+	Postgres Spec `toml:"postgres" json:"postgres"`
+	// Packages are extra toolchain packages the build needs.
+	Packages []string  `toml:"packages" json:"packages,omitempty"`
+	Sources  []Source  `toml:"source" json:"source,omitempty"`
+	Releases []Release `toml:"release" json:"release,omitempty"`
+}
+
+// Toolchain says where build roots come from.
+type Toolchain struct {
+	// Archive is a Debian archive base URL, e.g. a snapshot.debian.org URL.
+	Archive    string   `toml:"archive" json:"archive"`
+	Suite      string   `toml:"suite" json:"suite"`
+	Components []string `toml:"components" json:"components"`
+	// Packages make up the amd64 build host root used by every cell.
+	Packages []string `toml:"packages" json:"packages"`
+	// Target adds packages per target arch (the arm64 cross root).
+	Target map[Arch]ToolchainTarget `toml:"target" json:"target,omitempty"`
+}
+
+// ToolchainTarget lists packages added for one target arch.
+type ToolchainTarget struct {
+	Packages []string `toml:"packages" json:"packages"`
+}
+
+// Plugin pins a WebAssembly plugin module.
+type Plugin struct {
+	Name   string `toml:"name" json:"name"`
+	URL    string `toml:"url" json:"url"`
+	SHA256 SHA256 `toml:"sha256" json:"sha256"`
+}
+
+// Mirror rewrites URLs starting with From to start with To.
+type Mirror struct {
+	From string `toml:"from" json:"from"`
+	To   string `toml:"to" json:"to"`
+}
+
+// Load reads and validates the manifest at path.
+func Load(path string) (*Manifest, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates manifest bytes; file names them in errors.
+func Parse(file string, data []byte) (*Manifest, error) {
+	var m Manifest
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&m)
+	if err != nil {
+		return nil, positioned(file, data, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		line := findKeyLine(data, k)
+		return nil, fmt.Errorf("%s:%d:1: unknown key %q", file, line, k.String())
+	}
+	m.File = file
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	idx, err := m.buildIndex()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	m.Index = idx
+	canon, err := json.Marshal(&m)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(canon)
+	m.Digest = "sha256:" + hex.EncodeToString(sum[:])
+	return &m, nil
+}
+
+// positioned turns a toml error into "file:line:col: message".
+func positioned(file string, data []byte, err error) error {
+	var pe toml.ParseError
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s: %v", file, err)
+	}
+	line, col := pe.Position.Line, pe.Position.Col
+	// The toml library remembers one position per key path, so for arrays of
+	// tables it points at the last table. Our value errors quote the bad value:
+	// find the line that really holds it.
+	if q := quoted.FindString(pe.Message); q != "" && pe.LastKey != "" {
+		lines := strings.Split(string(data), "\n")
+		if line < 1 || line > len(lines) || !strings.Contains(lines[line-1], q) {
+			for i, l := range lines {
+				if c := strings.Index(l, q); c >= 0 {
+					line, col = i+1, c+1
+					break
+				}
+			}
+		}
+	}
+	msg := pe.Message
+	if pe.LastKey != "" {
+		msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
+	}
+	return fmt.Errorf("%s:%d:%d: %s", file, line, col, msg)
+}
+
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// findKeyLine returns the 1-based line defining the last part of key k, or 1.
+func findKeyLine(data []byte, k toml.Key) int {
+	last := k[len(k)-1]
+	re := regexp.MustCompile(`^\s*("?` + regexp.QuoteMeta(last) + `"?\s*=|\[+\s*` + regexp.QuoteMeta(strings.Join(k, ".")) + `\s*\]+)`)
+	for i, l := range strings.Split(string(data), "\n") {
+		if re.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 1
+}
+
+// validate checks cross-field rules and fills defaults.
+func (m *Manifest) validate() error {
+	p := &m.Postgres
+	if len(p.Versions) == 0 && len(p.VersionsAll) == 0 {
+		return errors.New("postgres.versions: at least one version or spec is required")
+	}
+	majors := map[int]int{}
+	for i, s := range p.Versions {
+		if mj, ok := s.Major(); ok {
+			if j, dup := majors[mj]; dup {
+				return fmt.Errorf("postgres.versions[%d] %q: major %d is already selected by postgres.versions[%d] %q; list several minors under postgres.versions_all", i, s, mj, j, p.Versions[j])
+			}
+			majors[mj] = i
+		}
+	}
+	if len(p.OptionSets) == 0 {
+		p.OptionSets = slices.Clone(OptionSets)
+	}
+	if len(p.Targets) == 0 {
+		p.Targets = []Arch{"amd64"}
+	}
+	for i, s := range p.Sources {
+		if s.Name == "" {
+			return fmt.Errorf("postgres.source[%d]: name is required", i)
+		}
+		if len(s.URLs) == 0 {
+			return fmt.Errorf("postgres.source[%d] %q: urls: at least one URL is required", i, s.Name)
+		}
+	}
+	for i, r := range p.Releases {
+		if _, err := ParseVersion(r.Version); err != nil {
+			return fmt.Errorf("postgres.release[%d]: version: %v", i, err)
+		}
+		if r.SHA256 == "" {
+			return fmt.Errorf("postgres.release[%d] %q: sha256 is required", i, r.Version)
+		}
+	}
+	plugins := map[string]bool{}
+	for i, pl := range m.Plugins {
+		switch {
+		case pl.Name == "":
+			return fmt.Errorf("plugin[%d]: name is required", i)
+		case plugins[pl.Name]:
+			return fmt.Errorf("plugin[%d] %q: duplicate plugin name", i, pl.Name)
+		case pl.URL == "":
+			return fmt.Errorf("plugin[%d] %q: url is required", i, pl.Name)
+		case pl.SHA256 == "":
+			return fmt.Errorf("plugin[%d] %q: sha256 is required", i, pl.Name)
+		}
+		plugins[pl.Name] = true
+	}
+	exts := map[string]bool{}
+	for i, e := range m.Extensions {
+		where := fmt.Sprintf("extension[%d] %q", i, e.Name)
+		switch {
+		case e.Name == "":
+			return fmt.Errorf("extension[%d]: name is required", i)
+		case exts[e.Name]:
+			return fmt.Errorf("%s: duplicate extension name", where)
+		case len(e.Versions) == 0:
+			return fmt.Errorf("%s: versions: at least one version is required", where)
+		case e.Build == "":
+			return fmt.Errorf("%s: build is required (contrib, pgxs, meson or plugin:NAME)", where)
+		}
+		exts[e.Name] = true
+		if name, ok := e.Build.Plugin(); ok && !plugins[name] {
+			return fmt.Errorf("%s: build: plugin %q is not declared in any [[plugin]]", where, name)
+		}
+		if e.Postgres.String() == "" {
+			m.Extensions[i].Postgres, _ = ParseSpec("*")
+		}
+		if e.Build != "contrib" && len(e.Sources) == 0 {
+			return fmt.Errorf("%s: source: at least one [[extension.source]] is required for build %q", where, e.Build)
+		}
+	}
+	for i, mr := range m.Mirrors {
+		if mr.From == "" || mr.To == "" {
+			return fmt.Errorf("mirror[%d]: from and to are both required", i)
+		}
+	}
+	for a := range m.Targets {
+		if err := new(Arch).UnmarshalText([]byte(a)); err != nil {
+			return fmt.Errorf("target.%s: %v", a, err)
+		}
+	}
+	for o := range m.Options {
+		if err := new(Option).UnmarshalText([]byte(o)); err != nil {
+			return fmt.Errorf("options.%s: %v", o, err)
+		}
+	}
+	for a := range m.Toolchain.Target {
+		if !slices.Contains(p.Targets, a) {
+			return fmt.Errorf("toolchain.target.%s: arch %s is not in postgres.targets", a, a)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+package lock
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/plan"
+)
+
+// Hashed is what downloading an input tells about it.
+type Hashed struct {
+	SHA256          string
+	Size            int64
+	SourceDateEpoch int64
+}
+
+// Options control Resolve.
+type Options struct {
+	// Update names inputs to re-resolve (to the newest matching version and
+	// a fresh hash); other inputs keep what the old lock says.
+	Update []string
+	// Offline forbids downloads: inputs that would need one are returned in
+	// Result.Pending with an empty sha256.
+	Offline bool
+	// Hash downloads urls and hashes them. Required unless Offline.
+	Hash func(ctx context.Context, in Input) (Hashed, error)
+	// Toolchain resolves the toolchain's Debian packages (and the index files
+	// they came from) into inputs. Nil or Offline keeps the old lock's.
+	Toolchain func(ctx context.Context, m *manifest.Manifest) ([]Input, error)
+}
+
+// Result is a resolved lock plus what could not be resolved offline.
+type Result struct {
+	Lock    *Lock
+	Pending []string // inputs that need a download to be hashed
+}
+
+// ManifestDigest is the digest of the parts of a manifest that decide the
+// inputs: changing an option set or the default cells does not stale a lock.
+func ManifestDigest(m *manifest.Manifest) string {
+	type extView struct {
+		Name     string
+		Versions []string
+		Packages []string
+		Sources  []manifest.Source
+		Releases []manifest.Release
+	}
+	view := struct {
+		Versions, VersionsAll []manifest.Spec
+		Targets               []manifest.Arch
+		Sources               []manifest.Source
+		Releases              []manifest.Release
+		Extensions            []extView
+		Toolchain             manifest.Toolchain
+		Plugins               []manifest.Plugin
+	}{
+		Versions: m.Postgres.Versions, VersionsAll: m.Postgres.VersionsAll, Targets: m.Postgres.Targets,
+		Sources: m.Postgres.Sources, Releases: m.Postgres.Releases, Toolchain: m.Toolchain, Plugins: m.Plugins,
+	}
+	for _, e := range m.Extensions {
+		view.Extensions = append(view.Extensions, extView{e.Name, e.Versions, e.Packages, e.Sources, e.Releases})
+	}
+	return digestJSON(view)
+}
+
+// ToolchainDigest is the digest of what decides the toolchain packages: the
+// toolchain section, the targets and the extensions' extra packages.
+func ToolchainDigest(m *manifest.Manifest) string {
+	var extra []string
+	for _, e := range m.Extensions {
+		extra = append(extra, e.Packages...)
+	}
+	return digestJSON(struct {
+		Toolchain manifest.Toolchain
+		Targets   []manifest.Arch
+		Extra     []string
+	}{m.Toolchain, m.Postgres.Targets, extra})
+}
+
+func digestJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// PostgresVersions resolves the manifest's Postgres specs to versions and
+// the names of their lock inputs, preferring what old pins (may be nil)
+// unless the input is being updated.
+func PostgresVersions(m *manifest.Manifest, old *Lock, update []string) ([]plan.Postgres, error) {
+	var out []plan.Postgres
+	seen := map[string]bool{}
+	add := func(p plan.Postgres) {
+		if !seen[p.Input] {
+			seen[p.Input] = true
+			out = append(out, p)
+		}
+	}
+	for i, s := range m.Postgres.Versions {
+		v, err := resolveSpec(m, s, fmt.Sprintf("postgres.versions[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		name := "postgres/" + v.MajorString()
+		if mj, ok := s.Major(); ok {
+			name = fmt.Sprintf("postgres/%d", mj)
+		}
+		if o, ok := old.find(name); ok && !slices.Contains(update, name) {
+			if ov, err := manifest.ParseVersion(o.Version); err == nil && s.Match(ov) {
+				v = ov
+			}
+		}
+		add(plan.Postgres{Version: v, Input: name})
+	}
+	for i, s := range m.Postgres.VersionsAll {
+		vs := m.Index.All(s)
+		if len(vs) == 0 {
+			return nil, noMatch(m, s, fmt.Sprintf("postgres.versions_all[%d]", i))
+		}
+		for _, v := range vs {
+			add(plan.Postgres{Version: v, Input: "postgres/" + v.String()})
+		}
+	}
+	return out, nil
+}
+
+func resolveSpec(m *manifest.Manifest, s manifest.Spec, where string) (manifest.Version, error) {
+	if v, ok := s.Exact(); ok {
+		return v, nil // an unindexed exact version is hashed by download
+	}
+	v, ok := m.Index.Newest(s)
+	if !ok {
+		return v, noMatch(m, s, where)
+	}
+	return v, nil
+}
+
+func noMatch(m *manifest.Manifest, s manifest.Spec, where string) error {
+	vs := m.Index.Versions()
+	known := "none"
+	if len(vs) > 0 {
+		known = vs[0].String() + " … " + vs[len(vs)-1].String()
+	}
+	return fmt.Errorf("%s: %s %q matches no known Postgres release (index has %s); add a [[postgres.release]] or fix the spec", m.File, where, s, known)
+}
+
+func (l *Lock) find(name string) (Input, bool) {
+	if l == nil {
+		return Input{}, false
+	}
+	return l.Find(name)
+}
+
+// Resolve computes the lock for m. It keeps what old pins unless an input is
+// named in opts.Update or the manifest no longer allows it.
+func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options) (*Result, error) {
+	pgs, err := PostgresVersions(m, old, opts.Update)
+	if err != nil {
+		return nil, err
+	}
+	if err := plan.CheckExtensions(m, pgs); err != nil {
+		return nil, err
+	}
+	var want []Input
+	for _, pg := range pgs {
+		in, err := postgresInput(m, pg)
+		if err != nil {
+			return nil, err
+		}
+		want = append(want, in)
+	}
+	for _, e := range m.Extensions {
+		if e.Build == "contrib" {
+			continue // built from the Postgres source itself
+		}
+		for _, ev := range e.Versions {
+			want = append(want, extensionInput(m, e, ev))
+		}
+	}
+	for _, p := range m.Plugins {
+		want = append(want, Input{Name: "plugin/" + p.Name, Kind: KindPlugin, URLs: []string{p.URL}, SHA256: string(p.SHA256)})
+	}
+
+	res := &Result{Lock: &Lock{Version: FormatVersion, Manifest: ManifestDigest(m)}}
+	if len(m.Toolchain.Packages) > 0 {
+		res.Lock.Toolchain = ToolchainDigest(m)
+	}
+	for _, in := range want {
+		o, hadOld := old.find(in.Name)
+		updating := slices.Contains(opts.Update, in.Name)
+		switch {
+		case in.SHA256 != "":
+			// Pinned by the index or the manifest: authoritative.
+			if hadOld && o.SHA256 == in.SHA256 {
+				in.Size = max(in.Size, o.Size)
+				if in.SourceDateEpoch == 0 {
+					in.SourceDateEpoch = o.SourceDateEpoch
+				}
+			}
+		case hadOld && !updating && o.Version == in.Version && o.Kind == in.Kind:
+			in.SHA256, in.Size, in.SourceDateEpoch = o.SHA256, o.Size, o.SourceDateEpoch
+		case opts.Offline:
+			res.Pending = append(res.Pending, in.Name)
+		default:
+			if opts.Hash == nil {
+				return nil, fmt.Errorf("lock: %s needs a download to be hashed and no downloader is set", in.Name)
+			}
+			h, err := opts.Hash(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("lock: hashing %s: %w", in.Name, err)
+			}
+			in.SHA256, in.Size, in.SourceDateEpoch = h.SHA256, h.Size, h.SourceDateEpoch
+		}
+		if in.Kind == KindPlugin && in.Size == 0 && hadOld && o.SHA256 == in.SHA256 {
+			in.Size = o.Size
+		}
+		res.Lock.Inputs = append(res.Lock.Inputs, in)
+	}
+
+	// Toolchain packages.
+	toolchainStale := old == nil || old.Toolchain != res.Lock.Toolchain || updatesToolchain(opts.Update)
+	switch {
+	case res.Lock.Toolchain == "":
+		// No toolchain declared: no packages.
+	case toolchainStale && opts.Offline:
+		res.Pending = append(res.Pending, "toolchain")
+	case toolchainStale:
+		if opts.Toolchain == nil {
+			return nil, fmt.Errorf("lock: the toolchain needs resolving and no resolver is set")
+		}
+		debs, err := opts.Toolchain(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		res.Lock.Inputs = append(res.Lock.Inputs, debs...)
+	default:
+		for _, in := range old.Inputs {
+			if in.Kind == KindDeb || in.Kind == KindIndex {
+				res.Lock.Inputs = append(res.Lock.Inputs, in)
+			}
+		}
+	}
+	res.Lock.Sort()
+	for i := 1; i < len(res.Lock.Inputs); i++ {
+		if res.Lock.Inputs[i].Name == res.Lock.Inputs[i-1].Name {
+			return nil, fmt.Errorf("lock: two inputs are both named %q", res.Lock.Inputs[i].Name)
+		}
+	}
+	return res, nil
+}
+
+func updatesToolchain(names []string) bool {
+	return slices.ContainsFunc(names, func(n string) bool {
+		return n == "toolchain" || strings.HasPrefix(n, "deb/") || strings.HasPrefix(n, "index/")
+	})
+}
+
+func postgresInput(m *manifest.Manifest, pg plan.Postgres) (Input, error) {
+	v := pg.Version
+	rel, known := m.Index.Lookup(v)
+	if !known {
+		rel = manifest.Release{Version: v.String(), Source: "tarball"}
+	}
+	src, ok := m.Index.Sources[rel.Source]
+	if !ok {
+		return Input{}, fmt.Errorf("%s: postgres %s: source %q is not defined", m.File, v, rel.Source)
+	}
+	in := Input{
+		Name: pg.Input, Kind: KindPostgres, Version: v.String(),
+		SHA256: string(rel.SHA256), Size: rel.Size, SourceDateEpoch: rel.SourceDateEpoch,
+		StripPrefix: manifest.Expand(src.StripPrefix, v, rel.Tag, "postgresql"),
+		Apt:         rel.Apt,
+	}
+	if in.Apt == "" && src.Apt != "" {
+		in.Apt = manifest.Expand(src.Apt, v, rel.Tag, "postgresql")
+	}
+	for _, u := range src.URLs {
+		in.URLs = append(in.URLs, manifest.Expand(u, v, rel.Tag, "postgresql"))
+	}
+	return in, nil
+}
+
+func extensionInput(m *manifest.Manifest, e manifest.Extension, version string) Input {
+	in := Input{Name: plan.ExtensionInputName(e.Name, version), Kind: KindExtension, Version: version}
+	var rel manifest.Release
+	for _, r := range e.Releases {
+		if r.Version == version {
+			rel = r
+		}
+	}
+	in.SHA256, in.Size, in.SourceDateEpoch, in.Apt = string(rel.SHA256), rel.Size, rel.SourceDateEpoch, rel.Apt
+	fill := strings.NewReplacer("{version}", version, "{name}", e.Name, "{tag}", rel.Tag)
+	for _, s := range e.Sources {
+		for _, u := range s.URLs {
+			in.URLs = append(in.URLs, fill.Replace(u))
+		}
+		if in.StripPrefix == "" {
+			in.StripPrefix = fill.Replace(s.StripPrefix)
+		}
+		if in.Apt == "" && s.Apt != "" {
+			in.Apt = fill.Replace(s.Apt)
+		}
+	}
+	return in
+}
+
+// Check compares a lock with what its manifest asks for, without network.
+// It returns the reasons the lock is stale (none when it is up to date) and
+// the changes `monogres lock` would make that can be known offline.
+func Check(ctx context.Context, m *manifest.Manifest, old *Lock) (reasons []string, changes []Change, err error) {
+	res, err := Resolve(ctx, m, old, Options{Offline: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	if old.Manifest != res.Lock.Manifest {
+		reasons = append(reasons, fmt.Sprintf("the manifest's inputs changed since the lock was written (lock has %s, manifest is %s)", old.Manifest, res.Lock.Manifest))
+	}
+	for _, p := range res.Pending {
+		if p == "toolchain" {
+			reasons = append(reasons, "the toolchain request changed: its Debian packages must be resolved again")
+		} else {
+			reasons = append(reasons, fmt.Sprintf("input %s is not pinned in the lock", p))
+		}
+	}
+	changes = Diff(old, res.Lock)
+	for _, c := range changes {
+		switch {
+		case c.Kind == Updated && c.Old.SHA256 != c.New.SHA256 && c.Old.Version == c.New.Version:
+			reasons = append(reasons, fmt.Sprintf("input %s: the lock says sha256 %s but the index says %s", c.Name, c.Old.SHA256, c.New.SHA256))
+		case c.Kind == Removed:
+			reasons = append(reasons, fmt.Sprintf("input %s is locked but the manifest no longer asks for it", c.Name))
+		case c.Kind == Added && c.New.SHA256 != "":
+			reasons = append(reasons, fmt.Sprintf("input %s is not pinned in the lock", c.Name))
+		case c.Kind == Updated:
+			reasons = append(reasons, fmt.Sprintf("input %s differs from what the manifest asks for", c.Name))
+		}
+	}
+	return reasons, changes, nil
+}
