@@ -292,34 +292,44 @@ func (x *extractor) tarStream(format Format, r io.Reader) error {
 // clean validates an archive name and applies StripPrefix. It returns "" for
 // entries to skip (the prefix directory itself, ".").
 func (x *extractor) clean(name string) (string, error) {
+	n, reason := cleanName(name, x.opts.StripPrefix)
+	if reason != "" {
+		return "", x.errorf(name, "%s", reason)
+	}
+	return n, nil
+}
+
+// cleanName is clean without the error decoration; reason is "" when the
+// name is acceptable.
+func cleanName(name, prefix string) (string, string) {
 	if name == "" {
-		return "", x.errorf(name, "empty name")
+		return "", "empty name"
 	}
 	if strings.HasPrefix(name, "/") || filepath.IsAbs(name) {
-		return "", x.errorf(name, "absolute path")
+		return "", "absolute path"
 	}
 	if strings.Contains(name, "\x00") || strings.Contains(name, "\\") {
-		return "", x.errorf(name, "name contains NUL or backslash")
+		return "", "name contains NUL or backslash"
 	}
 	for _, el := range strings.Split(name, "/") {
 		if el == ".." {
-			return "", x.errorf(name, "path traversal (\"..\")")
+			return "", `path traversal ("..")`
 		}
 	}
 	n := path.Clean(strings.TrimPrefix(name, "./"))
-	if p := x.opts.StripPrefix; p != "" {
-		if n == p {
-			return "", nil
+	if prefix != "" {
+		if n == prefix {
+			return "", ""
 		}
-		if !strings.HasPrefix(n, p+"/") {
-			return "", x.errorf(name, "outside strip_prefix %q", p)
+		if !strings.HasPrefix(n, prefix+"/") {
+			return "", fmt.Sprintf("outside strip_prefix %q", prefix)
 		}
-		n = strings.TrimPrefix(n, p+"/")
+		n = strings.TrimPrefix(n, prefix+"/")
 	}
 	if n == "." {
-		return "", nil
+		return "", ""
 	}
-	return n, nil
+	return n, ""
 }
 
 func (x *extractor) countEntry(name string) error {
@@ -351,9 +361,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeSymlink:
 		return x.symlink(hdr.Name, name, hdr.Linkname, mt)
 	case tar.TypeLink:
-		target, err := x.clean(hdr.Linkname)
-		if err != nil {
-			return x.errorf(hdr.Name, "hardlink target %q: %v", hdr.Linkname, err)
+		target, reason := cleanName(hdr.Linkname, x.opts.StripPrefix)
+		if reason != "" {
+			return x.errorf(hdr.Name, "hardlink target %q: %s", hdr.Linkname, reason)
 		}
 		return x.hardlink(hdr.Name, name, target)
 	case tar.TypeChar, tar.TypeBlock:
