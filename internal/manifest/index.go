@@ -195,7 +195,7 @@ func (m *Manifest) buildIndex() (*Index, error) {
 		}
 	}
 	for o, s := range m.Options {
-		x.OptionSpecs[o] = s
+		x.OptionSpecs[Option(o)] = s
 	}
 	return x, nil
 }

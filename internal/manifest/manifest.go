@@ -21,15 +21,15 @@ import (
 
 // Manifest is a decoded monogres.toml.
 type Manifest struct {
-	Postgres   Postgres        `toml:"postgres" json:"postgres"`
-	Targets    map[Arch]Target `toml:"target" json:"target,omitempty"`
-	Extensions []Extension     `toml:"extension" json:"extension,omitempty"`
-	Toolchain  Toolchain       `toml:"toolchain" json:"toolchain"`
-	Plugins    []Plugin        `toml:"plugin" json:"plugin,omitempty"`
-	Mirrors    []Mirror        `toml:"mirror" json:"mirror,omitempty"`
-	Distdirs   []string        `toml:"distdirs" json:"distdirs,omitempty"`
-	Default    []string        `toml:"default" json:"default,omitempty"`
-	Options    map[Option]Spec `toml:"options" json:"options,omitempty"`
+	Postgres   Postgres          `toml:"postgres" json:"postgres"`
+	Targets    map[string]Target `toml:"target" json:"target,omitempty"`
+	Extensions []Extension       `toml:"extension" json:"extension,omitempty"`
+	Toolchain  Toolchain         `toml:"toolchain" json:"toolchain"`
+	Plugins    []Plugin          `toml:"plugin" json:"plugin,omitempty"`
+	Mirrors    []Mirror          `toml:"mirror" json:"mirror,omitempty"`
+	Distdirs   []string          `toml:"distdirs" json:"distdirs,omitempty"`
+	Default    []string          `toml:"default" json:"default,omitempty"`
+	Options    map[string]Spec   `toml:"options" json:"options,omitempty"`
 
 	// File is the path the manifest was read from.
 	File string `toml:"-" json:"-"`
@@ -108,7 +108,7 @@ type Toolchain struct {
 	// Packages make up the amd64 build host root used by every cell.
 	Packages []string `toml:"packages" json:"packages"`
 	// Target adds packages per target arch (the arm64 cross root).
-	Target map[Arch]ToolchainTarget `toml:"target" json:"target,omitempty"`
+	Target map[string]ToolchainTarget `toml:"target" json:"target,omitempty"`
 }
 
 // ToolchainTarget lists packages added for one target arch.
@@ -301,7 +301,7 @@ func (m *Manifest) validate() error {
 		}
 	}
 	for a := range m.Toolchain.Target {
-		if !slices.Contains(p.Targets, a) {
+		if !slices.Contains(p.Targets, Arch(a)) {
 			return fmt.Errorf("toolchain.target.%s: arch %s is not in postgres.targets", a, a)
 		}
 	}

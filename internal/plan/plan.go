@@ -54,7 +54,7 @@ func ExtensionInputName(name, version string) string { return "extension/" + nam
 // version does not support and those the target cannot take. The result is
 // shared between calls with equal arguments; callers must not modify it.
 func Options(m *manifest.Manifest, v manifest.Version, set manifest.OptionSet, arch manifest.Arch) (opts []manifest.Option, dropped []Dropped) {
-	unsupported := m.Targets[arch].Unsupported
+	unsupported := m.Targets[string(arch)].Unsupported
 	for _, o := range manifest.SetOptions(set) {
 		switch {
 		case !m.Index.OptionAllowed(o, v):

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/lock"
+)
+
+func runLock(e *env, args []string) error {
+	fl := flags("lock", e.stderr)
+	check := fl.Bool("check", false, "exit 1 if monogres.lock does not match monogres.toml; no network, no write")
+	fl.BoolVar(check, "frozen", false, "alias of --check")
+	var update stringList
+	fl.Var(&update, "update", "re-resolve only the named input (repeatable; more names may follow as arguments)")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		if len(update) == 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q (did you mean --update %s?)", pos, pos[0])}
+		}
+		update = append(update, pos...)
+	}
+	if *check && len(update) > 0 {
+		return usageError{"--check and --update cannot be combined"}
+	}
+	m, err := manifest.Load(e.manifestPath)
+	if err != nil {
+		return err
+	}
+	oldBytes, old, err := readLock(e.lockPath)
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !*check) {
+		if *check {
+			return exitError{exitFail, fmt.Sprintf("monogres lock --check: %v", err)}
+		}
+		return err
+	}
+	if *check {
+		return checkLock(e, m, old)
+	}
+	for _, name := range update {
+		if _, ok := old.Find(name); !ok && name != "toolchain" {
+			return fmt.Errorf("--update %s: no input of that name in %s (names look like postgres/17, extension/NAME/VERSION, plugin/NAME, toolchain)", name, e.lockPath)
+		}
+	}
+	res, err := lock.Resolve(e.ctx, m, old, lock.Options{
+		Update:    update,
+		Hash:      e.hashInput(m),
+		Toolchain: e.resolveToolchain,
+	})
+	if err != nil {
+		return err
+	}
+	newBytes, err := lock.Encode(res.Lock)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(oldBytes, newBytes) {
+		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
+		return nil
+	}
+	if err := writeFileAtomic(e.lockPath, newBytes); err != nil {
+		return err
+	}
+	changes := lock.Diff(old, res.Lock)
+	if old == nil {
+		fmt.Fprintf(e.stdout, "wrote %s (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
+	} else {
+		fmt.Fprintf(e.stdout, "updated %s:\n", e.lockPath)
+	}
+	fmt.Fprint(e.stdout, summarize(changes))
+	return nil
+}
+
+// summarize prints changes like Nix, folding Debian package changes into a
+// count past a screenful so a toolchain bump stays readable.
+func summarize(changes []lock.Change) string {
+	const maxDebs = 20
+	var b strings.Builder
+	debs := 0
+	for _, c := range changes {
+		if strings.HasPrefix(c.Name, "deb/") {
+			debs++
+			if debs > maxDebs {
+				continue
+			}
+		}
+		b.WriteString(c.String() + "\n")
+	}
+	if debs > maxDebs {
+		fmt.Fprintf(&b, "• … and %d more Debian package changes (git diff monogres.lock shows them all)\n", debs-maxDebs)
+	}
+	return b.String()
+}
+
+func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
+	reasons, changes, err := lock.Check(e.ctx, m, old)
+	if err != nil {
+		return err
+	}
+	if len(reasons) == 0 {
+		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(old.Inputs))
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is out of date with %s:\n", e.lockPath, e.manifestPath)
+	for _, r := range reasons {
+		fmt.Fprintf(&b, "  - %s\n", r)
+	}
+	if len(changes) > 0 {
+		b.WriteString("\n`monogres lock` would make these changes:\n")
+		b.WriteString(summarize(changes))
+	}
+	b.WriteString("\nRun `monogres lock` and commit monogres.lock.")
+	return exitError{exitFail, b.String()}
+}
+
+// readLock reads and decodes the lock; a missing file gives fs.ErrNotExist
+// and a nil lock.
+func readLock(path string) ([]byte, *lock.Lock, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := lock.Decode(path, data)
+	if err != nil {
+		return data, nil, err
+	}
+	return data, l, nil
+}
+
+// writeFileAtomic writes data to path through a synced temp file and a rename,
+// so an interrupted run leaves either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// loadLocked loads the lock or explains that `monogres lock` must run first.
+func (e *env) loadLocked() (*manifest.Manifest, *lock.Lock, error) {
+	m, err := manifest.Load(e.manifestPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, l, err := readLock(e.lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s does not exist: run `monogres lock` first", e.lockPath)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, l, nil
+}
