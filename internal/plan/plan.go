@@ -60,7 +60,7 @@ func Options(m *manifest.Manifest, v manifest.Version, set manifest.OptionSet, a
 		case !m.Index.OptionAllowed(o, v):
 			dropped = append(dropped, Dropped{o, fmt.Sprintf("needs postgres %s", m.Index.OptionSpecs[o])})
 		case slices.Contains(unsupported, o):
-			dropped = append(dropped, Dropped{o, "unsupported on " + string(arch) + " (target." + string(arch) + ".unsupported)"})
+			dropped = append(dropped, Dropped{o, "unsupported on " + string(arch) + ", see target." + string(arch) + ".unsupported"})
 		default:
 			opts = append(opts, o)
 		}
