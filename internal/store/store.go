@@ -396,6 +396,16 @@ func (w *Writer) Discard() {
 	w.finish()
 }
 
+// Abort ends the Writer and removes its partial file, for bytes known to be
+// wrong (a resume must not start from them).
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	os.Remove(w.f.Name())
+	w.finish()
+}
+
 func (w *Writer) finish() {
 	w.done = true
 	w.f.Close()
