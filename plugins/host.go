@@ -225,7 +225,7 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 	callCtx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
 	defer cancel()
 	stdout := &boundedBuffer{max: h.opts.MaxStdout, onOverflow: cancel}
-	tail := &tailBuffer{max: 2048}
+	tail := &excerptBuffer{max: 1024}
 	errw := &boundedWriter{w: stderr, max: h.opts.MaxStderr}
 
 	epoch := h.opts.SourceDateEpoch
@@ -287,7 +287,7 @@ func DecodePlan(name string, out []byte) (sdk.Plan, error) {
 	var head struct {
 		Protocol *int `json:"protocol"`
 	}
-	if err := json.Unmarshal(out, &head); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(out)).Decode(&head); err != nil {
 		return sdk.Plan{}, fmt.Errorf("plugin %s: stdout is not a JSON plan: %v (output starts %q)", name, err, prefix(out, 80))
 	}
 	if head.Protocol == nil {

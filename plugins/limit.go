@@ -77,37 +77,48 @@ func (b *boundedWriter) finish() {
 	}
 }
 
-// tailBuffer keeps the last max bytes written, to quote in errors.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-	max int
+// excerptBuffer keeps the first and the last max bytes written, to quote
+// in errors: a Go panic or an SDK error is at the start, the rest at the end.
+type excerptBuffer struct {
+	mu         sync.Mutex
+	head, tail []byte
+	max        int
+	total      int64
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > 2*t.max {
-		t.buf = append([]byte(nil), t.buf[len(t.buf)-t.max:]...)
+func (e *excerptBuffer) Write(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.total += int64(len(p))
+	if n := min(len(p), e.max-len(e.head)); n > 0 {
+		e.head = append(e.head, p[:n]...)
+	}
+	e.tail = append(e.tail, p...)
+	if len(e.tail) > 2*e.max {
+		e.tail = append([]byte(nil), e.tail[len(e.tail)-e.max:]...)
 	}
 	return len(p), nil
 }
 
-// note returns "; stderr: ..." with the last lines of stderr, or "".
-func (t *tailBuffer) note() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := t.buf
-	if len(s) > t.max {
-		s = s[len(s)-t.max:]
-	}
-	text := strings.TrimSpace(string(s))
-	if text == "" {
+// note returns "; stderr:" and an excerpt of stderr (its first lines and, if
+// longer, its last lines), or "".
+func (e *excerptBuffer) note() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if strings.TrimSpace(string(e.head)) == "" {
 		return ""
 	}
-	if lines := strings.Split(text, "\n"); len(lines) > 8 {
-		text = "...\n" + strings.Join(lines[len(lines)-8:], "\n")
+	const first, last = 6, 3
+	if e.total <= int64(e.max) {
+		lines := strings.Split(strings.TrimSpace(string(e.head)), "\n")
+		if len(lines) <= first+last {
+			return "; stderr:\n" + strings.Join(lines, "\n")
+		}
+		return "; stderr:\n" + strings.Join(lines[:first], "\n") + "\n...\n" + strings.Join(lines[len(lines)-last:], "\n")
 	}
-	return "; stderr:\n" + text
+	head := strings.Split(strings.TrimSpace(string(e.head)), "\n")
+	head = head[:min(first, max(1, len(head)-1))] // the last line may be cut
+	tail := strings.Split(strings.TrimSpace(string(e.tail)), "\n")
+	tail = tail[max(1, len(tail)-last):] // the first line may be cut
+	return "; stderr:\n" + strings.Join(head, "\n") + "\n...\n" + strings.Join(tail, "\n")
 }

@@ -29,9 +29,9 @@ func (p Plan) Validate() error {
 	for i, f := range p.Files {
 		field := fmt.Sprintf("files[%d]", i)
 		if err := checkRel(f.Path); err != nil {
-			bad(field+".path", "%q: %v", f.Path, err)
+			bad(fmt.Sprintf("%s.path %q", field, f.Path), "%v", err)
 		} else if written[f.Path] {
-			bad(field+".path", "%q is written twice", f.Path)
+			bad(fmt.Sprintf("%s.path %q", field, f.Path), "is written twice")
 		}
 		written[f.Path] = true
 		if !utf8.ValidString(f.Content) {
@@ -44,7 +44,7 @@ func (p Plan) Validate() error {
 	for i, pt := range p.Patches {
 		field := fmt.Sprintf("patches[%d]", i)
 		if err := checkRel(pt.Path); err != nil {
-			bad(field+".path", "%q: %v", pt.Path, err)
+			bad(fmt.Sprintf("%s.path %q", field, pt.Path), "%v", err)
 		}
 		if _, err := parseHunks(pt.Diff); err != nil {
 			bad(field+".diff", "%v", err)
@@ -73,18 +73,18 @@ func (p Plan) Validate() error {
 		}
 		if c.Dir != "" {
 			if err := checkRel(c.Dir); err != nil {
-				bad(field+".dir", "%q: %v", c.Dir, err)
+				bad(fmt.Sprintf("%s.dir %q", field, c.Dir), "%v", err)
 			}
 		}
 	}
 	for i, pat := range p.Package {
 		field := fmt.Sprintf("package[%d]", i)
 		if err := checkRel(pat); err != nil {
-			bad(field, "%q: %v", pat, err)
+			bad(fmt.Sprintf("%s %q", field, pat), "%v", err)
 			continue
 		}
 		if _, err := path.Match(pat, ""); err != nil {
-			bad(field, "%q: malformed pattern: %v", pat, err)
+			bad(fmt.Sprintf("%s %q", field, pat), "malformed pattern: %v", err)
 		}
 	}
 	seen := map[string]bool{}
