@@ -1,0 +1,141 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+const (
+	// initEnv marks the re-executed binary as a sandbox init. It is the only
+	// variable in the init's environment; the command gets Spec.Env.
+	initEnv = "MONOGRES_SANDBOX_INIT"
+	// initArg0 is argv[0] of the init, visible as /proc/1/cmdline inside.
+	initArg0 = "monogres-sandbox-init"
+	// planFD and reportFD are the init's pipes from and to Run: the JSON
+	// Setup comes in on planFD, one JSON report goes out on reportFD.
+	planFD   = 3
+	reportFD = 4
+)
+
+// report is what the init tells Run: either why setup failed, or how the
+// command ended.
+type report struct {
+	Error       string `json:"error,omitempty"`
+	Unavailable bool   `json:"unavailable,omitempty"`
+	Exited      bool   `json:"exited,omitempty"`
+	Code        int    `json:"code,omitempty"`
+	Signal      int    `json:"signal,omitempty"`
+}
+
+// Run runs spec.Argv in a new sandbox and waits for it. It returns nil when
+// the command exits with status 0, an *ExitError for any other status, a
+// *SetupError when the sandbox could not be built, an error wrapping
+// ErrUnavailable when the kernel refuses the namespaces, and an error wrapping
+// the context's error when ctx ends first; then every process of the sandbox
+// has been killed (SIGKILL to its PID 1 ends the whole PID namespace).
+//
+// The program must call Init first thing in main (or TestMain): see the
+// package documentation.
+func Run(ctx context.Context, spec Spec) error {
+	setup, err := Plan(spec)
+	if err != nil {
+		return err
+	}
+	if err := context.Cause(ctx); err != nil {
+		return fmt.Errorf("sandbox: %s not started: %w", spec.Argv[0], err)
+	}
+	planJSON, err := json.Marshal(setup)
+	if err != nil {
+		return fmt.Errorf("sandbox: encoding the setup: %w", err)
+	}
+
+	planR, planW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer planR.Close()
+	defer planW.Close()
+	repR, repW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	defer repR.Close()
+	defer repW.Close()
+
+	uid, gid := os.Geteuid(), os.Getegid()
+	flags := syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+		syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
+	if !spec.Network {
+		flags |= syscall.CLONE_NEWNET
+	}
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{initArg0}
+	cmd.Env = []string{initEnv + "=1"}
+	cmd.Dir = "/"
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.ExtraFiles = []*os.File{planR, repW} // fds 3 and 4
+	cmd.WaitDelay = 5 * time.Second
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  uintptr(flags),
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		// Only a privileged caller may keep setgroups; the init then drops
+		// the supplementary groups it inherited.
+		GidMappingsEnableSetgroups: uid == 0,
+		// The sandbox dies with the thread that started it; that thread
+		// stays locked to this goroutine until Wait returns.
+		Pdeathsig: syscall.SIGKILL,
+	}
+
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) ||
+			errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EUSERS) {
+			return fmt.Errorf("%w: starting the sandbox for %s: %v\n%s", ErrUnavailable, spec.Argv[0], err, unavailableHelp)
+		}
+		return fmt.Errorf("sandbox: starting the sandbox init for %s: %w", spec.Argv[0], err)
+	}
+	planR.Close()
+	repW.Close()
+	repCh := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(repR)
+		repCh <- b
+	}()
+	// The plan is far smaller than a pipe buffer; if the init died early the
+	// write fails and Wait says why.
+	_, _ = planW.Write(planJSON)
+	planW.Close()
+
+	werr := cmd.Wait()
+	var rep report
+	repBytes := <-repCh
+	repErr := json.Unmarshal(repBytes, &rep)
+	switch {
+	case repErr == nil && rep.Exited:
+		if rep.Code == 0 && rep.Signal == 0 {
+			return nil
+		}
+		return &ExitError{Argv0: spec.Argv[0], Code: rep.Code, Signal: syscall.Signal(rep.Signal)}
+	case context.Cause(ctx) != nil:
+		return fmt.Errorf("sandbox: %s killed: %w", spec.Argv[0], context.Cause(ctx))
+	case repErr == nil && rep.Error != "":
+		if rep.Unavailable {
+			return fmt.Errorf("%w: %s\n%s", ErrUnavailable, rep.Error, unavailableHelp)
+		}
+		return &SetupError{Msg: rep.Error}
+	default:
+		return fmt.Errorf("sandbox: the sandbox init for %s ended without a report (%v)", spec.Argv[0], werr)
+	}
+}

@@ -1,0 +1,177 @@
+package sandbox
+
+import (
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fixed paths and values inside every sandbox.
+const (
+	// DefaultHostname is the hostname when Spec.Hostname is empty.
+	DefaultHostname = "monogres"
+	// DefaultPath is PATH in DefaultEnv.
+	DefaultPath = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+	// SrcDir, WorkDir, OutDir and HomeDir are the conventional mount targets
+	// of a build (see BuildMounts); HomeDir is HOME in DefaultEnv.
+	SrcDir  = "/build/src"
+	WorkDir = "/build/work"
+	OutDir  = "/build/out"
+	HomeDir = "/build/home"
+)
+
+// MountKind says what a Mount puts at its target.
+type MountKind string
+
+// The kinds of Mount.
+const (
+	// KindBind makes the host path Source visible at Target (with everything
+	// mounted below it), read-only if ReadOnly.
+	KindBind MountKind = "bind"
+	// KindTmpfs mounts an empty tmpfs at Target (nosuid, nodev).
+	KindTmpfs MountKind = "tmpfs"
+	// KindProc mounts the sandbox's own /proc at Target.
+	KindProc MountKind = "proc"
+	// KindDev builds a minimal /dev at Target: null, zero, full, random,
+	// urandom and tty bound from the host, a tmpfs at shm, and the symlinks
+	// fd, stdin, stdout and stderr (to /proc/self/fd); it is read-only apart
+	// from the devices and shm.
+	KindDev MountKind = "dev"
+)
+
+// Mount is one file system made visible inside the sandbox.
+// Plan adds a proc at /proc, a dev at /dev and a tmpfs (mode 1777) at /tmp
+// unless Spec.Mounts already has a mount with that target.
+type Mount struct {
+	Kind MountKind
+	// Source is an absolute host path (KindBind only). It may be a directory
+	// or a file; symbolic links in it are followed on the host.
+	Source string
+	// Target is the absolute, clean path inside the sandbox. Missing
+	// directories are created, which works where the parent is a tmpfs or a
+	// writable mount, or directly below "/"; a target inside a read-only
+	// directory of the root must already exist in the root.
+	Target string
+	// ReadOnly makes a bind or tmpfs read-only.
+	ReadOnly bool
+	// Size limits a tmpfs, in bytes; 0 is the kernel default (half of RAM).
+	Size int64
+	// Mode is the permission of a tmpfs's top directory; 0 means 0755.
+	// The sticky bit may be given as os.ModeSticky or as 0o1000.
+	Mode os.FileMode
+}
+
+// BindRO is a read-only bind mount of the host path source at target.
+func BindRO(source, target string) Mount {
+	return Mount{Kind: KindBind, Source: source, Target: target, ReadOnly: true}
+}
+
+// BindRW is a writable bind mount of the host path source at target.
+func BindRW(source, target string) Mount {
+	return Mount{Kind: KindBind, Source: source, Target: target}
+}
+
+// Tmpfs is an empty writable tmpfs at target with the given top directory
+// mode (0 means 0755).
+func Tmpfs(target string, mode os.FileMode) Mount {
+	return Mount{Kind: KindTmpfs, Target: target, Mode: mode}
+}
+
+// BuildMounts is the conventional layout of a build: src read-only at
+// SrcDir, work and out writable at WorkDir and OutDir, and a tmpfs at HomeDir.
+func BuildMounts(src, work, out string) []Mount {
+	return []Mount{
+		BindRO(src, SrcDir),
+		BindRW(work, WorkDir),
+		BindRW(out, OutDir),
+		Tmpfs(HomeDir, 0o755),
+	}
+}
+
+// Limits are resource limits (setrlimit) for everything in the sandbox,
+// including its init process. A zero field keeps the inherited limit.
+// Each limit is set as both soft and hard limit; it cannot exceed the
+// caller's hard limit.
+type Limits struct {
+	// NoFile is RLIMIT_NOFILE, the number of open files per process.
+	NoFile uint64
+	// NProc is RLIMIT_NPROC, the number of processes and threads of the
+	// sandbox's users.
+	NProc uint64
+	// AddressSpace is RLIMIT_AS in bytes, per process. The sandbox init (a
+	// Go program) needs a few hundred MiB of it, so keep it at 1 GiB or more.
+	AddressSpace uint64
+	// CPUTime is RLIMIT_CPU, per process, rounded up to whole seconds.
+	CPUTime time.Duration
+}
+
+// Spec describes one sandboxed command.
+type Spec struct {
+	// Root is the host directory holding the toolchain root file system;
+	// it is "/" inside, read-only. Its top-level entries are bound one by
+	// one onto a read-only tmpfs, so mount targets such as /build/src need
+	// not exist in it.
+	Root string
+	// Mounts are added after the root, parents before children.
+	Mounts []Mount
+	// Argv is the command; Argv[0] without a slash is looked up in the
+	// PATH of Env inside the sandbox.
+	Argv []string
+	// Env is the complete environment of the command; nothing is
+	// inherited from the caller. See DefaultEnv.
+	Env []string
+	// Dir is the working directory inside the sandbox; empty means "/".
+	Dir string
+	// Hostname is the host name inside; empty means DefaultHostname.
+	Hostname string
+	// Network shares the caller's network namespace. When false (the
+	// default) the sandbox has a network namespace of its own with only
+	// loopback up.
+	Network bool
+	// UID and GID are the ids of the command inside the sandbox; 0 is the
+	// default. Both map to the caller's ids on the host.
+	UID, GID int
+	// Limits are resource limits; zero fields are inherited.
+	Limits Limits
+	// Stdin, Stdout and Stderr are the command's standard streams; nil
+	// means /dev/null.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// DefaultEnv is the built environment of a build: PATH=DefaultPath,
+// HOME=HomeDir, TZ=UTC, LC_ALL=C and SOURCE_DATE_EPOCH. Entries of extra
+// ("KEY=value") are added, replacing a default of the same key. The result is
+// sorted by key. Nothing comes from the caller's environment.
+func DefaultEnv(sourceDateEpoch int64, extra ...string) []string {
+	env := map[string]string{
+		"HOME":              HomeDir,
+		"LC_ALL":            "C",
+		"PATH":              DefaultPath,
+		"SOURCE_DATE_EPOCH": strconv.FormatInt(sourceDateEpoch, 10),
+		"TZ":                "UTC",
+	}
+	var bad []string
+	for _, kv := range extra {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			bad = append(bad, kv) // left for Plan to report
+			continue
+		}
+		env[k] = v
+	}
+	out := make([]string, 0, len(env)+len(bad))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		ki, _, _ := strings.Cut(out[i], "=")
+		kj, _, _ := strings.Cut(out[j], "=")
+		return ki < kj
+	})
+	return append(out, bad...)
+}

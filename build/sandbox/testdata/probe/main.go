@@ -1,0 +1,75 @@
+// Command probe is built statically by the sandbox tests and put into the
+// test root file system; each subcommand checks one thing from inside the
+// sandbox and prints what it found.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: probe connect ADDR | loopback | resolve HOST | ifaces | write PATH")
+	}
+	switch os.Args[1] {
+	case "connect":
+		c, err := net.DialTimeout("tcp", os.Args[2], 3*time.Second)
+		if err != nil {
+			fail("connect: %v", err)
+		}
+		b, _ := io.ReadAll(c)
+		fmt.Printf("connected: %s\n", b)
+	case "loopback":
+		for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				fail("listen %s: %v", addr, err)
+			}
+			go func() {
+				c, err := ln.Accept()
+				if err == nil {
+					fmt.Fprint(c, "hello from inside")
+					c.Close()
+				}
+			}()
+			c, err := net.DialTimeout("tcp", ln.Addr().String(), 3*time.Second)
+			if err != nil {
+				fail("connect %s: %v", ln.Addr(), err)
+			}
+			b, _ := io.ReadAll(c)
+			fmt.Printf("%s: %s\n", ln.Addr(), b)
+		}
+	case "resolve":
+		addrs, err := net.LookupHost(os.Args[2])
+		if err != nil {
+			fail("resolve: %v", err)
+		}
+		fmt.Println(strings.Join(addrs, " "))
+	case "ifaces":
+		ifs, err := net.Interfaces()
+		if err != nil {
+			fail("interfaces: %v", err)
+		}
+		for _, i := range ifs {
+			addrs, _ := i.Addrs()
+			fmt.Printf("%s %v %v\n", i.Name, i.Flags, addrs)
+		}
+	case "write":
+		if err := os.WriteFile(os.Args[2], []byte("written inside\n"), 0o644); err != nil {
+			fail("write: %v", err)
+		}
+		fmt.Println("wrote", os.Args[2])
+	default:
+		fail("unknown subcommand %q", os.Args[1])
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+	os.Exit(1)
+}
