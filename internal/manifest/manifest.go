@@ -14,6 +14,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -172,15 +173,36 @@ func Parse(file string, data []byte) (*Manifest, error) {
 func positioned(file string, data []byte, err error) error {
 	var pe toml.ParseError
 	if !errors.As(err, &pe) {
+		// Type mismatches come as "toml: line N (last key "K"): msg".
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			col := 1
+			lines := strings.Split(string(data), "\n")
+			key := strings.Split(m[2], ".")
+			if line >= 1 && line <= len(lines) {
+				if c := strings.Index(lines[line-1], key[len(key)-1]); c >= 0 {
+					col = c + 1
+				}
+			}
+			return fmt.Errorf("%s:%d:%d: %s: %s", file, line, col, m[2], m[3])
+		}
 		return fmt.Errorf("%s: %v", file, err)
 	}
 	line, col := pe.Position.Line, pe.Position.Col
+	// The lexer counts a line as soon as it reads its '\n', so an error at a
+	// line's end names the next line; the byte offset is exact.
+	if st := pe.Position.Start; st >= 0 && st < len(data) {
+		line = bytes.Count(data[:st], []byte("\n")) + 1
+		col = st - bytes.LastIndexByte(data[:st], '\n')
+	}
 	// The toml library remembers one position per key path, so for arrays of
-	// tables it points at the last table. Our value errors quote the bad value:
-	// find the line that really holds it.
+	// tables it points at the last table, and for arrays at their first
+	// element. Our value errors quote the bad value: point at it.
 	if q := quoted.FindString(pe.Message); q != "" && pe.LastKey != "" {
 		lines := strings.Split(string(data), "\n")
-		if line < 1 || line > len(lines) || !strings.Contains(lines[line-1], q) {
+		if line >= 1 && line <= len(lines) && strings.Contains(lines[line-1], q) {
+			col = strings.Index(lines[line-1], q) + 1
+		} else {
 			for i, l := range lines {
 				if c := strings.Index(l, q); c >= 0 {
 					line, col = i+1, c+1
@@ -195,6 +217,8 @@ func positioned(file string, data []byte, err error) error {
 	}
 	return fmt.Errorf("%s:%d:%d: %s", file, line, col, msg)
 }
+
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
 var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
 
