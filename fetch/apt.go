@@ -144,7 +144,11 @@ func (f *Fetcher) privateApt(ctx context.Context) (*privApt, error) {
 			lines = append(lines, "deb-src "+rest)
 		}
 	}
-	ap := &privApt{dir: filepath.Join(f.Store.Dir(), "apt"), sources: lines}
+	dir := f.AptDir
+	if dir == "" {
+		dir = filepath.Join(f.Store.Dir(), "apt")
+	}
+	ap := &privApt{dir: dir, sources: lines}
 	for _, d := range []string{"state/lists/partial", "cache/archives/partial", "etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "etc/trusted.gpg.d"} {
 		if err := os.MkdirAll(filepath.Join(ap.dir, d), 0o755); err != nil {
 			return nil, err

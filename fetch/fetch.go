@@ -57,6 +57,9 @@ type Fetcher struct {
 	// them from the system's /etc/apt sources. deb-src lines are added for
 	// each deb line.
 	AptSources []string
+	// AptDir holds the private apt configuration, lists and cache; "" =
+	// <store>/apt. apt-get update runs there once per configuration.
+	AptDir string
 	// Sink receives progress events (phase fetch, unit bytes); nil = discard.
 	Sink event.Sink
 

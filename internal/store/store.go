@@ -383,14 +383,14 @@ func (w *Writer) Commit() (sha string, size int64, err error) {
 	return got, w.n, nil
 }
 
-// Discard ends the Writer without committing. A partial file of a known
-// sha256 is kept for resume; an anonymous temp file is removed. Calling
+// Discard ends the Writer without committing. A non-empty partial file of a
+// known sha256 is kept for resume; an anonymous temp file is removed. Calling
 // Discard after Commit is a no-op, so `defer w.Discard()` is safe.
 func (w *Writer) Discard() {
 	if w.done {
 		return
 	}
-	if w.want == "" {
+	if w.want == "" || w.n == 0 {
 		os.Remove(w.f.Name())
 	}
 	w.finish()
