@@ -164,13 +164,30 @@ func (s Spec) Match(v Version) bool {
 		return v.Major == s.major
 	}
 	for _, c := range s.cmps {
-		r := v.Compare(c.v)
-		ok := map[string]bool{">=": r >= 0, "<=": r <= 0, ">": r > 0, "<": r < 0, "==": r == 0, "!=": r != 0}[c.op]
-		if !ok {
+		if !c.match(v.Compare(c.v)) {
 			return false
 		}
 	}
 	return len(s.cmps) > 0
+}
+
+// match reports whether a comparison result r (as from Compare) satisfies c.
+func (c cmp) match(r int) bool {
+	switch c.op {
+	case ">=":
+		return r >= 0
+	case "<=":
+		return r <= 0
+	case ">":
+		return r > 0
+	case "<":
+		return r < 0
+	case "==":
+		return r == 0
+	case "!=":
+		return r != 0
+	}
+	return false
 }
 
 // Exact returns the version when the spec names exactly one.

@@ -98,11 +98,15 @@ func Each(m *manifest.Manifest, pgs []Postgres, fn func(*Cell) error) error {
 		}
 	}
 	var sb strings.Builder
+	compatible := make([]bool, len(bases))
 	for _, e := range m.Extensions {
+		for i, b := range bases {
+			compatible[i] = e.Postgres.Match(b.pg.Version)
+		}
 		for _, ev := range e.Versions {
 			input := ExtensionInputName(e.Name, ev)
-			for _, b := range bases {
-				if !e.Postgres.Match(b.pg.Version) {
+			for i, b := range bases {
+				if !compatible[i] {
 					continue
 				}
 				sb.Reset()
