@@ -493,3 +493,117 @@ func BenchmarkStart(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/start")
 }
+
+// unprivRootEnv carries the test root to TestUnprivilegedHelper when
+// TestUnprivilegedCaller re-runs this test binary as nobody.
+const unprivRootEnv = "MONOGRES_SANDBOX_TEST_UNPRIVILEGED_ROOT"
+
+// TestUnprivilegedCaller runs TestUnprivilegedHelper in a copy of this test
+// binary as uid/gid 65534, to show the sandbox works without root where the
+// kernel allows unprivileged user namespaces.
+func TestUnprivilegedCaller(t *testing.T) {
+	root := testRoot(t)
+	const nobody = 65534
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The test directories are 0700; nobody must reach the root, the binary
+	// and out.
+	for _, p := range []string{filepath.Dir(root), filepath.Dir(dir), dir} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(out, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "sandbox.test")
+	if err := os.WriteFile(exe, bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestUnprivilegedHelper$", "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{unprivRootEnv + "=" + root, "OUT=" + out, "PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	b, err := cmd.CombinedOutput()
+	if strings.Contains(string(b), "--- SKIP") {
+		t.Skipf("as uid %d: %s", nobody, b)
+	}
+	if err != nil || !strings.Contains(string(b), "--- PASS: TestUnprivilegedHelper") {
+		t.Fatalf("as uid %d: %v\n%s", nobody, err, b)
+	}
+	st, err := os.Stat(filepath.Join(out, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != nobody || sys.Gid != nobody {
+		t.Fatalf("file written inside is owned by %d:%d on the host, want the caller %d:%d", sys.Uid, sys.Gid, nobody, nobody)
+	}
+}
+
+// TestUnprivilegedHelper is run by TestUnprivilegedCaller, as uid 65534.
+func TestUnprivilegedHelper(t *testing.T) {
+	root := os.Getenv(unprivRootEnv)
+	if root == "" {
+		t.Skip("run by TestUnprivilegedCaller only")
+	}
+	if os.Geteuid() == 0 {
+		t.Fatal("expected to run as a non-root user")
+	}
+	spec := sandbox.Spec{Root: root, UID: 1000, GID: 1000, Mounts: []sandbox.Mount{sandbox.BindRW(os.Getenv("OUT"), sandbox.OutDir)}}
+	got := mustRun(t, spec, "sh", "-c", "id -u; id -g; hostname; echo x > /build/out/f; ! touch /usr/x 2>/dev/null; probe ifaces | cut -d' ' -f1")
+	if want := "1000\n1000\nmonogres\nlo\n"; got != want {
+		t.Fatalf("inside, as an unprivileged caller: %q, want %q", got, want)
+	}
+}
+
+// TestUnavailable runs TestUnavailableHelper in a user namespace whose
+// user.max_user_namespaces is 0 (the limit is per user namespace, so the
+// host is untouched): Run must fail with ErrUnavailable and say what to do.
+func TestUnavailable(t *testing.T) {
+	testRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^TestUnavailableHelper$", "-test.v", "-test.count=1")
+	cmd.Env = []string{"MONOGRES_SANDBOX_TEST_UNAVAILABLE=1"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1}},
+	}
+	b, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "--- PASS: TestUnavailableHelper") {
+		t.Fatalf("%v\n%s", err, b)
+	}
+}
+
+func TestUnavailableHelper(t *testing.T) {
+	if os.Getenv("MONOGRES_SANDBOX_TEST_UNAVAILABLE") == "" {
+		t.Skip("run by TestUnavailable only")
+	}
+	if err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0\n"), 0); err != nil {
+		t.Fatal(err)
+	}
+	err := sandbox.Run(context.Background(), sandbox.Spec{Root: "/", Argv: []string{"true"}})
+	if !errors.Is(err, sandbox.ErrUnavailable) {
+		t.Fatalf("got %v, want ErrUnavailable", err)
+	}
+	for _, want := range []string{"user.max_user_namespaces", "kernel.apparmor_restrict_unprivileged_userns", "true"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	t.Log(err)
+}
