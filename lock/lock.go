@@ -67,8 +67,11 @@ type Lock struct {
 	Inputs    []Input `toml:"input"`
 }
 
-// Find returns the input named name.
+// Find returns the input named name; a nil lock has no inputs.
 func (l *Lock) Find(name string) (Input, bool) {
+	if l == nil {
+		return Input{}, false
+	}
 	i, ok := slices.BinarySearchFunc(l.Inputs, name, func(in Input, n string) int { return strings.Compare(in.Name, n) })
 	if !ok {
 		return Input{}, false
@@ -164,15 +167,25 @@ func Decode(file string, data []byte) (*Lock, error) {
 	if err != nil {
 		var perr toml.ParseError
 		if ok := asParseError(err, &perr); ok {
-			return nil, fmt.Errorf("%s:%d:%d: %s", file, perr.Position.Line, perr.Position.Col, perr.Message)
+			line, col := perr.Position.Line, perr.Position.Col
+			// The byte offset is exact; the line may already count the
+			// '\n' the error is at.
+			if st := perr.Position.Start; st >= 0 && st < len(data) {
+				line = bytes.Count(data[:st], []byte("\n")) + 1
+				col = st - bytes.LastIndexByte(data[:st], '\n')
+			}
+			return nil, fmt.Errorf("%s:%d:%d: %s", file, line, col, perr.Message)
 		}
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
 	}
-	if l.Version != FormatVersion {
-		return nil, fmt.Errorf("%s: lock format version %d is not supported (this monogres reads version %d); run `monogres lock` to rewrite it", file, l.Version, FormatVersion)
+	switch {
+	case l.Version > FormatVersion:
+		return nil, fmt.Errorf("%s: lock format version %d is newer than this monogres reads (version %d); upgrade monogres", file, l.Version, FormatVersion)
+	case l.Version != FormatVersion:
+		return nil, fmt.Errorf("%s: lock format version %d is not supported (this monogres reads version %d); delete the file and run `monogres lock` to pin every input again", file, l.Version, FormatVersion)
 	}
 	seen := map[string]bool{}
 	for i, in := range l.Inputs {

@@ -97,13 +97,8 @@ func digestJSON(v any) string {
 // unless the input is being updated.
 func PostgresVersions(m *manifest.Manifest, old *Lock, update []string) ([]plan.Postgres, error) {
 	var out []plan.Postgres
-	seen := map[string]bool{}
-	add := func(p plan.Postgres) {
-		if !seen[p.Input] {
-			seen[p.Input] = true
-			out = append(out, p)
-		}
-	}
+	byInput := map[string]int{}    // input name -> index in m.Postgres.Versions
+	byVersion := map[string]bool{} // versions already selected
 	for i, s := range m.Postgres.Versions {
 		v, err := resolveSpec(m, s, fmt.Sprintf("postgres.versions[%d]", i))
 		if err != nil {
@@ -118,7 +113,12 @@ func PostgresVersions(m *manifest.Manifest, old *Lock, update []string) ([]plan.
 				v = ov
 			}
 		}
-		add(plan.Postgres{Version: v, Input: name})
+		if j, dup := byInput[name]; dup {
+			return nil, fmt.Errorf("%s: postgres.versions[%d] %q resolves to input %s, which postgres.versions[%d] %q already selects; list several minors under postgres.versions_all", m.File, i, s, name, j, m.Postgres.Versions[j])
+		}
+		byInput[name] = i
+		byVersion[v.String()] = true
+		out = append(out, plan.Postgres{Version: v, Input: name})
 	}
 	for i, s := range m.Postgres.VersionsAll {
 		vs := m.Index.All(s)
@@ -126,7 +126,12 @@ func PostgresVersions(m *manifest.Manifest, old *Lock, update []string) ([]plan.
 			return nil, noMatch(m, s, fmt.Sprintf("postgres.versions_all[%d]", i))
 		}
 		for _, v := range vs {
-			add(plan.Postgres{Version: v, Input: "postgres/" + v.String()})
+			// A version already selected (by postgres.versions or an earlier
+			// spec) keeps its input: the same cells must not appear twice.
+			if !byVersion[v.String()] {
+				byVersion[v.String()] = true
+				out = append(out, plan.Postgres{Version: v, Input: "postgres/" + v.String()})
+			}
 		}
 	}
 	return out, nil
@@ -200,7 +205,9 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		case in.SHA256 != "":
 			// Pinned by the index or the manifest: authoritative.
 			if hadOld && o.SHA256 == in.SHA256 {
-				in.Size = max(in.Size, o.Size)
+				if in.Size == 0 {
+					in.Size = o.Size // learned by an earlier download
+				}
 				if in.SourceDateEpoch == 0 {
 					in.SourceDateEpoch = o.SourceDateEpoch
 				}
@@ -231,7 +238,9 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 	case res.Lock.Toolchain == "":
 		// No toolchain declared: no packages.
 	case toolchainStale && opts.Offline:
+		// Keep the old packages: they are pending re-resolution, not unwanted.
 		res.Pending = append(res.Pending, "toolchain")
+		res.Lock.Inputs = append(res.Lock.Inputs, oldToolchain(old)...)
 	case toolchainStale:
 		if opts.Toolchain == nil {
 			return nil, fmt.Errorf("lock: the toolchain needs resolving and no resolver is set")
@@ -242,11 +251,7 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		}
 		res.Lock.Inputs = append(res.Lock.Inputs, debs...)
 	default:
-		for _, in := range old.Inputs {
-			if in.Kind == KindDeb || in.Kind == KindIndex {
-				res.Lock.Inputs = append(res.Lock.Inputs, in)
-			}
-		}
+		res.Lock.Inputs = append(res.Lock.Inputs, oldToolchain(old)...)
 	}
 	res.Lock.Sort()
 	for i := 1; i < len(res.Lock.Inputs); i++ {
@@ -255,6 +260,19 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		}
 	}
 	return res, nil
+}
+
+// oldToolchain returns the Debian packages and index files old pins.
+func oldToolchain(old *Lock) []Input {
+	var out []Input
+	if old != nil {
+		for _, in := range old.Inputs {
+			if in.Kind == KindDeb || in.Kind == KindIndex {
+				out = append(out, in)
+			}
+		}
+	}
+	return out
 }
 
 func updatesToolchain(names []string) bool {
