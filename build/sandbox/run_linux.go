@@ -136,6 +136,7 @@ func Run(ctx context.Context, spec Spec) error {
 		}
 		return &SetupError{Msg: rep.Error}
 	default:
-		return fmt.Errorf("sandbox: the sandbox init for %s ended without a report (%v)", spec.Argv[0], werr)
+		return fmt.Errorf("sandbox: the sandbox init for %s ended without a report (%v); "+
+			"does this program call sandbox.Init first thing in main (or TestMain)?", spec.Argv[0], werr)
 	}
 }

@@ -607,3 +607,31 @@ func TestUnavailableHelper(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestConcurrentRuns runs several sandboxes at once; each must see only its
+// own hostname and output directory.
+func TestConcurrentRuns(t *testing.T) {
+	testRoot(t)
+	const n = 6
+	outs := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		outs[i] = t.TempDir()
+		wg.Go(func() {
+			spec := sandbox.Spec{Hostname: fmt.Sprintf("h%d", i), Mounts: []sandbox.Mount{sandbox.BindRW(outs[i], sandbox.OutDir)}}
+			r := run(t, context.Background(), spec, "sh", "-c", "hostname > /build/out/name; ls /build/out | wc -l >> /build/out/name; sleep 0.2")
+			errs[i] = r.err
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("sandbox %d: %v", i, errs[i])
+		}
+		b, err := os.ReadFile(filepath.Join(outs[i], "name"))
+		if want := fmt.Sprintf("h%d\n1\n", i); err != nil || string(b) != want {
+			t.Errorf("sandbox %d wrote %q (%v), want %q", i, b, err, want)
+		}
+	}
+}
