@@ -635,3 +635,26 @@ func TestConcurrentRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestMainPattern builds testdata/runner, a program whose main calls Init
+// and then Run, and a copy that leaves Init out.
+func TestMainPattern(t *testing.T) {
+	root := testRoot(t)
+	dir := t.TempDir()
+	runner := filepath.Join(dir, "runner")
+	if out, err := exec.Command("go", "build", "-o", runner, "./testdata/runner").CombinedOutput(); err != nil {
+		t.Fatalf("building testdata/runner: %v\n%s", err, out)
+	}
+	out, err := exec.Command(runner, root, "hostname").CombinedOutput()
+	if err != nil || string(out) != "monogres\n" {
+		t.Fatalf("runner: %v\n%s", err, out)
+	}
+	noinit := filepath.Join(dir, "runner-noinit")
+	if err := os.Link(runner, noinit); err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(noinit, root, "hostname").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "does this program call sandbox.Init first thing in main") {
+		t.Fatalf("runner without Init: %v\n%s", err, out)
+	}
+}
