@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -164,6 +165,7 @@ func Compose(ctx context.Context, pkgs []Package, open Opener, dest string, opts
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
+	xzPath, _ := exec.LookPath("xz") // optional: a faster data.tar.xz decoder
 	workers := max(2, runtime.GOMAXPROCS(0))
 	sem := make(chan struct{}, workers+1)
 	var wg sync.WaitGroup
@@ -176,7 +178,7 @@ func Compose(ctx context.Context, pkgs []Package, open Opener, dest string, opts
 				continue
 			}
 			wg.Go(func() {
-				b, err := readDeb(ctx, p, open)
+				b, err := readDeb(ctx, p, open, xzPath)
 				results[i] <- result{b, err}
 			})
 		}
@@ -208,7 +210,7 @@ func Compose(ctx context.Context, pkgs []Package, open Opener, dest string, opts
 }
 
 // readDeb opens p, verifies size and sha256, and returns its data.tar.
-func readDeb(ctx context.Context, p Package, open Opener) ([]byte, error) {
+func readDeb(ctx context.Context, p Package, open Opener, xzPath string) ([]byte, error) {
 	rc, err := open(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("toolchains: open %s: %w", p, err)
@@ -216,7 +218,7 @@ func readDeb(ctx context.Context, p Package, open Opener) ([]byte, error) {
 	defer rc.Close()
 	h := sha256.New()
 	cr := &countReader{r: io.TeeReader(rc, h)}
-	data, err := readDataTar(cr)
+	data, err := readDataTar(ctx, cr, xzPath)
 	if err != nil {
 		return nil, fmt.Errorf("toolchains: %s (%s): %w", p, p.Filename, err)
 	}

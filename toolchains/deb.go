@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strconv"
 	"strings"
 
@@ -19,8 +21,10 @@ const maxDataTar = 4 << 30
 
 // readDataTar reads a .deb (an ar archive: debian-binary, control.tar.*,
 // data.tar.*) from r and returns its uncompressed data.tar. r is read to
-// the end so a hashing reader under it sees every byte.
-func readDataTar(r io.Reader) ([]byte, error) {
+// the end so a hashing reader under it sees every byte. xzPath, when not
+// empty, is an xz program used for data.tar.xz (several times faster than
+// the pure Go decoder; the output is the same).
+func readDataTar(ctx context.Context, r io.Reader, xzPath string) ([]byte, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic := make([]byte, 8)
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != "!<arch>\n" {
@@ -55,7 +59,7 @@ func readDataTar(r io.Reader) ([]byte, error) {
 			if data != nil {
 				return nil, errors.New("two data.tar members")
 			}
-			if data, err = decompressMember(strings.TrimPrefix(name, "data.tar"), body); err != nil {
+			if data, err = decompressMember(ctx, strings.TrimPrefix(name, "data.tar"), body, xzPath); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 		}
@@ -77,7 +81,19 @@ func readDataTar(r io.Reader) ([]byte, error) {
 	return data, nil
 }
 
-func decompressMember(ext string, r io.Reader) ([]byte, error) {
+func decompressMember(ctx context.Context, ext string, r io.Reader, xzPath string) ([]byte, error) {
+	if ext == ".xz" && xzPath != "" {
+		var out, stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, xzPath, "--decompress", "--stdout", "--single-stream")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &out, &stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("%s: %v: %s", xzPath, err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		if out.Len() > maxDataTar {
+			return nil, fmt.Errorf("larger than %d bytes uncompressed", maxDataTar)
+		}
+		return out.Bytes(), nil
+	}
 	var dr io.Reader
 	switch ext {
 	case "":
