@@ -9,17 +9,19 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/lock"
 )
 
 // hashInput returns the downloader `monogres lock` uses for inputs no index
-// pins: it tries the URLs in order and hashes the first that answers.
+// pins: it tries the URLs in order, each through the manifest's mirrors
+// first, and hashes the first that answers.
 func (e *env) hashInput(m *manifest.Manifest) func(context.Context, lock.Input) (lock.Hashed, error) {
 	return func(ctx context.Context, in lock.Input) (lock.Hashed, error) {
 		var errs []error
-		for _, u := range in.URLs {
+		for _, u := range mirrored(m.Mirrors, in.URLs) {
 			h, err := hashURL(ctx, u)
 			if err == nil {
 				fmt.Fprintf(e.stderr, "hashed %s from %s\n", in.Name, u)
@@ -29,6 +31,20 @@ func (e *env) hashInput(m *manifest.Manifest) func(context.Context, lock.Input) 
 		}
 		return lock.Hashed{}, fmt.Errorf("no URL of %s could be read: %v", in.Name, errs)
 	}
+}
+
+// mirrored lists each URL's mirror rewrites (in manifest order) before the URL itself.
+func mirrored(mirrors []manifest.Mirror, urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		for _, mr := range mirrors {
+			if rest, ok := strings.CutPrefix(u, mr.From); ok {
+				out = append(out, mr.To+rest)
+			}
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 func hashURL(ctx context.Context, raw string) (lock.Hashed, error) {

@@ -62,6 +62,7 @@ func cmdMktargz(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b, err := targz(ts.MkAbs(args[1]))
 	ts.Check(err)
+	ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o755))
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 }
 
