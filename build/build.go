@@ -1,0 +1,126 @@
+// Package build owns the Postgres build engine: recipes (configure/make for
+// Postgres 15 and older, meson/ninja for 16 and newer), the action model and
+// its cache, deterministic packages, the build/verify scheduler and the smoke
+// test. It runs every command in build/sandbox inside a composed toolchain
+// root.
+//
+// Invariants:
+//   - Recipes and action keys are pure functions of a Cell, a toolchain root
+//     digest and the recipe version: the same inputs give the same key on
+//     every machine. The make/ninja job count is not part of the key (the
+//     output must not depend on it; Verify checks that).
+//   - A cell whose key is in the action cache (and whose package is in the
+//     store) is not rebuilt: no sandbox is started.
+//   - A package is written by this package, never by tar: sorted entries,
+//     mtime = SOURCE_DATE_EPOCH, uid/gid 0 without names, modes 0755/0644,
+//     symlinks kept, zstd at a fixed level and concurrency. The same install
+//     tree gives the same bytes.
+//   - Only a build that passed its smoke test enters the action cache.
+package build
+
+import (
+	"context"
+	"time"
+
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+)
+
+// RecipeVersion is part of every action key; bump it whenever a recipe,
+// the packaging or the smoke test changes what a build produces.
+const RecipeVersion = "monogres-postgres-recipe-1"
+
+// Prefix is the install prefix compiled into every Postgres build. Its
+// name contains "pgsql", so Postgres installs share/ and lib/ without a
+// "/postgresql" suffix, and since bindir, libdir and sharedir share it,
+// Postgres finds them relative to its binaries wherever the package is
+// extracted. Packages hold the tree below Prefix (bin/, lib/, share/,
+// include/).
+const Prefix = "/usr/local/pgsql"
+
+// Cell is one Postgres build target. The plan package produces it; the
+// engine needs nothing else about the manifest.
+type Cell struct {
+	// Name is "postgres~15.18~barebones~amd64".
+	Name string
+	// PostgresVersion is "15.18"; Major is 15.
+	PostgresVersion string
+	Major           int
+	// OptionSet is "barebones", "minimal", "regular", "full" or "debug".
+	OptionSet string
+	// Options are the options this cell gets, already filtered by version
+	// constraints and target support (see OptionFlags for the vocabulary).
+	Options []string
+	// Arch is the target: "amd64" (native) or "arm64" (cross-compiled on amd64).
+	Arch string
+	// Source is the lock input of the Postgres source archive; its bytes
+	// must be in the store (monogres fetch).
+	Source lock.Input
+	// Deps names cells that must be built first (extension cells depend on
+	// their Postgres cell); a dependency not in the set being built is
+	// ignored.
+	Deps []string
+}
+
+// Toolchain is a composed root file system for a target.
+type Toolchain struct {
+	Dir    string // host directory of the root
+	Digest string // hex sha256 of the tree (toolchains.DigestTree)
+}
+
+// ToolchainFunc returns the toolchain root that builds for target arch
+// ("amd64" native root, "arm64" cross root). Callers wire it to
+// toolchains.ComposeCached over the locked packages.
+type ToolchainFunc func(ctx context.Context, arch string) (Toolchain, error)
+
+// Config is what Build and Verify need besides the cells.
+type Config struct {
+	Store     *store.Store
+	Toolchain ToolchainFunc
+	// OutDir, if set, receives <cell>.tar.zst and <cell>.json for every
+	// built or cached cell (hard links into the store, copies across devices).
+	OutDir string
+	// ScratchDir holds the per-build source, work and install dirs; empty
+	// means <store>/tmp. Each build uses a fresh directory below it that is
+	// removed afterwards (kept on failure only if KeepScratch).
+	ScratchDir  string
+	KeepScratch bool
+	// Jobs is the number of cells built at once (default 1); MakeJobs the
+	// make/ninja -j of each (default 2).
+	Jobs     int
+	MakeJobs int
+	// KeepGoing builds the other cells after one fails.
+	KeepGoing bool
+	// LockDigest ("sha256:<hex>" of monogres.lock) is recorded in manifests.
+	LockDigest string
+	// Sink receives events (phase build or verify); nil discards them.
+	Sink event.Sink
+	// SkipSmoke skips the smoke test (tests of the engine only).
+	SkipSmoke bool
+	// Now is the clock for events; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is the outcome of one cell.
+type Result struct {
+	Cell string `json:"cell"`
+	// State is built, cached, verified or failed.
+	State event.State `json:"state"`
+	// ActionKey is the hex sha256 of the action (see Action.Key).
+	ActionKey string `json:"action_key,omitempty"`
+	// Package and Manifest are the hex sha256 of the .tar.zst and the JSON
+	// manifest in the store's CAS.
+	Package  string `json:"package,omitempty"`
+	Manifest string `json:"manifest,omitempty"`
+	// PackagePath and ManifestPath are the files in OutDir (or the CAS).
+	PackagePath  string `json:"package_path,omitempty"`
+	ManifestPath string `json:"manifest_path,omitempty"`
+	// Log is the build log in the store.
+	Log      string        `json:"log,omitempty"`
+	Duration time.Duration `json:"duration"`
+	// Verify only: the digest the rebuild produced and the differing files.
+	Rebuilt string     `json:"rebuilt,omitempty"`
+	Diff    []FileDiff `json:"diff,omitempty"`
+	Err     error      `json:"-"`
+}

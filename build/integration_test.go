@@ -1,0 +1,178 @@
+package build_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/store"
+)
+
+func TestMain(m *testing.M) {
+	sandbox.Init()
+	os.Exit(m.Run())
+}
+
+// optionSets are the option sets of DESIGN.md for 15.18 on amd64 (liburing,
+// libnuma, libcurl and injection_points do not exist in 15).
+var optionSets = map[string][]string{
+	"barebones": nil,
+	"minimal":   {"nls", "openssl", "readline", "uuid", "zlib"},
+	"regular":   {"icu", "llvm", "lz4", "nls", "openssl", "plpython", "readline", "systemd", "uuid", "zlib", "zstd"},
+	"full": {"gssapi", "icu", "ldap", "libxml", "libxslt", "llvm", "lz4", "nls", "openssl", "pam", "plperl",
+		"plpython", "pltcl", "readline", "selinux", "systemd", "uuid", "zlib", "zstd"},
+	"debug": {"cassert", "debug", "icu", "llvm", "lz4", "nls", "openssl", "plpython", "readline", "systemd", "uuid", "zlib", "zstd"},
+}
+
+// cell15 is a 15.18 cell; on arm64 the cross-unsupported options are
+// dropped, as the manifest's [target.arm64] unsupported list does.
+func cell15(set, arch string) build.Cell {
+	var opts []string
+	for _, o := range optionSets[set] {
+		if arch == "arm64" && contains(build.CrossUnsupported(), o) {
+			continue
+		}
+		opts = append(opts, o)
+	}
+	return build.Cell{
+		Name: "postgres~15.18~" + set + "~" + arch, PostgresVersion: "15.18", Major: 15,
+		OptionSet: set, Options: opts, Arch: arch, Source: pg1518,
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// recorder keeps the events of a run.
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+}
+
+func (r *recorder) Emit(e event.Event) {
+	if e.Kind == event.Log {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) states(cell string) []event.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []event.State
+	for _, e := range r.events {
+		if e.Item == cell && e.Kind == event.Finished {
+			out = append(out, e.State)
+		}
+	}
+	return out
+}
+
+// newConfig is a Config on a fresh store holding the 15.18 source; the
+// toolchain roots come from the shared test cache (warm after the first run).
+func newConfig(t *testing.T) (build.Config, *recorder) {
+	t.Helper()
+	shared := testStore(t)
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AddFile(context.Background(), shared.Path(pg1518.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	return build.Config{
+		Store:      st,
+		Toolchain:  realToolchain(t, shared.Dir()),
+		OutDir:     t.TempDir(),
+		Jobs:       1,
+		MakeJobs:   2,
+		LockDigest: "sha256:" + pg1518.SHA256,
+		Sink:       rec,
+	}, rec
+}
+
+func requireBuilds(t *testing.T) {
+	t.Helper()
+	requireRoot(t)
+	if testing.Short() {
+		t.Skip("builds real Postgres (minutes); not in -short")
+	}
+}
+
+// TestBarebones is the CI set: barebones amd64 and arm64 build, package and
+// pass the smoke test; the amd64 package runs from an arbitrary host dir; a
+// second build is a cache hit without a sandbox; verify finds both
+// reproducible.
+func TestBarebones(t *testing.T) {
+	requireBuilds(t)
+	ctx := context.Background()
+	cfg, rec := newConfig(t)
+	cells := []build.Cell{cell15("barebones", "amd64"), cell15("barebones", "arm64")}
+	res, err := build.Build(ctx, cfg, cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.State != event.StateBuilt {
+			t.Fatalf("%s: state %s, want built", cells[i].Name, r.State)
+		}
+		t.Logf("%s: built in %v, package %s", r.Cell, r.Duration.Round(time.Second), r.Package)
+		checkPackage(t, cfg, cells[i], r)
+	}
+	runExtracted(t, res[0].PackagePath)
+
+	// A second build is a cache hit: no sandbox (no "building" state).
+	rec2 := &recorder{}
+	cfg.Sink = rec2
+	start := time.Now()
+	again, err := build.Build(ctx, cfg, cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second build of %d cells: %v", len(cells), time.Since(start))
+	for i, r := range again {
+		if r.State != event.StateCached || r.Package != res[i].Package {
+			t.Errorf("%s: second build state %s package %s, want cached %s", r.Cell, r.State, r.Package, res[i].Package)
+		}
+		if s := rec2.states(r.Cell); contains2(s, event.StateRunning) {
+			t.Errorf("%s: second build started a build (states %v)", r.Cell, s)
+		}
+	}
+	_ = rec
+
+	vres, err := build.Verify(ctx, cfg, cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range vres {
+		if r.State != event.StateVerified || r.Rebuilt != r.Package {
+			t.Errorf("%s: verify state %s, package %s rebuilt %s", r.Cell, r.State, r.Package, r.Rebuilt)
+		}
+	}
+}
+
+func contains2(s []event.State, v event.State) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = filepath.Join

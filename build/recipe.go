@@ -1,0 +1,327 @@
+package build
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Fixed paths inside the build sandbox. The source is extracted to SrcDir
+// (writable: configure builds in the tree), the install lands in
+// DestDir+Prefix, and WorkDir holds out-of-tree build directories.
+const (
+	SrcDir  = "/build/src"
+	WorkDir = "/build/work"
+	OutDir  = "/build/out"
+	DestDir = OutDir + "/root"
+	HomeDir = "/build/home"
+)
+
+// JobsVar is the environment variable that carries the make/ninja job
+// count into the build script. It is set when the action runs and is not
+// part of the action key.
+const JobsVar = "MONOGRES_JOBS"
+
+// Recipe is how one cell is built: files to write, then commands run in
+// order by /bin/sh in Dir, with Env added to the sandbox's built
+// environment. It is data; Script renders it.
+type Recipe struct {
+	System string     // "configure" or "meson"
+	Files  []File     // written before the steps (cross files)
+	Steps  [][]string // argv of each step; "$MONOGRES_JOBS" is expanded by the shell
+	Env    []string   // KEY=VALUE, sorted
+	Dir    string     // working directory of the steps
+	Strip  bool       // installed binaries are stripped
+	Outs   []string   // output paths (DestDir)
+}
+
+// File is a file a recipe writes before its steps.
+type File struct {
+	Path, Content string
+}
+
+// optionInfo maps an option of the vocabulary to its configure and meson
+// flags, and says from which Postgres major on it exists.
+type optionInfo struct {
+	configure []string // autoconf flags (Postgres <= 15 recipes; also 16-17 would accept them)
+	meson     []string // meson -D options (Postgres >= 16)
+	min       int      // first major that has it (0: all supported majors)
+	cross     bool     // can be cross-compiled to arm64
+}
+
+// options is the option vocabulary of DESIGN.md "Option sets".
+// Configure defaults readline, zlib and (from 15) icu to on; barebones turns
+// them off explicitly (see baseConfigure). Meson builds start from
+// -Dauto_features=disabled, so only what is listed is on.
+var options = map[string]optionInfo{
+	"nls":              {configure: []string{"--enable-nls"}, meson: []string{"-Dnls=enabled"}, cross: true},
+	"readline":         {configure: []string{"--with-readline"}, meson: []string{"-Dreadline=enabled"}, cross: true},
+	"openssl":          {configure: []string{"--with-ssl=openssl"}, meson: []string{"-Dssl=openssl"}, cross: true},
+	"uuid":             {configure: []string{"--with-uuid=e2fs"}, meson: []string{"-Duuid=e2fs"}, cross: true},
+	"zlib":             {configure: []string{"--with-zlib"}, meson: []string{"-Dzlib=enabled"}, cross: true},
+	"icu":              {configure: []string{"--with-icu"}, meson: []string{"-Dicu=enabled"}, cross: true},
+	"llvm":             {configure: []string{"--with-llvm", "LLVM_CONFIG=/usr/bin/llvm-config-14", "CLANG=/usr/bin/clang-14"}, meson: []string{"-Dllvm=enabled"}},
+	"lz4":              {configure: []string{"--with-lz4"}, meson: []string{"-Dlz4=enabled"}, cross: true},
+	"plpython":         {configure: []string{"--with-python", "PYTHON=/usr/bin/python3"}, meson: []string{"-Dplpython=enabled"}},
+	"systemd":          {configure: []string{"--with-systemd"}, meson: []string{"-Dsystemd=enabled"}, cross: true},
+	"zstd":             {configure: []string{"--with-zstd"}, meson: []string{"-Dzstd=enabled"}, cross: true},
+	"gssapi":           {configure: []string{"--with-gssapi"}, meson: []string{"-Dgssapi=enabled"}, cross: true},
+	"ldap":             {configure: []string{"--with-ldap"}, meson: []string{"-Dldap=enabled"}, cross: true},
+	"libxml":           {configure: []string{"--with-libxml"}, meson: []string{"-Dlibxml=enabled"}, cross: true},
+	"libxslt":          {configure: []string{"--with-libxslt"}, meson: []string{"-Dlibxslt=enabled"}, cross: true},
+	"pam":              {configure: []string{"--with-pam"}, meson: []string{"-Dpam=enabled"}, cross: true},
+	"plperl":           {configure: []string{"--with-perl"}, meson: []string{"-Dplperl=enabled"}},
+	"pltcl":            {configure: []string{"--with-tcl", "--with-tclconfig=/usr/lib/tcl8.6"}, meson: []string{"-Dpltcl=enabled"}},
+	"selinux":          {configure: []string{"--with-selinux"}, meson: []string{"-Dselinux=enabled"}, cross: true},
+	"liburing":         {configure: []string{"--with-liburing"}, meson: []string{"-Dliburing=enabled"}, min: 18, cross: true},
+	"libnuma":          {configure: []string{"--with-libnuma"}, meson: []string{"-Dlibnuma=enabled"}, min: 18, cross: true},
+	"libcurl":          {configure: []string{"--with-libcurl"}, meson: []string{"-Dlibcurl=enabled"}, min: 18, cross: true},
+	"debug":            {configure: []string{"--enable-debug"}, meson: []string{"-Ddebug=true"}, cross: true},
+	"cassert":          {configure: []string{"--enable-cassert"}, meson: []string{"-Dcassert=true"}, cross: true},
+	"injection_points": {configure: []string{"--enable-injection-points"}, meson: []string{"-Dinjection_points=true"}, min: 17, cross: true},
+}
+
+// Options returns the option vocabulary, sorted.
+func Options() []string {
+	var out []string
+	for k := range options {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// CrossUnsupported lists the options an arm64 cross build cannot take with
+// the default toolchain roots: LLVM JIT (needs target clang/llvm-config to
+// run on the build host) and the PL languages (configure runs the target's
+// python3, perl and tclsh to read their build settings).
+func CrossUnsupported() []string {
+	var out []string
+	for k, o := range options {
+		if !o.cross {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// crossTriplet is the GNU triplet of each cross target.
+var crossTriplet = map[string]string{"arm64": "aarch64-linux-gnu"}
+
+// nativeArch is the build host's arch; every other target is cross-built.
+const nativeArch = "amd64"
+
+// cflags are the compiler flags of every build: fixed paths are mapped so
+// debug info and __FILE__ do not name the scratch dir.
+func cflags(c Cell) string {
+	f := "-O2 -ffile-prefix-map=" + SrcDir + "=. -ffile-prefix-map=" + WorkDir + "=."
+	if slices.Contains(c.Options, "debug") {
+		f += " -ggdb -fno-omit-frame-pointer"
+	}
+	return f
+}
+
+func checkCell(c Cell) error {
+	if c.Name == "" {
+		return fmt.Errorf("build: cell has no name")
+	}
+	if c.Major < 10 {
+		return fmt.Errorf("build: cell %s: postgres major %d is not supported (need 10 or newer)", c.Name, c.Major)
+	}
+	if c.Arch != nativeArch && crossTriplet[c.Arch] == "" {
+		return fmt.Errorf("build: cell %s: target arch %q is not supported (have amd64, arm64)", c.Name, c.Arch)
+	}
+	for _, o := range c.Options {
+		info, ok := options[o]
+		switch {
+		case !ok:
+			return fmt.Errorf("build: cell %s: unknown option %q (known: %s)", c.Name, o, strings.Join(Options(), ", "))
+		case c.Major < info.min:
+			return fmt.Errorf("build: cell %s: option %q needs postgres %d or newer", c.Name, o, info.min)
+		case c.Arch != nativeArch && !info.cross:
+			return fmt.Errorf("build: cell %s: option %q cannot be cross-compiled for %s (declare it in [target.%s] unsupported)", c.Name, o, c.Arch, c.Arch)
+		}
+	}
+	return nil
+}
+
+// RecipeFor returns the recipe of a cell: configure/make for Postgres 15
+// and older, meson/ninja for 16 and newer.
+func RecipeFor(c Cell) (Recipe, error) {
+	if err := checkCell(c); err != nil {
+		return Recipe{}, err
+	}
+	if c.Major <= 15 {
+		return configureRecipe(c), nil
+	}
+	return mesonRecipe(c), nil
+}
+
+// ConfigureArgs are the ./configure arguments of a cell (Postgres <= 15).
+func ConfigureArgs(c Cell) []string {
+	args := []string{"--prefix=" + Prefix}
+	if tr := crossTriplet[c.Arch]; tr != "" {
+		args = append(args, "--build=x86_64-linux-gnu", "--host="+tr)
+	}
+	// Configure turns these on by default; every option starts off.
+	for _, o := range []string{"readline", "zlib", "icu"} {
+		if !slices.Contains(c.Options, o) && (o != "icu" || c.Major >= 15) {
+			args = append(args, "--without-"+o)
+		}
+	}
+	for _, o := range c.Options {
+		if o == "readline" || o == "zlib" || (o == "icu" && c.Major >= 15) {
+			continue // default on
+		}
+		flags := options[o].configure
+		if o == "pltcl" && c.Arch != nativeArch {
+			flags = []string{"--with-tcl", "--with-tclconfig=/usr/lib/" + crossTriplet[c.Arch] + "/tcl8.6"}
+		}
+		args = append(args, flags...)
+	}
+	return append(args, "CFLAGS="+cflags(c))
+}
+
+// makeVars are the make variables of every configure/make step:
+// deterministic static archives and a relative RUNPATH ($ORIGIN/../lib)
+// instead of configure's absolute one, so the install is relocatable and
+// libpq is found wherever the package is extracted.
+func makeVars(c Cell) []string {
+	v := []string{"AROPT=crsD", "rpathdir=$$ORIGIN/../lib"}
+	if c.Arch != nativeArch {
+		// zic is built for the target; the root's native zic writes the
+		// same time zone files without an emulator.
+		v = append(v, "ZIC=/usr/sbin/zic")
+	}
+	return v
+}
+
+func crossEnv(c Cell) []string {
+	tr := crossTriplet[c.Arch]
+	if tr == "" {
+		return nil
+	}
+	return []string{
+		"PKG_CONFIG_LIBDIR=/usr/lib/" + tr + "/pkgconfig:/usr/share/pkgconfig",
+		"PKG_CONFIG_PATH=",
+	}
+}
+
+func configureRecipe(c Cell) Recipe {
+	strip := !slices.Contains(c.Options, "debug")
+	mv := makeVars(c)
+	build := slices.Concat([]string{"make", "-j$" + JobsVar}, mv, []string{"world-bin"})
+	var steps [][]string
+	steps = append(steps, slices.Concat([]string{"./configure"}, ConfigureArgs(c)), build)
+	if strip {
+		steps = append(steps,
+			slices.Concat([]string{"make"}, mv, []string{"DESTDIR=" + DestDir, "install-strip"}),
+			slices.Concat([]string{"make", "-C", "contrib"}, mv, []string{"DESTDIR=" + DestDir, "install-strip"}))
+	} else {
+		steps = append(steps, slices.Concat([]string{"make"}, mv, []string{"DESTDIR=" + DestDir, "install-world-bin"}))
+	}
+	return Recipe{System: "configure", Steps: steps, Env: crossEnv(c), Dir: SrcDir, Strip: strip, Outs: []string{DestDir}}
+}
+
+// MesonArgs are the `meson setup` arguments of a cell (Postgres >= 16).
+func MesonArgs(c Cell) []string {
+	debug := slices.Contains(c.Options, "debug")
+	bt := "release"
+	if debug {
+		bt = "debugoptimized"
+	}
+	args := []string{
+		"--prefix=" + Prefix, "--buildtype=" + bt, "-Dauto_features=disabled",
+		"-Drpath=false", "-Dc_args=" + cflags(c), "-Dc_link_args=-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags",
+	}
+	if crossTriplet[c.Arch] != "" {
+		args = append(args, "--cross-file="+WorkDir+"/cross-"+c.Arch+".ini")
+	}
+	for _, o := range c.Options {
+		if o == "debug" {
+			continue // the build type
+		}
+		args = append(args, options[o].meson...)
+	}
+	return args
+}
+
+// crossFile is the meson cross file of a target.
+func crossFile(arch string) File {
+	tr := crossTriplet[arch]
+	return File{Path: WorkDir + "/cross-" + arch + ".ini", Content: "[binaries]\n" +
+		"c = '" + tr + "-gcc'\ncpp = '" + tr + "-g++'\nar = '" + tr + "-ar'\nstrip = '" + tr + "-strip'\n" +
+		"pkg-config = 'pkg-config'\n\n[host_machine]\nsystem = 'linux'\ncpu_family = 'aarch64'\ncpu = 'aarch64'\nendian = 'little'\n"}
+}
+
+func mesonRecipe(c Cell) Recipe {
+	strip := !slices.Contains(c.Options, "debug")
+	bdir := WorkDir + "/build"
+	install := []string{"meson", "install", "-C", bdir, "--destdir", DestDir, "--no-rebuild", "--quiet"}
+	if strip {
+		install = append(install, "--strip")
+	}
+	r := Recipe{
+		System: "meson",
+		Steps: [][]string{
+			slices.Concat([]string{"meson", "setup", bdir, SrcDir}, MesonArgs(c)),
+			{"ninja", "-C", bdir, "-j", "$" + JobsVar},
+			install,
+		},
+		Env:   slices.Concat(crossEnv(c), []string{"AR_FLAGS=crsD"}),
+		Dir:   WorkDir,
+		Strip: strip,
+		Outs:  []string{DestDir},
+	}
+	if crossTriplet[c.Arch] != "" {
+		r.Files = []File{crossFile(c.Arch)}
+	}
+	slices.Sort(r.Env)
+	return r
+}
+
+// Script renders a recipe as a POSIX shell script: files are written with
+// heredocs, each step echoed and run, the script stops at the first failure.
+// Arguments are single-quoted except "$MONOGRES_JOBS", which the shell expands.
+func Script(r Recipe) string {
+	var b strings.Builder
+	b.WriteString("set -eu\n")
+	for _, f := range r.Files {
+		fmt.Fprintf(&b, "cat > %s <<'MONOGRES_EOF'\n%sMONOGRES_EOF\n", shQuote(f.Path), f.Content)
+	}
+	fmt.Fprintf(&b, "cd %s\n", shQuote(r.Dir))
+	for _, s := range r.Steps {
+		var q []string
+		for _, a := range s {
+			q = append(q, shArg(a))
+		}
+		line := strings.Join(q, " ")
+		fmt.Fprintf(&b, "echo %s\n%s\n", shQuote("+ "+strings.Join(s, " ")), line)
+	}
+	return b.String()
+}
+
+// shArg quotes a for the shell, leaving $MONOGRES_JOBS expandable.
+func shArg(a string) string {
+	const v = "$" + JobsVar
+	if !strings.Contains(a, v) {
+		return shQuote(a)
+	}
+	parts := strings.Split(a, v)
+	for i, p := range parts {
+		if p != "" {
+			parts[i] = shQuote(p)
+		}
+	}
+	return strings.Join(parts, `"$`+JobsVar+`"`)
+}
+
+func shQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
