@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -246,7 +247,8 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 		cfg = cfg.WithEnv(k, h.opts.Env[k])
 	}
 
-	mod, err := h.rt.InstantiateModule(callCtx, m.compiled, cfg)
+	instCtx := experimental.WithMemoryAllocator(callCtx, mmapAllocator())
+	mod, err := h.rt.InstantiateModule(instCtx, m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: instantiating: %w", m.Name, err)
 	}
