@@ -197,3 +197,20 @@ func TestResolveSynthetic(t *testing.T) {
 		t.Errorf("libfoo (<< 2) = %+v, %v; want version 1.5 from pool/l/libfoo_old.deb", got, err)
 	}
 }
+
+func TestLockInputs(t *testing.T) {
+	idx := indexFromStanzas(t, "amd64", synthetic)
+	pkgs, err := Resolve(idx, Request{Arch: "amd64", Packages: []string{"libfoo-common"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := pkgs[0].Input()
+	want := "deb/all/libfoo-common binary:libfoo-common:all=2.1 http://example.invalid/debian/pool/l/libfoo-common.deb"
+	if got := in.Name + " " + in.Apt + " " + in.URLs[0]; got != want || in.Kind != "deb" {
+		t.Errorf("Input() = %q (kind %q), want %q", got, in.Kind, want)
+	}
+	ins := idx.Inputs()
+	if len(ins) != 2 || ins[1].Name != "index/test/main/binary-amd64/Packages" || ins[1].Kind != "index" {
+		t.Errorf("Inputs() = %+v", ins)
+	}
+}
