@@ -4,12 +4,10 @@ import (
 	"archive/tar"
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -169,6 +167,3 @@ func runExtracted(t *testing.T, pkg string) {
 		t.Errorf("query from the extracted package: %q", got)
 	}
 }
-
-var _ = json.Marshal
-var _ = strconv.Itoa

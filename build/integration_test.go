@@ -3,7 +3,6 @@ package build_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +86,7 @@ func (r *recorder) states(cell string) []event.State {
 func newConfig(t *testing.T) (build.Config, *recorder) {
 	t.Helper()
 	shared := testStore(t)
-	st, err := store.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.AddFile(context.Background(), shared.Path(pg1518.SHA256)); err != nil {
-		t.Fatal(err)
-	}
+	st := freshStore(t, shared.Path(pg1518.SHA256))
 	rec := &recorder{}
 	return build.Config{
 		Store:      st,
@@ -175,4 +168,15 @@ func contains2(s []event.State, v event.State) bool {
 	return false
 }
 
-var _ = filepath.Join
+// freshStore is an empty store (cold action cache) holding the source.
+func freshStore(t testing.TB, source string) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AddFile(context.Background(), source); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
