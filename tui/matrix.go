@@ -29,6 +29,8 @@ type grid struct {
 	vis []int
 	// match marks cells that match the filter; nil when there is no filter.
 	match []bool
+	// maxLabel is the widest row label.
+	maxLabel int
 	// cellRow/cellCol locate each cell in rows/cols.
 	cellRow, cellCol []int32
 }
@@ -99,6 +101,7 @@ func newGrid(cells []Cell) *grid {
 		}
 		rowIdx[k] = len(g.rows)
 		g.rows = append(g.rows, r)
+		g.maxLabel = max(g.maxLabel, len(r.label))
 	}
 	for _, pg := range pgOrder {
 		newRow(rowKey{pg: pg})

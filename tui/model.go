@@ -141,7 +141,8 @@ type model struct {
 	fatal         error // Cells failed; nothing else to show
 
 	g        *grid
-	state    []event.State // per cell, updated by events
+	state    []event.State // per cell, updated by events; set with setState
+	count    map[event.State]int
 	selected []bool
 	nsel     int
 	cur      struct{ row, col int }
@@ -188,6 +189,7 @@ func newModel(ctx context.Context, d Driver, opts Options) *model {
 		driverLog: map[string]string{},
 		logAsked:  map[string]bool{},
 		g:         newGrid(nil),
+		count:     map[event.State]int{},
 	}
 	return m
 }
@@ -343,8 +345,10 @@ func (m *model) setCells(cells []Cell, err error) {
 	m.g = newGrid(cells)
 	m.g.setFilter(m.filter)
 	m.state = make([]event.State, len(cells))
+	m.count = map[event.State]int{}
 	for i, c := range cells {
 		m.state[i] = c.State
+		m.count[c.State]++
 	}
 	m.selected = make([]bool, len(cells))
 	m.nsel = 0
@@ -396,6 +400,13 @@ func clamp(v, lo, hi int) int {
 	return v
 }
 
+// setState changes the state of cell i, keeping the counts.
+func (m *model) setState(i int, st event.State) {
+	m.count[m.state[i]]--
+	m.count[st]++
+	m.state[i] = st
+}
+
 // apply folds one event into the model.
 func (m *model) apply(e event.Event) {
 	if e.Time.IsZero() {
@@ -412,7 +423,7 @@ func (m *model) apply(e event.Event) {
 		}
 		m.items[e.Item] = &item{name: e.Item, phase: e.Phase, start: e.Time, last: e.Time}
 		if isCell {
-			m.state[ci] = event.StateRunning
+			m.setState(ci, event.StateRunning)
 			delete(m.errs, e.Item)
 			delete(m.driverLog, e.Item)
 			delete(m.logAsked, e.Item)
@@ -447,7 +458,7 @@ func (m *model) apply(e event.Event) {
 					st = event.StateVerified
 				}
 			}
-			m.state[ci] = st
+			m.setState(ci, st)
 			if e.Err != "" {
 				m.errs[e.Item] = e.Err
 			}
@@ -480,7 +491,7 @@ func (m *model) jobDone(d jobDoneMsg) {
 	// building with nothing running is not true any more.
 	for _, n := range j.cells {
 		if i, ok := m.g.index[n]; ok && (m.state[i] == event.StateQueued || m.state[i] == event.StateRunning) {
-			m.state[i] = j.prev[n]
+			m.setState(i, j.prev[n])
 		}
 	}
 	for n, it := range m.items {
@@ -791,7 +802,7 @@ func (m *model) startJob(kind string) tea.Cmd {
 	for _, c := range cells {
 		i := m.g.index[c]
 		j.set[c], j.prev[c] = true, m.state[i]
-		m.state[i] = event.StateQueued
+		m.setState(i, event.StateQueued)
 	}
 	m.job = j
 	m.setStatus(false, "%s of %d %s started", kind, len(cells), plural(len(cells), "cell"))

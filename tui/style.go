@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/help"
 	"charm.land/lipgloss/v2"
 
@@ -50,6 +52,33 @@ type styles struct {
 	// absent is a column with no cell, hidden a cell the filter hides.
 	absent, hidden [4]string
 	help           help.Model
+
+	// fastDim and fastCursor wrap text in the escape sequences of dim and
+	// cursorRow without going through lipgloss on every frame.
+	fastDim, fastCursor wrapper
+
+	footerW   int
+	footerStr string
+}
+
+// wrapper is a style's opening and closing escape sequences.
+type wrapper struct{ pre, post string }
+
+func newWrapper(st lipgloss.Style) wrapper {
+	r := st.Render("X")
+	i := strings.Index(r, "X")
+	return wrapper{r[:i], r[i+1:]}
+}
+
+func (w wrapper) wrap(s string) string { return w.pre + s + w.post }
+
+// footer is the one-line key help, cached per width.
+func (s *styles) footer(width int, k keyMap) string {
+	if s.footerW != width || s.footerStr == "" {
+		s.help.SetWidth(width)
+		s.footerW, s.footerStr = width, s.help.ShortHelpView(k.ShortHelp())
+	}
+	return s.footerStr
 }
 
 func newStyles(noColor bool) *styles {
@@ -98,6 +127,7 @@ func newStyles(noColor bool) *styles {
 		s.hidden[i] = s.renderCell(" ", false, i&1 != 0)
 	}
 
+	s.fastDim, s.fastCursor = newWrapper(s.dim), newWrapper(s.cursorRow)
 	s.help = help.New()
 	s.help.Styles = help.Styles{
 		Ellipsis: s.dim, ShortKey: s.key, ShortDesc: s.dim, ShortSeparator: s.dim,

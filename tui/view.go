@@ -47,11 +47,7 @@ func (m *model) layout() layout {
 		l.rows -= spare
 		l.logLines += spare
 	}
-	l.labelW = 12
-	for _, r := range m.g.rows {
-		l.labelW = max(l.labelW, len(r.label))
-	}
-	l.labelW = min(l.labelW, 30, m.width/3)
+	l.labelW = min(max(12, m.g.maxLabel), 30, m.width/3)
 	l.ncols = max(1, (m.width-l.labelW-2)/cellWidth)
 	return l
 }
@@ -107,6 +103,18 @@ func (s *screen) line(l string) {
 	s.lines++
 }
 
+// lineFit adds a line the caller built to fit the width.
+func (s *screen) lineFit(l string) {
+	if s.lines >= s.h {
+		return
+	}
+	if s.lines > 0 {
+		s.b.WriteByte('\n')
+	}
+	s.b.WriteString(l)
+	s.lines++
+}
+
 // fill pads with empty lines up to line n (exclusive).
 func (s *screen) fill(n int) {
 	for s.lines < n && s.lines < s.h {
@@ -146,14 +154,6 @@ func (m *model) renderFatal(s *screen) {
 	s.line(m.st.dim.Render("r retry · q quit"))
 }
 
-func (m *model) counts() map[event.State]int {
-	c := map[event.State]int{}
-	for _, st := range m.state {
-		c[st]++
-	}
-	return c
-}
-
 func (m *model) renderMain(s *screen) {
 	l := m.layout()
 	// Title.
@@ -163,7 +163,7 @@ func (m *model) renderMain(s *screen) {
 		t.WriteString("  loading the matrix…")
 	} else {
 		fmt.Fprintf(&t, "  %d cells", len(m.g.cells))
-		c := m.counts()
+		c := m.count
 		for _, st := range states {
 			if c[st] > 0 {
 				t.WriteString("  " + m.st.stateStyle(st).Render(glyph(st)) + fmt.Sprintf(" %d", c[st]))
@@ -197,8 +197,7 @@ func (m *model) renderMain(s *screen) {
 		s.line("")
 	}
 	s.line(m.legend())
-	m.st.help.SetWidth(m.width)
-	s.line(m.st.help.ShortHelpView(m.keys.ShortHelp()))
+	s.line(m.st.footer(m.width, m.keys))
 }
 
 func (m *model) legend() string {
@@ -259,9 +258,9 @@ func (m *model) renderMatrix(s *screen, l layout) {
 		label := pad(r.label, l.labelW)
 		switch {
 		case vr == m.cur.row:
-			b.WriteString(m.st.cursorRow.Render(label))
+			b.WriteString(m.st.fastCursor.wrap(label))
 		case r.ext:
-			b.WriteString(m.st.dim.Render(label))
+			b.WriteString(m.st.fastDim.wrap(label))
 		default:
 			b.WriteString(label)
 		}
@@ -282,7 +281,7 @@ func (m *model) renderMatrix(s *screen, l layout) {
 				b.WriteString(m.st.cellString(m.state[ci], m.selected[ci], cur))
 			}
 		}
-		s.line(b.String())
+		s.lineFit(b.String())
 	}
 	if len(g.vis) == 0 && m.loaded {
 		if m.filter != "" {
