@@ -53,7 +53,7 @@ func Diff(old, new *Lock) []Change {
 func equalInput(a, b Input) bool {
 	return a.Kind == b.Kind && a.Version == b.Version && a.Arch == b.Arch && slices.Equal(a.URLs, b.URLs) &&
 		a.SHA256 == b.SHA256 && a.Size == b.Size && a.StripPrefix == b.StripPrefix &&
-		a.SourceDateEpoch == b.SourceDateEpoch && a.Apt == b.Apt
+		a.SourceDateEpoch == b.SourceDateEpoch && a.Apt == b.Apt && slices.Equal(a.Roots, b.Roots)
 }
 
 // short renders "17.7 (sha256:cd34ab12)".

@@ -9,7 +9,6 @@ package lock
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +53,9 @@ type Input struct {
 	// fallback: "source:postgresql-15=15.18-0+deb12u1:postgresql-15_15.18.orig.tar.bz2"
 	// or "binary:gcc-12:amd64=12.2.0-14+deb12u1".
 	Apt string `toml:"apt,omitempty"`
+	// Roots names the toolchain roots a Debian package belongs to, by the
+	// target arch they serve ("amd64", "arm64").
+	Roots []string `toml:"roots,omitempty"`
 }
 
 // Lock is the decoded monogres.lock.
@@ -84,10 +86,18 @@ func (l *Lock) Sort() {
 	slices.SortFunc(l.Inputs, func(a, b Input) int { return strings.Compare(a.Name, b.Name) })
 }
 
-var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // ValidSHA256 reports whether s is 64 lowercase hex digits.
-func ValidSHA256(s string) bool { return sha256Hex.MatchString(s) }
+func ValidSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 const header = "# monogres.lock: every input of this distribution, pinned by sha256.\n" +
 	"# Written by `monogres lock`; check with `monogres lock --check`. Do not edit by hand.\n"
@@ -136,6 +146,16 @@ func Encode(l *Lock) ([]byte, error) {
 			fmt.Fprintf(&b, "source_date_epoch = %d\n", in.SourceDateEpoch)
 		}
 		kv("apt", in.Apt)
+		if len(in.Roots) > 0 {
+			b.WriteString("roots = [")
+			for j, r := range in.Roots {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString(tomlString(r))
+			}
+			b.WriteString("]\n")
+		}
 	}
 	return b.Bytes(), nil
 }
@@ -162,6 +182,18 @@ func tomlString(s string) string {
 
 // Decode parses a lock file. file is used in error messages.
 func Decode(file string, data []byte) (*Lock, error) {
+	l, ok := decodeCanonical(data)
+	if !ok {
+		var err error
+		if l, err = decodeTOML(file, data); err != nil {
+			return nil, err
+		}
+	}
+	return l, validate(file, l)
+}
+
+// decodeTOML decodes any TOML spelling of a lock.
+func decodeTOML(file string, data []byte) (*Lock, error) {
 	var l Lock
 	md, err := toml.Decode(string(data), &l)
 	if err != nil {
@@ -181,29 +213,34 @@ func Decode(file string, data []byte) (*Lock, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
 	}
+	return &l, nil
+}
+
+// validate checks a decoded lock and sorts its inputs.
+func validate(file string, l *Lock) error {
 	switch {
 	case l.Version > FormatVersion:
-		return nil, fmt.Errorf("%s: lock format version %d is newer than this monogres reads (version %d); upgrade monogres", file, l.Version, FormatVersion)
+		return fmt.Errorf("%s: lock format version %d is newer than this monogres reads (version %d); upgrade monogres", file, l.Version, FormatVersion)
 	case l.Version != FormatVersion:
-		return nil, fmt.Errorf("%s: lock format version %d is not supported (this monogres reads version %d); delete the file and run `monogres lock` to pin every input again", file, l.Version, FormatVersion)
+		return fmt.Errorf("%s: lock format version %d is not supported (this monogres reads version %d); delete the file and run `monogres lock` to pin every input again", file, l.Version, FormatVersion)
 	}
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(l.Inputs))
 	for i, in := range l.Inputs {
-		where := fmt.Sprintf("%s: input[%d] %q", file, i, in.Name)
+		where := func() string { return fmt.Sprintf("%s: input[%d] %q", file, i, in.Name) }
 		switch {
 		case in.Name == "":
-			return nil, fmt.Errorf("%s: input[%d]: missing name", file, i)
+			return fmt.Errorf("%s: input[%d]: missing name", file, i)
 		case seen[in.Name]:
-			return nil, fmt.Errorf("%s: duplicate input", where)
+			return fmt.Errorf("%s: duplicate input", where())
 		case !ValidSHA256(in.SHA256):
-			return nil, fmt.Errorf("%s: sha256 %q is not 64 lowercase hex digits", where, in.SHA256)
+			return fmt.Errorf("%s: sha256 %q is not 64 lowercase hex digits", where(), in.SHA256)
 		case in.Size < 0:
-			return nil, fmt.Errorf("%s: negative size", where)
+			return fmt.Errorf("%s: negative size", where())
 		}
 		seen[in.Name] = true
 	}
 	l.Sort()
-	return &l, nil
+	return nil
 }
 
 func asParseError(err error, out *toml.ParseError) bool {

@@ -1,6 +1,11 @@
 package toolchains
 
-import "github.com/monogres/monogres/lock"
+import (
+	"slices"
+	"strings"
+
+	"github.com/monogres/monogres/lock"
+)
 
 // Input is p as a lock entry: name "deb/<arch>/<name>", its pool URL, and
 // the apt fallback spec "binary:<name>:<arch>=<version>".
@@ -33,6 +38,24 @@ func (idx *Index) Inputs() []lock.Input {
 			SHA256: f.SHA256,
 			Size:   f.Size,
 		})
+	}
+	return out
+}
+
+// FromLock returns the Debian packages of the toolchain root serving target
+// (the lock inputs of kind deb whose Roots name it), ready for Compose.
+func FromLock(l *lock.Lock, target string) []Package {
+	var out []Package
+	for _, in := range l.Inputs {
+		if in.Kind != lock.KindDeb || !slices.Contains(in.Roots, target) {
+			continue
+		}
+		name := in.Name[strings.LastIndexByte(in.Name, '/')+1:]
+		var url string
+		if len(in.URLs) > 0 {
+			url = in.URLs[0]
+		}
+		out = append(out, Package{Name: name, Version: in.Version, Arch: in.Arch, URL: url, SHA256: in.SHA256, Size: in.Size})
 	}
 	return out
 }

@@ -81,8 +81,3 @@ func hashURL(ctx context.Context, raw string) (lock.Hashed, error) {
 	}
 	return lock.Hashed{SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
-
-// resolveToolchain resolves the manifest's toolchain packages into lock inputs.
-func (e *env) resolveToolchain(ctx context.Context, m *manifest.Manifest) ([]lock.Input, error) {
-	return nil, fmt.Errorf("%s: toolchain: resolving Debian packages is not available in this build of monogres", m.File)
-}
