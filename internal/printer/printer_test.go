@@ -1,0 +1,193 @@
+package printer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/monogres/monogres/internal/event"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/run.plain.txt")
+
+// recorded reads testdata/run.jsonl: a fetch, a failed fetch, a toolchain,
+// three builds (built, cached, failed with a log) and a verify.
+func recorded(t *testing.T) ([]event.Event, []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/run.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []event.Event
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for n := 1; sc.Scan(); n++ {
+		var e event.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("testdata/run.jsonl:%d: %v", n, err)
+		}
+		evs = append(evs, e)
+	}
+	return evs, raw
+}
+
+func TestJSONIsTheEventStream(t *testing.T) {
+	evs, raw := recorded(t)
+	var out bytes.Buffer
+	s := JSON(&out)
+	for _, e := range evs {
+		s.Emit(e)
+	}
+	if diff := cmp.Diff(string(raw), out.String()); diff != "" {
+		t.Errorf("JSON output is not the recorded events (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlainGolden(t *testing.T) {
+	evs, _ := recorded(t)
+	var out bytes.Buffer
+	s := Plain(&out)
+	for _, e := range evs {
+		s.Emit(e)
+	}
+	const path = "testdata/run.plain.txt"
+	if *update {
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), out.String()); diff != "" {
+		t.Errorf("plain output (-want +got):\n%s", diff)
+	}
+}
+
+// TestSameInformation checks that every item, state and error in the JSON
+// stream is in the plain output, on one line together, and that failed
+// items carry their log lines.
+func TestSameInformation(t *testing.T) {
+	evs, _ := recorded(t)
+	var js, pl bytes.Buffer
+	j, p := JSON(&js), Plain(&pl)
+	for _, e := range evs {
+		j.Emit(e)
+		p.Emit(e)
+	}
+	lines := strings.Split(pl.String(), "\n")
+	hasLine := func(parts ...string) bool {
+		for _, l := range lines {
+			ok := true
+			for _, p := range parts {
+				if !strings.Contains(l, p) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+		return false
+	}
+	failed := map[string]bool{}
+	sc := bufio.NewScanner(&js)
+	checked := 0
+	for sc.Scan() {
+		var e map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		item, _ := e["item"].(string)
+		state, _ := e["state"].(string)
+		errText, _ := e["error"].(string)
+		line, _ := e["line"].(string)
+		switch e["kind"] {
+		case "started":
+			if !hasLine(item) {
+				t.Errorf("started %q not in plain output", item)
+			}
+		case "finished":
+			want := []string{item}
+			if state != "" {
+				want = append(want, state)
+			}
+			if errText != "" {
+				want = append(want, errText)
+				failed[item] = true
+			}
+			if !hasLine(want...) {
+				t.Errorf("no plain line has all of %q", want)
+			}
+			checked++
+		case "message":
+			if !hasLine(line) {
+				t.Errorf("message %q not in plain output", line)
+			}
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("only %d finished events in the recording", checked)
+	}
+	for _, e := range evs {
+		if e.Kind == event.Log && failed[e.Item] && !hasLine("| "+e.Line) {
+			t.Errorf("log line %q of failed %s not in plain output", e.Line, e.Item)
+		}
+	}
+	// The fetched size comes from the last progress event.
+	if !hasLine("fetched postgres/15.18 (23.4 MB)") {
+		t.Errorf("fetch line without size:\n%s", pl.String())
+	}
+	if !hasLine("built postgres~15.18~barebones~amd64 in 1m52s") {
+		t.Errorf("build line without duration:\n%s", pl.String())
+	}
+}
+
+func TestPlainThrottlesProgress(t *testing.T) {
+	var out bytes.Buffer
+	p := Plain(&out)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	p.Emit(event.Event{Time: t0, Kind: event.Started, Phase: event.PhaseFetch, Item: "x"})
+	for i := range 6000 { // one per 10ms for 60s
+		p.Emit(event.Event{Time: t0.Add(time.Duration(i) * 10 * time.Millisecond), Kind: event.Progress, Phase: event.PhaseFetch, Item: "x", Unit: "bytes", Done: int64(i), Total: 6000})
+	}
+	n := strings.Count(out.String(), "fetching x: ")
+	if n < 4 || n > 6 {
+		t.Errorf("%d progress lines for 60s at %s intervals, want 5:\n%s", n, ProgressEvery, out.String())
+	}
+}
+
+func TestConcurrentEmit(t *testing.T) {
+	var pl, js bytes.Buffer
+	sinks := []event.Sink{Plain(&pl), JSON(&js)}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				for _, s := range sinks {
+					s.Emit(event.Event{Kind: event.Message, Line: strings.Repeat("x", g+i)})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := strings.Count(js.String(), "\n"); n != 800 {
+		t.Errorf("%d JSON lines, want 800", n)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n") {
+		if !json.Valid([]byte(l)) {
+			t.Fatalf("interleaved JSON line %q", l)
+		}
+	}
+}
