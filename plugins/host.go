@@ -28,6 +28,8 @@ import (
 	"maps"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,9 +102,10 @@ func (o Options) withDefaults() Options {
 
 // Host compiles and runs wasm plugins. It is safe for concurrent use.
 type Host struct {
-	opts  Options
-	rt    wazero.Runtime
-	cache wazero.CompilationCache
+	opts     Options
+	rt       wazero.Runtime
+	cache    wazero.CompilationCache
+	cacheDir string // the namespaced on-disk cache, or ""
 }
 
 // NewHost starts a wazero runtime configured by opts.
@@ -112,8 +115,14 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 		return nil, fmt.Errorf("plugin memory limit %d MiB is above the 4096 MiB a wasm32 module can address", opts.MemoryLimitMiB)
 	}
 	var cache wazero.CompilationCache
+	var cacheDir string
 	if opts.CacheDir != "" {
-		c, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
+		ns, err := cacheNamespace()
+		if err != nil {
+			return nil, fmt.Errorf("plugin compile cache %s: %w", opts.CacheDir, err)
+		}
+		cacheDir = filepath.Join(opts.CacheDir, ns)
+		c, err := wazero.NewCompilationCacheWithDir(cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("plugin compile cache %s: %w", opts.CacheDir, err)
 		}
@@ -131,7 +140,47 @@ func NewHost(ctx context.Context, opts Options) (*Host, error) {
 		cache.Close(ctx)
 		return nil, fmt.Errorf("instantiating WASI: %w", err)
 	}
-	return &Host{opts: opts, rt: rt, cache: cache}, nil
+	return &Host{opts: opts, rt: rt, cache: cache, cacheDir: cacheDir}, nil
+}
+
+// cacheNamespace names the compile-cache subdirectory for this build of
+// monogres: "wazero-<version>" from the binary's build info. wazero keys its
+// own directory by that version too, but falls back to "dev" when build info
+// lacks it (test binaries), where stale code of another wazero version could
+// be loaded; then the namespace is the digest of the running executable.
+func cacheNamespace() (string, error) {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/tetratelabs/wazero" && dep.Version != "" && dep.Version != "(devel)" {
+				return "wazero-" + dep.Version, nil
+			}
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "exe-" + hex.EncodeToString(h.Sum(nil))[:32], nil
+}
+
+// clearCache removes the files under dir, keeping the directories wazero
+// created (another Host may be writing there).
+func clearCache(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		return os.Remove(p)
+	})
 }
 
 // Close releases the runtime and every module compiled by it.
@@ -157,6 +206,14 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte, wantSHA256
 		return nil, fmt.Errorf("plugin %s: wasm has sha256 %s, but it is pinned to %s; refusing to compile it", name, got, wantSHA256)
 	}
 	compiled, err := h.rt.CompileModule(ctx, wasm)
+	if err != nil && h.cacheDir != "" && strings.Contains(err.Error(), "compilationcache:") {
+		// A corrupt cache entry (wazero checks a checksum). wazero's entry
+		// names are internal, so drop every entry and compile afresh.
+		if rmErr := clearCache(h.cacheDir); rmErr != nil {
+			return nil, fmt.Errorf("plugin %s: compile cache %s is corrupt (%v) and clearing it failed: %w", name, h.cacheDir, err, rmErr)
+		}
+		compiled, err = h.rt.CompileModule(ctx, wasm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: compiling wasm: %w", name, err)
 	}
