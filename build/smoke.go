@@ -61,9 +61,9 @@ const (
 // enabled is enough when it has the F flag (the interpreter was opened at
 // registration and works in any mount namespace) or when its interpreter
 // path exists in root. Otherwise, as root, it registers qemuInRoot (the
-// toolchain root's qemu-aarch64-static, a host path) with flags F (fix
-// binary) and C (credentials), which is what `update-binfmts` does for
-// qemu-user-static. The registration is host-wide and persists.
+// toolchain root's qemu-aarch64-static, a host path) as
+// "monogres-qemu-aarch64" with flag F (fix binary), as Debian's
+// qemu-user-static does. The registration is host-wide and persists.
 func EnsureBinfmt(root, qemuInRoot string) error {
 	if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err != nil {
 		return fmt.Errorf("build: arm64 smoke test needs binfmt_misc, which is not mounted at %s: run `mount -t binfmt_misc binfmt_misc %s` as root, or install qemu-user-static and binfmt-support", binfmtDir, binfmtDir)
@@ -91,7 +91,7 @@ func EnsureBinfmt(root, qemuInRoot string) error {
 	if _, err := os.Stat(qemuInRoot); err != nil {
 		return fmt.Errorf("build: arm64 smoke test: no usable binfmt_misc registration for aarch64 %v, and the toolchain root has no %s to register", seen, qemuInRoot)
 	}
-	reg := fmt.Sprintf(":monogres-qemu-aarch64:M::%s:%s:%s:FC", binfmtMagic, binfmtMask, qemuInRoot)
+	reg := fmt.Sprintf(":monogres-qemu-aarch64:M::%s:%s:%s:F", binfmtMagic, binfmtMask, qemuInRoot)
 	if err := os.WriteFile(filepath.Join(binfmtDir, "register"), []byte(reg), 0o200); err != nil {
 		if os.IsExist(err) || bytes.Contains([]byte(err.Error()), []byte("file exists")) {
 			return nil // registered concurrently
