@@ -272,7 +272,17 @@ func (idx *Index) add(plain, url, arch string, data []byte, rf releaseFiles) err
 			return fmt.Errorf("toolchains: %s (uncompressed): %w", url, err)
 		}
 	}
-	idx.Packages = append(idx.Packages, IndexFile{Path: plain, URL: url, SHA256: sha256Hex(data), Size: int64(len(data)), Arch: arch})
+	// Pin the file the archive really serves (Packages.xz; Debian does not
+	// serve plain Packages) by the Release file's digest of it, so the lock
+	// entry's URL yields exactly the pinned bytes whichever source was read.
+	pinned := IndexFile{Path: plain, URL: url, SHA256: sha256Hex(data), Size: int64(len(data)), Arch: arch}
+	for _, ext := range []string{".xz", ".gz"} {
+		if f, ok := rf[plain+ext]; ok {
+			pinned = IndexFile{Path: plain + ext, URL: idx.Source.distsURL() + plain + ext, SHA256: f.sha256, Size: f.size, Arch: arch}
+			break
+		}
+	}
+	idx.Packages = append(idx.Packages, pinned)
 	pool := strings.TrimSuffix(idx.Source.BaseURL, "/") + "/"
 	r, err := control.NewParagraphReader(bytes.NewReader(data), nil)
 	if err != nil {

@@ -50,6 +50,8 @@ func commands() []command {
 		{"init", "write a commented starter monogres.toml", runInit},
 		{"lock", "pin every input of monogres.toml by sha256 into monogres.lock", runLock},
 		{"plan", "list the matrix of cells and the options each gets", runPlan},
+		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
+		{"store", "add files to, verify, or garbage-collect the store", runStore},
 	}
 }
 

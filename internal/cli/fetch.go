@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/monogres/monogres/fetch"
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+)
+
+func runFetch(e *env, args []string) error {
+	fl := flags("fetch", e.stderr)
+	jobs := fl.Int("j", 8, "parallel downloads")
+	offline := fl.Bool("offline", false, "use only the store and distdirs")
+	asJSON := fl.Bool("json", false, "print progress as JSON lines")
+	names, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	m, l, err := e.loadLocked()
+	if err != nil {
+		return err
+	}
+	inputs, err := selectInputs(l, names)
+	if err != nil {
+		return err
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	f := e.fetcher(m, st, *jobs, *offline, e.sink(*asJSON))
+	if err := f.Fetch(e.ctx, inputs); err != nil {
+		return err
+	}
+	if !*asJSON {
+		fmt.Fprintf(e.stdout, "%d inputs present in %s\n", len(inputs), st.Dir())
+	}
+	return nil
+}
+
+// fetcher configures a Fetcher from the manifest's mirrors and distdirs.
+func (e *env) fetcher(m *manifest.Manifest, st *store.Store, jobs int, offline bool, sink eventSink) *fetch.Fetcher {
+	f := &fetch.Fetcher{Store: st, Distdirs: m.Distdirs, Jobs: jobs, Offline: offline, Apt: true, Sink: sink}
+	for _, mr := range m.Mirrors {
+		f.Mirrors = append(f.Mirrors, fetch.Mirror{From: mr.From, To: mr.To})
+	}
+	return f
+}
+
+// selectInputs returns the locked inputs named by names (exact names or
+// globs such as "deb/arm64/*"), or all of them.
+func selectInputs(l *lock.Lock, names []string) ([]lock.Input, error) {
+	if len(names) == 0 {
+		return l.Inputs, nil
+	}
+	var out []lock.Input
+	for _, n := range names {
+		found := false
+		for _, in := range l.Inputs {
+			if globMatch(n, in.Name) {
+				out = append(out, in)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("no locked input matches %q (names look like postgres/15, deb/amd64/gcc-12)", n)
+		}
+	}
+	return out, nil
+}
+
+// globMatch matches name against a pattern whose * matches any run of
+// characters, slashes included ("deb/*" matches "deb/amd64/gcc-12").
+func globMatch(pattern, name string) bool {
+	re := "^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
+	ok, _ := regexp.MatchString(re, name)
+	return ok
+}
+
+func (e *env) openStore() (*store.Store, error) {
+	dir, err := store.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(dir)
+}
+
+func runStore(e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError{"usage: monogres store add FILE... | verify | gc [--dry-run]"}
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "add":
+		if len(args) < 2 {
+			return usageError{"usage: monogres store add FILE..."}
+		}
+		var inputs []lock.Input
+		if _, l, err := readLock(e.lockPath); err == nil {
+			inputs = l.Inputs
+		}
+		added, err := fetch.AddFiles(e.ctx, st, args[1:], inputs)
+		for _, a := range added {
+			fmt.Fprintln(e.stdout, a.String())
+		}
+		return err
+	case "verify":
+		rep, err := st.Verify(e.ctx, 4)
+		if err != nil {
+			return err
+		}
+		for _, c := range rep.Corrupt {
+			fmt.Fprintf(e.stdout, "corrupt, evicted: %v\n", c)
+		}
+		fmt.Fprintf(e.stdout, "checked %d entries (%d bytes), %d corrupt\n", rep.Checked, rep.Bytes, len(rep.Corrupt))
+		if len(rep.Corrupt) > 0 {
+			return exitError{code: exitFail}
+		}
+		return nil
+	case "gc":
+		fl := flags("store gc", e.stderr)
+		dry := fl.Bool("dry-run", false, "list what would be removed")
+		if _, err := parse(fl, args[1:]); err != nil {
+			return err
+		}
+		_, l, err := readLock(e.lockPath)
+		if err != nil {
+			return fmt.Errorf("store gc keeps what %s references: %w", e.lockPath, err)
+		}
+		rep, err := st.GC(fetch.Keep(l.Inputs), *dry)
+		if err != nil {
+			return err
+		}
+		verb := "removed"
+		if *dry {
+			verb = "would remove"
+		}
+		for _, r := range rep.Removed {
+			fmt.Fprintf(e.stdout, "%s %s\n", verb, r)
+		}
+		fmt.Fprintf(e.stdout, "%s %d entries (%d bytes), kept %d\n", verb, len(rep.Removed), rep.Bytes, rep.Kept)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown store command %q (add, verify, gc)", args[0])}
+}
