@@ -29,7 +29,13 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 	lines := bytes.Split(data[:len(data)-1], []byte("\n"))
 	for i := 0; i < len(lines); i++ {
 		line := string(lines[i])
-		if line == "" || line[0] == '#' {
+		if line == "" {
+			continue
+		}
+		if line[0] == '#' {
+			if !plainText(line) {
+				return nil, false
+			}
 			continue
 		}
 		if line == "[[input]]" {
@@ -42,13 +48,12 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 		if !found || !set(k) {
 			return nil, false
 		}
+		ok = true
 		if in == nil {
 			switch k {
 			case "version":
-				n, ok := canonicalInt(v)
-				if !ok {
-					return nil, false
-				}
+				var n int64
+				n, ok = canonicalInt(v)
 				l.Version = int(n)
 			case "manifest":
 				l.Manifest, ok = unquote(v)
@@ -62,7 +67,6 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			}
 			continue
 		}
-		ok = true
 		switch k {
 		case "name":
 			in.Name, ok = unquote(v)
@@ -114,6 +118,16 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 	return l, true
 }
 
+// plainText reports whether s is valid UTF-8 without control characters.
+func plainText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return utf8.ValidString(s)
+}
+
 // canonicalInt parses a decimal integer as Encode writes it.
 func canonicalInt(s string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -128,12 +142,7 @@ func unquote(s string) (string, bool) {
 	}
 	s = s[1 : len(s)-1]
 	if !strings.ContainsAny(s, "\\\"") {
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x20 || s[i] == 0x7f {
-				return "", false
-			}
-		}
-		return s, utf8.ValidString(s)
+		return s, plainText(s)
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

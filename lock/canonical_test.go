@@ -39,7 +39,8 @@ func TestDecodeFallback(t *testing.T) {
 		"no spaces":      func(s string) string { return strings.Replace(s, `name = "plugin/gen"`, `name="plugin/gen"`, 1) },
 		"literal string": func(s string) string { return strings.Replace(s, `kind = "plugin"`, `kind = 'plugin'`, 1) },
 		"inline urls": func(s string) string {
-			return strings.Replace(s, "urls = [\n  \"https://x/é.tar.gz\",\n]", `urls = ["https://x/é.tar.gz"]`, 1)
+			u := "https://ftp.postgresql.org/pub/source/v15.18/postgresql-15.18.tar.bz2"
+			return strings.Replace(s, "urls = [\n  \""+u+"\",\n]", `urls = ["`+u+`"]`, 1)
 		},
 		"comment": func(s string) string {
 			return strings.Replace(s, "[[input]]\nname = \"plugin/gen\"", "[[input]] # the plugin\nname = \"plugin/gen\"", 1)
