@@ -52,6 +52,8 @@ func commands() []command {
 		{"plan", "list the matrix of cells and the options each gets", runPlan},
 		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
+		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
+		{"verify", "rebuild cells without the cache and compare package digests", runVerify},
 	}
 }
 

@@ -1,49 +1,24 @@
 package cli
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
-	"sync"
-
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/printer"
 )
 
 type eventSink = event.Sink
 
-// sink returns the printer for engine events off a terminal: JSON lines or
-// plain lines on stderr.
+// sink returns the printer for engine events off a terminal: JSON lines on
+// stdout, or plain lines on stderr without one line per input the store
+// already had.
 func (e *env) sink(asJSON bool) event.Sink {
 	if asJSON {
-		return jsonSink(e.stdout)
+		return printer.JSON(e.stdout)
 	}
-	return plainSink(e.stderr)
-}
-
-func jsonSink(w io.Writer) event.Sink {
-	var mu sync.Mutex
-	enc := json.NewEncoder(w)
+	p := printer.Plain(e.stderr)
 	return event.Func(func(ev event.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		enc.Encode(ev)
-	})
-}
-
-func plainSink(w io.Writer) event.Sink {
-	var mu sync.Mutex
-	return event.Func(func(ev event.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev.Kind {
-		case event.Finished:
-			if ev.Err != "" {
-				fmt.Fprintf(w, "%s %s: %s\n%s\n", ev.State, ev.Item, "failed", ev.Err)
-			} else {
-				fmt.Fprintf(w, "%s %s\n", ev.State, ev.Item)
-			}
-		case event.Message:
-			fmt.Fprintln(w, ev.Line)
+		if ev.Phase == event.PhaseFetch && ev.Kind == event.Finished && ev.State == event.StateCached {
+			return
 		}
+		p.Emit(ev)
 	})
 }

@@ -1,0 +1,187 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/plan"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// buildFlags are shared by build and verify.
+type buildFlags struct {
+	jobs, makeJobs int
+	keepGoing      bool
+	asJSON         bool
+	out            string
+	offline        bool
+}
+
+func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
+	fl := flags(name, e.stderr)
+	fl.IntVar(&b.jobs, "j", 1, "cells built at once")
+	fl.IntVar(&b.makeJobs, "make-jobs", 2, "make/ninja jobs per cell")
+	fl.BoolVar(&b.keepGoing, "keep-going", false, "build the other cells after one fails")
+	fl.BoolVar(&b.asJSON, "json", false, "print events and results as JSON lines")
+	fl.StringVar(&b.out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
+	fl.BoolVar(&b.offline, "offline", false, "fetch inputs from the store and distdirs only")
+	return fl
+}
+
+func runBuild(e *env, args []string) error { return runBuildOrVerify(e, "build", args) }
+
+func runVerify(e *env, args []string) error { return runBuildOrVerify(e, "verify", args) }
+
+func runBuildOrVerify(e *env, name string, args []string) error {
+	var bf buildFlags
+	fl := bf.register(e, name)
+	patterns, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	m, cells, err := e.selectCells(patterns)
+	if err != nil {
+		return err
+	}
+	sink := e.sink(bf.asJSON)
+	results, err := e.runCells(m, cells, name == "verify", bf, sink)
+	for _, r := range results {
+		if bf.asJSON {
+			json.NewEncoder(e.stdout).Encode(r)
+			continue
+		}
+		printResult(e.stdout, r)
+	}
+	if err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.State == event.StateFailed {
+			return exitError{exitFail, fmt.Sprintf("monogres %s: %s failed", name, r.Cell)}
+		}
+	}
+	return nil
+}
+
+func printResult(w io.Writer, r build.Result) {
+	switch r.State {
+	case event.StateFailed:
+		fmt.Fprintf(w, "FAILED   %s: %v (log: %s)\n", r.Cell, r.Err, r.Log)
+		for _, d := range r.Diff {
+			fmt.Fprintf(w, "         %v\n", d)
+		}
+	default:
+		fmt.Fprintf(w, "%-8s %s  sha256:%s  %s  (%s)\n", r.State, r.Cell, short(r.Package), r.PackagePath, r.Duration.Round(time.Millisecond))
+	}
+}
+
+func short(h string) string { return h[:min(16, len(h))] }
+
+// runCells fetches what the cells need, then builds or verifies them.
+func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf buildFlags, sink event.Sink) ([]build.Result, error) {
+	lockBytes, l, err := readLock(e.lockPath)
+	if err != nil {
+		return nil, fmt.Errorf("%v (run `monogres lock` first)", err)
+	}
+	if reasons, _, err := lock.Check(e.ctx, m, l); err != nil {
+		return nil, err
+	} else if len(reasons) > 0 {
+		return nil, fmt.Errorf("%s is out of date (%s): run `monogres lock`", e.lockPath, reasons[0])
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return nil, err
+	}
+	var bcells []build.Cell
+	need := map[string]lock.Input{}
+	arches := map[string]bool{}
+	for _, c := range cells {
+		if c.Extension != "" {
+			return nil, fmt.Errorf("%s: extension cells are built by `monogres build` only together with the extension engine, which this build lacks", c.Name)
+		}
+		src, ok := l.Find(c.Input)
+		if !ok {
+			return nil, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath)
+		}
+		need[src.Name] = src
+		arches[string(c.Arch)] = true
+		bcells = append(bcells, buildCell(c, src))
+	}
+	for a := range arches {
+		for _, in := range l.Inputs {
+			if in.Kind == lock.KindDeb && slices.Contains(in.Roots, a) {
+				need[in.Name] = in
+			}
+		}
+	}
+	inputs := make([]lock.Input, 0, len(need))
+	for _, in := range need {
+		inputs = append(inputs, in)
+	}
+	slices.SortFunc(inputs, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
+	if err := e.fetcher(m, st, 8, bf.offline, sink).Fetch(e.ctx, inputs); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(lockBytes)
+	cfg := build.Config{
+		Store:      st,
+		Toolchain:  composeToolchain(st, l),
+		OutDir:     bf.out,
+		Jobs:       bf.jobs,
+		MakeJobs:   bf.makeJobs,
+		KeepGoing:  bf.keepGoing,
+		LockDigest: "sha256:" + hex.EncodeToString(sum[:]),
+		Sink:       sink,
+	}
+	if bf.out != "" {
+		if err := os.MkdirAll(bf.out, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if verify {
+		return build.Verify(e.ctx, cfg, bcells)
+	}
+	return build.Build(e.ctx, cfg, bcells)
+}
+
+func buildCell(c plan.Cell, src lock.Input) build.Cell {
+	opts := make([]string, len(c.Options))
+	for i, o := range c.Options {
+		opts[i] = string(o)
+	}
+	return build.Cell{
+		Name: c.Name, PostgresVersion: c.Postgres.String(), Major: c.Postgres.Major,
+		OptionSet: string(c.OptionSet), Options: opts, Arch: string(c.Arch), Source: src,
+	}
+}
+
+// composeToolchain returns the ToolchainFunc composing (or finding cached)
+// the locked root for a target arch from .debs in the store.
+func composeToolchain(st *store.Store, l *lock.Lock) build.ToolchainFunc {
+	return func(ctx context.Context, arch string) (build.Toolchain, error) {
+		pkgs := toolchains.FromLock(l, arch)
+		if len(pkgs) == 0 {
+			return build.Toolchain{}, fmt.Errorf("monogres.lock has no toolchain packages for %s: declare [toolchain] packages and run `monogres lock`", arch)
+		}
+		open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
+		root, err := toolchains.ComposeCached(ctx, st.Dir(), pkgs, open, toolchains.DefaultOptions)
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		return build.Toolchain{Dir: root.Dir, Digest: root.Digest}, nil
+	}
+}
