@@ -1,0 +1,286 @@
+// Package e2e drives a real monogres-like binary in a real terminal (tmux)
+// and checks what a user sees: the matrix, a build, the lock diff, and that
+// the terminal is restored on exit.
+//
+// By default it builds ./fakemonogres (tui.Run over a fake engine). Set
+// MONOGRES_E2E_BIN to a binary that understands `BIN lock` and `BIN tui` in a
+// directory holding monogres.toml to run the same script against it.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const manifestV1 = `[postgres]
+versions = ["17.0", "15.18"]
+option_sets = ["barebones", "regular"]
+arches = ["amd64", "arm64"]
+
+[[extension]]
+name = "pg_similarity"
+version = "1.0"
+`
+
+// manifestV2 bumps Postgres 17 and pg_similarity.
+var manifestV2 = strings.NewReplacer(`"17.0"`, `"17.2"`, `version = "1.0"`, `version = "1.1"`).Replace(manifestV1)
+
+// testBin is the program under test, built once in TestMain.
+var testBin, buildErr = "", error(nil)
+
+func TestMain(m *testing.M) {
+	testBin = os.Getenv("MONOGRES_E2E_BIN")
+	var tmp string
+	if testBin == "" {
+		tmp, buildErr = os.MkdirTemp("", "monogres-e2e")
+		if buildErr == nil {
+			testBin = filepath.Join(tmp, "fakemonogres")
+			if out, err := exec.Command("go", "build", "-o", testBin, "./fakemonogres").CombinedOutput(); err != nil {
+				buildErr = fmt.Errorf("go build ./fakemonogres: %v\n%s", err, out)
+			}
+		}
+	}
+	code := m.Run()
+	if tmp != "" {
+		os.RemoveAll(tmp)
+	}
+	os.Exit(code)
+}
+
+func binary(t *testing.T) string {
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return testBin
+}
+
+// term is one tmux server with one pane running a shell script.
+type term struct {
+	t      *testing.T
+	socket string
+	dir    string
+}
+
+func needTmux(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Geteuid() != 0 {
+			t.Skip("tmux is not installed and we are not root to require it (CI installs it: .ci/apt-packages.txt)")
+		}
+		t.Fatal("tmux is not installed; it is listed in .ci/apt-packages.txt")
+	}
+}
+
+// start runs `BIN tui` in dir inside a w×h tmux pane. The script records the
+// tty settings before and after, and the exit status, in dir.
+func start(t *testing.T, bin, dir string, w, h int, env ...string) *term {
+	tm := &term{t: t, socket: fmt.Sprintf("monogres-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()), dir: dir}
+	script := fmt.Sprintf(`cd %q && stty -g > .tty-before && %s %q tui 2> .stderr; echo $? > .exit; stty -g > .tty-after; exec sleep 600`,
+		dir, strings.Join(env, " "), bin)
+	tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	return tm
+}
+
+func (tm *term) tmux(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "e2e") }
+
+func (tm *term) keys(keys ...string) {
+	tm.t.Helper()
+	for _, k := range keys {
+		tm.tmux("send-keys", "-t", "e2e", k)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFor polls the screen until every string is on it.
+func (tm *term) waitFor(what ...string) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := tm.screen()
+		ok := true
+		for _, w := range what {
+			ok = ok && strings.Contains(s, w)
+		}
+		if ok {
+			return s
+		}
+		if time.Now().After(deadline) {
+			stderr, _ := os.ReadFile(filepath.Join(tm.dir, ".stderr"))
+			tm.t.Fatalf("timed out waiting for %q on screen:\n%s\nstderr: %s", what, s, stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// exited waits for the program to end and returns its exit status, after
+// checking the terminal was restored: same tty settings, main screen,
+// visible cursor.
+func (tm *term) exited() string {
+	tm.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(tm.dir, ".tty-after"))
+		if err == nil && len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("program did not exit:\n%s", tm.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before, _ := os.ReadFile(filepath.Join(tm.dir, ".tty-before"))
+	after, _ := os.ReadFile(filepath.Join(tm.dir, ".tty-after"))
+	if string(before) != string(after) {
+		tm.t.Errorf("tty settings not restored:\nbefore %s\nafter  %s", before, after)
+	}
+	if got := strings.TrimSpace(tm.tmux("display-message", "-p", "-t", "e2e", "#{alternate_on} #{cursor_flag}")); got != "0 1" {
+		tm.t.Errorf("alternate screen/cursor after exit = %q, want main screen and visible cursor (\"0 1\")", got)
+	}
+	code, _ := os.ReadFile(filepath.Join(tm.dir, ".exit"))
+	return strings.TrimSpace(string(code))
+}
+
+type lockFile struct {
+	Inputs []struct {
+		Name, Version, SHA256 string
+	}
+}
+
+func readLock(t *testing.T, dir string) lockFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "monogres.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l lockFile
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatalf("monogres.lock: %v", err)
+	}
+	return l
+}
+
+func project(t *testing.T, bin string) string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "monogres.toml"), []byte(manifestV1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "lock")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s lock: %v\n%s", bin, err, out)
+	}
+	return dir
+}
+
+// TestBuildThenAcceptLockDiff: open, move to a cell, build it and watch it
+// finish, change the manifest, review and accept the lock diff, quit.
+func TestBuildThenAcceptLockDiff(t *testing.T) {
+	needTmux(t)
+	bin := binary(t)
+	dir := project(t, bin)
+	tm := start(t, bin, dir, 100, 30, "FAKEMONOGRES_STEP=300ms")
+
+	tm.waitFor("postgres 17.0", "pg_similarity 1.0", "barebones", "regular")
+	const cell = "pg_similarity~1.0~postgres~17.0~barebones~arm64"
+	tm.keys("j", "l")
+	tm.waitFor("── log " + cell + " (locked)")
+
+	tm.keys("b")
+	s := tm.waitFor("build 0/1", "step ")
+	if !strings.Contains(s, cell) {
+		t.Errorf("progress does not name the running cell:\n%s", s)
+	}
+	s = tm.waitFor("build finished in", "1 cell ok", "── log "+cell+" (built)", "build of "+cell+" complete")
+	if !strings.Contains(s, "●") {
+		t.Errorf("no built glyph on screen:\n%s", s)
+	}
+
+	lockBefore, _ := os.ReadFile(filepath.Join(dir, "monogres.lock"))
+	if err := os.WriteFile(filepath.Join(dir, "monogres.toml"), []byte(manifestV2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tm.keys("L")
+	s = tm.waitFor("lock diff", "2 changes", "postgres/17", "17.0 → 17.2", "pg_similarity", "1.0 → 1.1")
+	if now, _ := os.ReadFile(filepath.Join(dir, "monogres.lock")); string(now) != string(lockBefore) {
+		t.Fatalf("the lock changed before it was accepted")
+	}
+	// The sha256 shown as new for postgres/17 is what gets written.
+	var shownNew string
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, "postgres/17") && i+1 < len(lines) {
+			f := strings.Fields(lines[i+1]) // sha256 OLD → NEW
+			if len(f) == 4 && f[0] == "sha256" {
+				shownNew = f[3]
+			}
+		}
+	}
+	if len(shownNew) != 12 {
+		t.Fatalf("no sha256 old → new line under postgres/17:\n%s", s)
+	}
+
+	tm.keys("y")
+	tm.waitFor("wrote monogres.lock (2 changes)", "postgres 17.2", "pg_similarity 1.1")
+	l := readLock(t, dir)
+	found := false
+	for _, in := range l.Inputs {
+		if in.Name == "postgres/17" {
+			found = true
+			if in.Version != "17.2" || !strings.HasPrefix(in.SHA256, shownNew) {
+				t.Errorf("lock has postgres/17 %s %s, screen showed 17.2 %s", in.Version, in.SHA256, shownNew)
+			}
+		}
+		if in.Name == "pg_similarity" && in.Version != "1.1" {
+			t.Errorf("lock has pg_similarity %s, want 1.1", in.Version)
+		}
+	}
+	if !found {
+		t.Errorf("postgres/17 missing from the lock: %+v", l)
+	}
+
+	tm.keys("q")
+	if code := tm.exited(); code != "0" {
+		t.Errorf("exit status %s after q, want 0", code)
+	}
+}
+
+// TestInterruptCancelsBuild: ctrl+c during a build cancels it (the engine
+// sees its context end), exits 130 and restores the terminal.
+func TestInterruptCancelsBuild(t *testing.T) {
+	needTmux(t)
+	bin := binary(t)
+	dir := project(t, bin)
+	tm := start(t, bin, dir, 80, 24, "FAKEMONOGRES_STEP=5s")
+	tm.waitFor("postgres 17.0")
+	tm.keys("b")
+	tm.waitFor("build 0/1")
+	t0 := time.Now()
+	tm.keys("C-c")
+	defer func() { t.Logf("ctrl+c to exit: %v", time.Since(t0)) }()
+	if code := tm.exited(); code != "130" {
+		t.Errorf("exit status %s after ctrl+c, want 130", code)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ".fake", "cancelled"))
+	if err != nil || strings.TrimSpace(string(b)) != "postgres~17.0~barebones~amd64" {
+		t.Errorf("the running build was not cancelled: %q %v", b, err)
+	}
+	// A state left by the cancelled build must not claim it was built.
+	if st, _ := os.ReadFile(filepath.Join(dir, ".fake", "states.json")); strings.Contains(string(st), "built") {
+		t.Errorf("cancelled build recorded as built: %s", st)
+	}
+}
