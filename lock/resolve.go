@@ -315,16 +315,25 @@ func extensionInput(m *manifest.Manifest, e manifest.Extension, version string) 
 		}
 	}
 	in.SHA256, in.Size, in.SourceDateEpoch, in.Apt = string(rel.SHA256), rel.Size, rel.SourceDateEpoch, rel.Apt
-	fill := strings.NewReplacer("{version}", version, "{name}", e.Name, "{tag}", rel.Tag)
+	// Plain ReplaceAll: a strings.Replacer per input costs more than the
+	// rest of `lock --check` on a lock of 10,000 extension inputs.
+	fill := func(s string) string {
+		if !strings.Contains(s, "{") {
+			return s
+		}
+		s = strings.ReplaceAll(s, "{version}", version)
+		s = strings.ReplaceAll(s, "{name}", e.Name)
+		return strings.ReplaceAll(s, "{tag}", rel.Tag)
+	}
 	for _, s := range e.Sources {
 		for _, u := range s.URLs {
-			in.URLs = append(in.URLs, fill.Replace(u))
+			in.URLs = append(in.URLs, fill(u))
 		}
 		if in.StripPrefix == "" {
-			in.StripPrefix = fill.Replace(s.StripPrefix)
+			in.StripPrefix = fill(s.StripPrefix)
 		}
 		if in.Apt == "" && s.Apt != "" {
-			in.Apt = fill.Replace(s.Apt)
+			in.Apt = fill(s.Apt)
 		}
 	}
 	return in

@@ -91,6 +91,7 @@ func TestGolden(t *testing.T) {
 	for _, path := range manifests {
 		name := strings.TrimSuffix(filepath.Base(path), ".toml")
 		t.Run(name, func(t *testing.T) {
+			t.Setenv("MONOGRES_STORE", t.TempDir())
 			srv, hits := sourceServer(t)
 			dir, got := lockIn(t, name, srv.URL)
 			golden := filepath.Join("testdata", "golden", name+".lock")
@@ -140,6 +141,7 @@ func TestGolden(t *testing.T) {
 // TestExitCodes: 0 for yes, 1 for a stale lock or a failure, 2 for a bad
 // command line, 130 when interrupted.
 func TestExitCodes(t *testing.T) {
+	t.Setenv("MONOGRES_STORE", t.TempDir())
 	srv, _ := sourceServer(t)
 	dir, _ := lockIn(t, "extensions", srv.URL)
 	manifest := filepath.Join(dir, "monogres.toml")

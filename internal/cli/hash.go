@@ -22,7 +22,7 @@ func (e *env) hashInput(m *manifest.Manifest) func(context.Context, lock.Input) 
 		}
 		f := e.fetcher(m, st, 1, false, event.Discard)
 		var errs []string
-		for _, u := range in.URLs {
+		for _, u := range mirrored(m.Mirrors, in.URLs) {
 			sha, size, err := f.Hash(ctx, in.Name, u)
 			if err != nil {
 				errs = append(errs, err.Error())
@@ -39,4 +39,19 @@ func (e *env) hashInput(m *manifest.Manifest) func(context.Context, lock.Input) 
 		}
 		return lock.Hashed{}, fmt.Errorf("no URL of %s could be read:\n\t%s", in.Name, strings.Join(errs, "\n\t"))
 	}
+}
+
+// mirrored lists each URL's mirror rewrites (in manifest order) before the
+// URL itself. Fetcher.Hash takes one URL as given, so the rewrites happen here.
+func mirrored(mirrors []manifest.Mirror, urls []string) []string {
+	var out []string
+	for _, u := range urls {
+		for _, mr := range mirrors {
+			if rest, ok := strings.CutPrefix(u, mr.From); ok {
+				out = append(out, mr.To+rest)
+			}
+		}
+		out = append(out, u)
+	}
+	return out
 }

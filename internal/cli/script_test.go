@@ -35,6 +35,10 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           filepath.Join("testdata", "script"),
 		UpdateScripts: *update,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("MONOGRES_STORE", filepath.Join(env.WorkDir, ".store"))
+			return nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"serve":   cmdServe,
 			"mktargz": cmdMktargz,
