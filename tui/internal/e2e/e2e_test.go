@@ -13,7 +13,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -282,5 +284,39 @@ func TestInterruptCancelsBuild(t *testing.T) {
 	// A state left by the cancelled build must not claim it was built.
 	if st, _ := os.ReadFile(filepath.Join(dir, ".fake", "states.json")); strings.Contains(string(st), "built") {
 		t.Errorf("cancelled build recorded as built: %s", st)
+	}
+}
+
+// TestSIGTERMRestoresTerminal: a signal to the process (the CLI turns
+// SIGINT/SIGTERM into a cancelled context) cancels the build, exits 130 and
+// restores the terminal. Only for the fake binary, which reports its pid.
+func TestSIGTERMRestoresTerminal(t *testing.T) {
+	needTmux(t)
+	if os.Getenv("MONOGRES_E2E_BIN") != "" {
+		t.Skip("needs FAKEMONOGRES_PIDFILE support")
+	}
+	bin := binary(t)
+	dir := project(t, bin)
+	pidFile := filepath.Join(dir, ".pid")
+	tm := start(t, bin, dir, 80, 24, "FAKEMONOGRES_STEP=5s", "FAKEMONOGRES_PIDFILE="+pidFile)
+	tm.waitFor("postgres 17.0")
+	tm.keys("b")
+	tm.waitFor("build 0/1")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(string(b))
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := tm.exited(); code != "130" {
+		t.Errorf("exit status %s after SIGTERM, want 130", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".fake", "cancelled")); err != nil {
+		t.Errorf("the running build was not cancelled: %v", err)
 	}
 }

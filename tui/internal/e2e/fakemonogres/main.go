@@ -8,7 +8,8 @@
 //	.fake/          cell states and build logs
 //
 // `fakemonogres tui` opens the UI; `fakemonogres lock` writes the lock.
-// FAKEMONOGRES_STEP sets the duration of one build step (default 100ms).
+// FAKEMONOGRES_STEP sets the duration of one build step (default 100ms);
+// FAKEMONOGRES_PIDFILE, when set, names a file to write the process id to.
 // Exit status: 0, 1 on error, 130 when interrupted.
 package main
 
@@ -51,6 +52,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			return 2
 		}
 		step = d
+	}
+	if f := os.Getenv("FAKEMONOGRES_PIDFILE"); f != "" {
+		if err := os.WriteFile(f, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
+			fmt.Fprintf(stderr, "fakemonogres: %v\n", err)
+			return 2
+		}
 	}
 	d := &driver{dir: ".", step: step}
 	var err error
