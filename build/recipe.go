@@ -269,7 +269,7 @@ func mesonRecipe(c Cell) Recipe {
 			{"ninja", "-C", bdir, "-j", "$" + JobsVar},
 			install,
 		},
-		Env:   slices.Concat(crossEnv(c), []string{"AR_FLAGS=crsD"}),
+		Env:   crossEnv(c), // meson's static archives are deterministic (ar csrD) by default
 		Dir:   WorkDir,
 		Strip: strip,
 		Outs:  []string{DestDir},
@@ -277,7 +277,6 @@ func mesonRecipe(c Cell) Recipe {
 	if crossTriplet[c.Arch] != "" {
 		r.Files = []File{crossFile(c.Arch)}
 	}
-	slices.Sort(r.Env)
 	return r
 }
 
