@@ -28,8 +28,10 @@ func BenchmarkCallWarm(b *testing.B) {
 }
 
 // BenchmarkCallNewProcess measures what a fresh monogres process pays per
-// plugin: a new Host, loading the compiled module from a warm on-disk cache,
-// one call, and closing.
+// plugin: a new Host, loading the compiled module from a warm on-disk cache
+// (wazero still decodes and validates the whole module), one call, and
+// closing. In a test binary NewHost also hashes the executable to name the
+// cache (see cacheNamespace); a release binary does not.
 func BenchmarkCallNewProcess(b *testing.B) {
 	wasm := buildPlugin(b, "./examples/genfile")
 	sum := sha256Hex(wasm)
