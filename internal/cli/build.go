@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/extension"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/plan"
@@ -107,19 +109,29 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 		return nil, err
 	}
 	var bcells []build.Cell
+	var ecells []extension.Cell
 	need := map[string]lock.Input{}
 	arches := map[string]bool{}
 	for _, c := range cells {
-		if c.Extension != "" {
-			return nil, fmt.Errorf("%s: extension cells are built by `monogres build` only together with the extension engine, which this build lacks", c.Name)
-		}
 		src, ok := l.Find(c.Input)
 		if !ok {
 			return nil, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath)
 		}
 		need[src.Name] = src
 		arches[string(c.Arch)] = true
-		bcells = append(bcells, buildCell(c, src))
+		if c.Extension == "" {
+			bcells = append(bcells, buildCell(c, src))
+			continue
+		}
+		ec, err := extensionCell(c, src, l, e.lockPath)
+		if err != nil {
+			return nil, err
+		}
+		need[ec.Source.Name] = ec.Source
+		if ec.Plugin.Name != "" {
+			need[ec.Plugin.Name] = ec.Plugin
+		}
+		ecells = append(ecells, ec)
 	}
 	for a := range arches {
 		for _, in := range l.Inputs {
@@ -152,10 +164,74 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 			return nil, err
 		}
 	}
-	if verify {
-		return build.Verify(e.ctx, cfg, bcells)
+	ecfg := extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}
+	var results []build.Result
+	var errs []error
+	if len(bcells) > 0 {
+		var res []build.Result
+		if verify {
+			res, err = build.Verify(e.ctx, cfg, bcells)
+		} else {
+			res, err = build.Build(e.ctx, cfg, bcells)
+		}
+		results = append(results, res...)
+		if err != nil {
+			errs = append(errs, err)
+			if !bf.keepGoing || res == nil {
+				return results, errors.Join(errs...)
+			}
+		}
 	}
-	return build.Build(e.ctx, cfg, bcells)
+	if len(ecells) > 0 {
+		var res []build.Result
+		if verify {
+			res, err = extension.Verify(e.ctx, ecfg, ecells)
+		} else {
+			res, err = extension.Build(e.ctx, ecfg, ecells)
+		}
+		results = append(results, res...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// extensionCell is the engine's view of an extension cell: its source
+// input, its plugin input (build = "plugin:NAME") and its parent Postgres
+// cell, built from the same Postgres source pg.
+func extensionCell(c plan.Cell, pg lock.Input, l *lock.Lock, lockPath string) (extension.Cell, error) {
+	src, ok := l.Find(c.ExtensionInput)
+	if !ok {
+		return extension.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, lockPath)
+	}
+	ec := extension.Cell{
+		Name: c.Name, Extension: c.Extension, Version: c.ExtensionVersion, Source: src, Recipe: c.Build,
+	}
+	if name, ok := strings.CutPrefix(c.Build, "plugin:"); ok {
+		in, ok := l.Find("plugin/" + name)
+		if !ok {
+			return extension.Cell{}, fmt.Errorf("%s: build = %q but input plugin/%s is not in %s: declare [[plugin]] %s and run `monogres lock`", c.Name, c.Build, name, lockPath, name)
+		}
+		ec.Plugin = in
+	}
+	parent := c
+	parent.Name, parent.Extension, parent.ExtensionVersion, parent.ExtensionInput, parent.Build, parent.Parent = c.Parent, "", "", "", "", ""
+	ec.Parent = buildCell(parent, pg)
+	return ec, nil
+}
+
+// lockedPackage reports whether the lock's toolchain for arch has the
+// Debian package name (a plugin's extra_packages must).
+func lockedPackage(l *lock.Lock) func(arch, name string) bool {
+	return func(arch, name string) bool {
+		for _, p := range toolchains.FromLock(l, arch) {
+			if p.Name == name {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func buildCell(c plan.Cell, src lock.Input) build.Cell {
