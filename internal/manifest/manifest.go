@@ -141,15 +141,12 @@ func Load(path string) (*Manifest, error) {
 
 // Parse decodes and validates manifest bytes; file names them in errors.
 func Parse(file string, data []byte) (*Manifest, error) {
-	var m Manifest
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&m)
-	if err != nil {
-		return nil, positioned(file, data, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		k := und[0]
-		line := findKeyLine(data, k)
-		return nil, fmt.Errorf("%s:%d:1: unknown key %q", file, line, k.String())
+	m, ok := decodeFast(data)
+	if !ok {
+		var err error
+		if m, err = decodeStrict(file, data); err != nil {
+			return nil, err
+		}
 	}
 	m.File = file
 	if err := m.validate(); err != nil {
@@ -167,6 +164,21 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	sum := sha256.Sum256(canon)
 	m.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	return &m, nil
+}
+
+// decodeStrict decodes with BurntSushi/toml, whose errors carry positions.
+func decodeStrict(file string, data []byte) (Manifest, error) {
+	var m Manifest
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&m)
+	if err != nil {
+		return Manifest{}, positioned(file, data, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		line := findKeyLine(data, k)
+		return Manifest{}, fmt.Errorf("%s:%d:1: unknown key %q", file, line, k.String())
+	}
+	return m, nil
 }
 
 // positioned turns a toml error into "file:line:col: message".
