@@ -10,7 +10,7 @@ import (
 // build.SmokeUID with the Postgres package and the extension package
 // extracted together at build.SmokeDir: initdb into /tmp, start the server
 // on a unix socket, CREATE EXTENSION, check pg_extension lists it, run
-// c.SmokeSQL, stop. Like the Postgres smoke test it reuses the relocatable
+// c.SmokeSQL (an error or a result of false fails the test), stop. Like the Postgres smoke test it reuses the relocatable
 // install: nothing is at the build prefix.
 func SmokeScript(c Cell) string {
 	ident := `"` + strings.ReplaceAll(c.Extension, `"`, `""`) + `"`
@@ -30,7 +30,8 @@ test -n "$v" || { stop; echo "pg_extension has no ` + c.Extension + ` after CREA
 echo "` + c.Extension + ` $v installed"
 `
 	if c.SmokeSQL != "" {
-		s += "echo " + shQuote("+ "+c.SmokeSQL) + "\nq " + shQuote(c.SmokeSQL) + "\n"
+		s += "echo " + shQuote("+ "+c.SmokeSQL) + "\nr=$(q " + shQuote(c.SmokeSQL) + ")\necho \"$r\"\n" +
+			`test "$r" != f || { stop; echo "the smoke query returned false"; exit 1; }` + "\n"
 	}
 	s += `echo "+ pg_ctl stop"
 stop

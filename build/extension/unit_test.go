@@ -1,0 +1,180 @@
+package extension
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/plugins/sdk"
+)
+
+func testCell(arch string) Cell {
+	return Cell{
+		Name: "demo~1.2~postgres~15.18~barebones~" + arch, Extension: "demo", Version: "1.2",
+		Source: lock.Input{Name: "extension/demo/1.2", SHA256: strings.Repeat("a", 64), StripPrefix: "demo-1.2"},
+		Recipe: "pgxs",
+		Parent: build.Cell{Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: arch},
+	}
+}
+
+func TestPGXSPlanPerArch(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Makefile"), []byte("EXTENSION = demo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for arch, want := range map[string]string{
+		"amd64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config install DESTDIR=/build/out",
+		"arm64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc install DESTDIR=/build/out",
+	} {
+		p, err := PGXS(arch).Plan(context.Background(), Request(testCell(arch)), os.DirFS(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range p.Commands {
+			got = append(got, strings.Join(c.Argv, " "))
+		}
+		if g := strings.Join(got, "|"); g != want {
+			t.Errorf("%s: commands\n%s\nwant\n%s", arch, g, want)
+		}
+	}
+}
+
+func TestScript(t *testing.T) {
+	got := Script(sdk.Plan{Commands: []sdk.Command{
+		{Argv: []string{"make", "it's"}},
+		{Argv: []string{"make", "install"}, Env: map[string]string{"V": "1", "A": "x y"}, Dir: "sub"},
+	}})
+	want := `set -eu
+echo '+ make it'\''s'
+(cd /build/src && make 'it'\''s')
+echo '+ make install'
+(cd /build/src/sub && env 'A=x y' V=1 make install)
+`
+	if got != want {
+		t.Errorf("Script:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestSmokeScript(t *testing.T) {
+	c := testCell("amd64")
+	c.SmokeSQL = "SELECT demo() = 1"
+	s := SmokeScript(c)
+	for _, want := range []string{
+		`q 'CREATE EXTENSION "demo"'`,
+		`extname = '\''demo'\''`,
+		`r=$(q 'SELECT demo() = 1')`,
+		`test "$r" != f`,
+		"PG=" + build.SmokeDir,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("smoke script lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// TestActionKey: every input of the action changes its key; nothing else
+// does.
+func TestActionKey(t *testing.T) {
+	base := Action{
+		RecipeVersion: RecipeVersion, Cell: "c", Arch: "amd64", RootDigest: "r",
+		Inputs: []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s"}},
+		Recipe: "pgxs", Plan: sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}},
+		Command: build.Command{Arguments: []string{"/bin/sh", "-c", "make"}}, Smoke: "x",
+	}
+	if base.Key() != base.Key() {
+		t.Fatal("key is not stable")
+	}
+	seen := map[string]string{base.Key(): "base"}
+	for name, mut := range map[string]func(*Action){
+		"parent package": func(a *Action) { a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p2"}, {Path: SrcDir, SHA256: "s"}} },
+		"source":         func(a *Action) { a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s2"}} },
+		"root":           func(a *Action) { a.RootDigest = "r2" },
+		"arch":           func(a *Action) { a.Arch = "arm64" },
+		"plan":           func(a *Action) { a.Plan.Files = []sdk.File{{Path: "x", Content: "y"}} },
+		"recipe":         func(a *Action) { a.Recipe = "plugin:x" },
+		"smoke":          func(a *Action) { a.Smoke = "y" },
+	} {
+		a := base
+		mut(&a)
+		k := a.Key()
+		if prev, dup := seen[k]; dup {
+			t.Errorf("changing the %s gives the key of %s", name, prev)
+		}
+		seen[k] = name
+	}
+}
+
+func TestCollect(t *testing.T) {
+	write := func(root string, files ...string) {
+		for _, f := range files {
+			p := filepath.Join(root, filepath.FromSlash(f))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	setup := func(installed ...string) (out, pg string) {
+		dir := t.TempDir()
+		out, pg = filepath.Join(dir, "out"), filepath.Join(dir, "pg")
+		write(pg, "bin/postgres", "lib/plpgsql.so", "share/extension/plpgsql.control")
+		write(out, installed...)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return out, pg
+	}
+
+	out, pg := setup("build/pg/lib/demo.so", "build/pg/share/extension/demo.control")
+	got, err := collect(out, pg, nil)
+	if err != nil || got != filepath.Join(out, "build/pg") {
+		t.Errorf("collect = %q, %v; want the install below %s", got, err, PGDir)
+	}
+
+	out, pg = setup("build/pg/lib/demo.so", "build/pg/share/doc/demo.md")
+	got, err = collect(out, pg, []string{"build/pg/lib"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(got, "lib/demo.so")); err != nil {
+		t.Errorf("selected tree lacks lib/demo.so: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(got, "share/doc/demo.md")); err == nil {
+		t.Errorf("selected tree has share/doc/demo.md, which no pattern selects")
+	}
+
+	for name, tc := range map[string]struct {
+		installed []string
+		want      string
+	}{
+		"outside":   {[]string{"build/pg/lib/demo.so", "etc/demo.conf"}, "/etc/demo.conf was installed outside the Postgres tree /build/pg"},
+		"overwrite": {[]string{"build/pg/lib/plpgsql.so"}, "installs lib/plpgsql.so, which the Postgres package already has"},
+		"empty":     {nil, "nothing was installed below /build/out/build/pg"},
+	} {
+		out, pg := setup(tc.installed...)
+		_, err := collect(out, pg, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestUnknownRecipe(t *testing.T) {
+	e := &engine{}
+	c := testCell("amd64")
+	c.Recipe = "meson"
+	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), `build = "meson"`) {
+		t.Errorf("err %v, want one naming build = \"meson\"", err)
+	}
+	c.Recipe = "plugin:fix"
+	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), "no plugin input plugin/fix") {
+		t.Errorf("err %v, want one naming the missing plugin input", err)
+	}
+}
