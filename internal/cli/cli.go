@@ -53,6 +53,7 @@ func commands() []command {
 		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
 		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
+		{"plugin", "run a wasm build plugin on a request outside a build (plugin run)", runPlugin},
 		{"tui", "open the terminal UI (also: monogres with no arguments on a terminal)", runTUI},
 		{"verify", "rebuild cells without the cache and compare package digests", runVerify},
 	}
