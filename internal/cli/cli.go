@@ -54,6 +54,7 @@ func commands() []command {
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
 		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
 		{"plugin", "run a wasm build plugin on a request outside a build (plugin run)", runPlugin},
+		{"toolchain", "run a shell or command inside a locked toolchain root in the build sandbox (toolchain shell)", runToolchain},
 		{"tui", "open the terminal UI (also: monogres with no arguments on a terminal)", runTUI},
 		{"verify", "rebuild cells without the cache and compare package digests", runVerify},
 	}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/lock"
+)
+
+func runToolchain(e *env, args []string) error {
+	if len(args) == 0 || args[0] != "shell" {
+		return usageError{"usage: monogres toolchain shell [--arch amd64|arm64] [--src DIR] [-- CMD...]"}
+	}
+	fl := flags("toolchain shell", e.stderr)
+	arch := fl.String("arch", "amd64", "the target whose root to enter (arm64: the cross root)")
+	src := fl.String("src", "", "a host directory to mount writable at /build/src")
+	network := fl.Bool("network", false, "keep the host network (builds never get it)")
+	argv, err := parse(fl, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(argv) == 0 {
+		argv = []string{"/bin/bash", "-i"}
+	}
+	m, l, err := e.loadLocked()
+	if err != nil {
+		return err
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	inputs := rootInputs(l, *arch)
+	if len(inputs) == 0 {
+		return fmt.Errorf("%s has no toolchain root for %s", e.lockPath, *arch)
+	}
+	if err := e.fetcher(m, st, 8, false, e.sink(false)).Fetch(e.ctx, inputs); err != nil {
+		return err
+	}
+	root, err := composeToolchain(st, l)(e.ctx, *arch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "toolchain root %s (digest %s)\n", root.Dir, short(root.Digest))
+	mounts := []sandbox.Mount{sandbox.Tmpfs(sandbox.HomeDir, 0o755), sandbox.Tmpfs(sandbox.WorkDir, 0o755)}
+	if *src != "" {
+		mounts = append(mounts, sandbox.BindRW(*src, sandbox.SrcDir))
+	}
+	spec := sandbox.Spec{
+		Root: root.Dir, Mounts: mounts, Argv: argv, Env: sandbox.DefaultEnv(0, "TERM="+os.Getenv("TERM")),
+		Dir: sandbox.HomeDir, Network: *network, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+	}
+	err = sandbox.Run(e.ctx, spec)
+	var xe *sandbox.ExitError
+	if errors.As(err, &xe) {
+		return exitError{code: xe.ExitCode()}
+	}
+	return err
+}
+
+// rootInputs returns the locked .debs of the toolchain root serving arch.
+func rootInputs(l *lock.Lock, arch string) []lock.Input {
+	var out []lock.Input
+	for _, in := range l.Inputs {
+		if in.Kind == lock.KindDeb && slices.Contains(in.Roots, arch) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
