@@ -26,9 +26,12 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 		seen[k] = true
 		return true
 	}
-	lines := bytes.Split(data[:len(data)-1], []byte("\n"))
+	lines := strings.Split(string(data[:len(data)-1]), "\n")
+	if n := bytes.Count(data, []byte("\n[[input]]\n")); n > 0 {
+		l.Inputs = make([]Input, 0, n)
+	}
 	for i := 0; i < len(lines); i++ {
-		line := string(lines[i])
+		line := lines[i]
 		if line == "" {
 			continue
 		}
@@ -86,6 +89,8 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			in.Size, ok = canonicalInt(v)
 		case "source_date_epoch":
 			in.SourceDateEpoch, ok = canonicalInt(v)
+		case "roots":
+			in.Roots, ok = unquoteList(v)
 		case "urls":
 			in.URLs = []string{}
 			if v == "[]" {
@@ -94,9 +99,12 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			if v != "[" {
 				return nil, false
 			}
-			for i++; i < len(lines) && string(lines[i]) != "]"; i++ {
-				u, found := strings.CutSuffix(strings.TrimPrefix(string(lines[i]), "  "), ",")
-				if !found || len(lines[i]) < 2 || lines[i][0] != ' ' || lines[i][1] != ' ' {
+			for i++; i < len(lines) && lines[i] != "]"; i++ {
+				u, found := strings.CutPrefix(lines[i], "  ")
+				if !found {
+					return nil, false
+				}
+				if u, found = strings.CutSuffix(u, ","); !found {
 					return nil, false
 				}
 				s, ok := unquote(u)
@@ -126,6 +134,40 @@ func plainText(s string) bool {
 		}
 	}
 	return utf8.ValidString(s)
+}
+
+// unquoteList decodes an inline array of strings as Encode writes it:
+// ["a", "b"].
+func unquoteList(v string) ([]string, bool) {
+	if len(v) < 2 || v[0] != '[' || v[len(v)-1] != ']' {
+		return nil, false
+	}
+	inner := v[1 : len(v)-1]
+	out := []string{}
+	for inner != "" {
+		end := 1
+		for end < len(inner) && inner[end] != '"' {
+			if inner[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		if end >= len(inner) {
+			return nil, false
+		}
+		s, ok := unquote(inner[:end+1])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		inner = inner[end+1:]
+		if inner != "" {
+			if inner, ok = strings.CutPrefix(inner, ", "); !ok || inner == "" {
+				return nil, false
+			}
+		}
+	}
+	return out, true
 }
 
 // canonicalInt parses a decimal integer as Encode writes it.

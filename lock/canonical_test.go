@@ -50,6 +50,7 @@ func TestDecodeFallback(t *testing.T) {
 		"raw tab":         func(s string) string { return strings.Replace(s, `back\u0009slash`, "back\tslash", 1) },
 		"escaped quote u": func(s string) string { return strings.Replace(s, `\"quoted\"`, `\u0022quoted\u0022`, 1) },
 		"size underscore": func(s string) string { return strings.Replace(s, "size = 23405115", "size = 23_405_115", 1) },
+		"roots spacing":   func(s string) string { return strings.Replace(s, `roots = ["amd64", `, `roots = [ "amd64",`, 1) },
 	} {
 		s := edit(string(b))
 		if s == string(b) {
@@ -72,6 +73,7 @@ func TestDecodeFallback(t *testing.T) {
 		"unknown input key":   strings.Replace(string(b), "kind = \"plugin\"\n", "kind = \"plugin\"\ncolour = \"red\"\n", 1),
 		"unknown top key":     strings.Replace(string(b), "version = 1\n", "version = 1\nformat = 1\n", 1),
 		"top key after input": string(b) + "toolchain = 1\n",
+		"roots unterminated":  strings.Replace(string(b), `roots = ["amd64", "arm \"64\", x"]`, `roots = ["amd64", "arm`, 1),
 	} {
 		if _, ok := decodeCanonical([]byte(text)); ok {
 			t.Errorf("%s: the fast path accepted it", name)
@@ -89,6 +91,7 @@ func FuzzDecodeCanonical(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte("version = 1\nmanifest = \"m\"\n\n[[input]]\nname = \"a\"\nurls = []\nsha256 = \"x\"\n"))
 	f.Add([]byte("version = 1\n[[input]]\nurls = [\n  \"\\u00e9\\\\\",\n]\n"))
+	f.Add([]byte("version = 1\n[[input]]\nroots = [\"a\", \"b\\\"\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fast, ok := decodeCanonical(data)
 		if !ok {

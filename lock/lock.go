@@ -83,7 +83,11 @@ func (l *Lock) Find(name string) (Input, bool) {
 
 // Sort orders inputs by name, the order Encode requires.
 func (l *Lock) Sort() {
-	slices.SortFunc(l.Inputs, func(a, b Input) int { return strings.Compare(a.Name, b.Name) })
+	byName := func(a, b Input) int { return strings.Compare(a.Name, b.Name) }
+	if slices.IsSortedFunc(l.Inputs, byName) {
+		return // the usual case: a lock this package wrote
+	}
+	slices.SortFunc(l.Inputs, byName)
 }
 
 // ValidSHA256 reports whether s is 64 lowercase hex digits.

@@ -20,7 +20,7 @@ func sample() *Lock {
 		Inputs: []Input{
 			{Name: "deb/amd64/gcc-12", Kind: KindDeb, Version: "12.2.0-14+deb12u1", Arch: "amd64",
 				URLs:   []string{"https://deb.debian.org/debian/pool/main/g/gcc-12/gcc-12_12.2.0-14+deb12u1_amd64.deb"},
-				SHA256: shaA, Size: 1234, Apt: "binary:gcc-12:amd64=12.2.0-14+deb12u1"},
+				SHA256: shaA, Size: 1234, Apt: "binary:gcc-12:amd64=12.2.0-14+deb12u1", Roots: []string{"amd64", "arm \"64\", x"}},
 			{Name: "extension/odd/1.0", Kind: KindExtension, Version: "1.0",
 				URLs:        []string{"file:///tmp/a \"quoted\" \\ back\tslash.tar.gz", "https://x/é.tar.gz"},
 				SHA256:      shaB,
@@ -51,6 +51,7 @@ urls = [
 sha256 = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 size = 1234
 apt = "binary:gcc-12:amd64=12.2.0-14+deb12u1"
+roots = ["amd64", "arm \"64\", x"]
 
 [[input]]
 name = "extension/odd/1.0"

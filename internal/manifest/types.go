@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 )
@@ -25,11 +24,9 @@ func (a *Arch) UnmarshalText(b []byte) error {
 // SHA256 is a lowercase hex sha256 digest.
 type SHA256 string
 
-var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (s *SHA256) UnmarshalText(b []byte) error {
-	if !sha256Hex.Match(b) {
+	if !isSHA256(b) {
 		return fmt.Errorf("bad sha256 %q: want 64 lowercase hex digits", b)
 	}
 	*s = SHA256(b)
@@ -113,4 +110,17 @@ func (k *BuildKind) UnmarshalText(b []byte) error {
 		return nil
 	}
 	return fmt.Errorf("unknown build kind %q (known: contrib, pgxs, meson, plugin:NAME)", s)
+}
+
+// isSHA256 reports whether b is 64 lowercase hex digits.
+func isSHA256(b []byte) bool {
+	if len(b) != 64 {
+		return false
+	}
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
