@@ -73,9 +73,6 @@ func (e *engine) schedule(ctx context.Context, cells []Cell, fn func(context.Con
 		}
 		idx[c.Name] = i
 	}
-	for _, c := range cells {
-		e.em.Finished(c.Name, event.StateQueued, nil)
-	}
 	results := make([]Result, len(cells))
 	done := make([]chan struct{}, len(cells))
 	for i := range done {
@@ -239,8 +236,7 @@ func (e *engine) build(ctx context.Context, c Cell, o runOpts) Result {
 // run executes a prepared action: extract, build, smoke test, package.
 func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	c := p.cell
-	e.em.Started(c.Name)
-	e.em.Finished(c.Name, event.StateRunning, nil)
+	e.em.Started(c.Name) // front ends show it as building
 	r := Result{State: event.StateFailed, ActionKey: p.key}
 	logPath := LogPath(e.cfg.Store, p.key)
 	if o.bypass {
