@@ -42,7 +42,8 @@ func Build(ctx context.Context, cfg Config, cells []Cell) ([]build.Result, error
 
 // Verify rebuilds every extension cell bypassing the action cache (in
 // another scratch path, with another job count) and compares the package
-// digest with the cached build, building that first if needed. The parent
+// digest with the cached build, building that first if needed. The rebuild
+// skips the smoke test: its bytes are compared with the tested package. The parent
 // Postgres cells are inputs here, built or taken from the cache, not
 // verified themselves (verify them as Postgres cells).
 func Verify(ctx context.Context, cfg Config, cells []Cell) ([]build.Result, error) {
@@ -467,7 +468,11 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) build.Result {
 	if err != nil {
 		return failed("packaging", err)
 	}
-	if !e.cfg.SkipSmoke {
+	switch {
+	case e.cfg.SkipSmoke:
+	case o.bypass:
+		fmt.Fprintf(out, "monogres: no smoke test for a verify rebuild: its package is compared byte for byte with the smoke-tested one\n")
+	default:
 		fmt.Fprintf(out, "monogres: smoke test (Postgres and extension packages at %s, uid %d)\n", build.SmokeDir, build.SmokeUID)
 		if err := e.smoke(ctx, p, pg, pkg, out); err != nil {
 			return failed("smoke test", err)

@@ -125,7 +125,7 @@ func TestExtensions(t *testing.T) {
 				SmokeSQL: "SELECT '1/3'::rational + '1/6'::rational = '1/2'::rational"},
 		)
 	}
-	amd := postgresCell("amd64")
+	amd := parents[0]
 	broken := extension.Cell{Name: "pg_rational-pgxs~0.0.2~" + amd.Name, Extension: "pg_rational", Version: "0.0.2", Source: pgRational, Recipe: "pgxs", Parent: amd}
 	hostile := extension.Cell{Name: "hostile~1~" + amd.Name, Extension: "pg_rational", Version: "0.0.2", Source: pgRational, Recipe: "plugin:loop", Plugin: loop, Parent: amd}
 	all = append(append(all, hostile, broken), good...)
