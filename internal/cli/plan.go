@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,7 +26,7 @@ func runPlan(e *env, args []string) error {
 	}
 	w := bufio.NewWriterSize(e.stdout, 1<<16)
 	defer w.Flush()
-	enc := json.NewEncoder(w)
+	var buf []byte
 	n := 0
 	err = plan.Each(m, pgs, func(c *plan.Cell) error {
 		if len(patterns) > 0 && !plan.Match(patterns, c.Name) {
@@ -38,7 +37,9 @@ func runPlan(e *env, args []string) error {
 		case *count:
 			return nil
 		case *asJSON:
-			return enc.Encode(c)
+			buf = append(c.AppendJSON(buf[:0]), '\n')
+			_, err := w.Write(buf)
+			return err
 		}
 		return writeCellLine(w, c)
 	})

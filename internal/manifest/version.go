@@ -44,10 +44,14 @@ func MustVersion(s string) Version {
 }
 
 func (v Version) String() string {
+	b := make([]byte, 0, 12)
+	b = strconv.AppendInt(b, int64(v.Major), 10)
 	if v.three {
-		return fmt.Sprintf("%d.%d.%d", v.Major, v.Mid, v.Minor)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(v.Mid), 10)
 	}
-	return fmt.Sprintf("%d.%d", v.Major, v.Minor)
+	b = append(b, '.')
+	return string(strconv.AppendInt(b, int64(v.Minor), 10))
 }
 
 // MajorString is the major as Postgres names it: "15", or "9.6" before 10.

@@ -40,6 +40,9 @@ type Cell struct {
 	Build            string `json:"build,omitempty"`
 	// Parent is the Postgres cell an extension cell is built against.
 	Parent string `json:"parent,omitempty"`
+
+	// baseJSON caches appendBase for the cells of one Postgres cell.
+	baseJSON []byte
 }
 
 // PostgresCellName names a Postgres cell: postgres~15.18~regular~amd64.
@@ -55,6 +58,7 @@ func ExtensionInputName(name, version string) string { return "extension/" + nam
 // shared between calls with equal arguments; callers must not modify it.
 func Options(m *manifest.Manifest, v manifest.Version, set manifest.OptionSet, arch manifest.Arch) (opts []manifest.Option, dropped []Dropped) {
 	unsupported := m.Targets[string(arch)].Unsupported
+	opts = []manifest.Option{} // never nil: JSON shows "options":[] for barebones
 	for _, o := range manifest.SetOptions(set) {
 		switch {
 		case !m.Index.OptionAllowed(o, v):
@@ -80,19 +84,21 @@ func Each(m *manifest.Manifest, pgs []Postgres, fn func(*Cell) error) error {
 		name    string
 		opts    []manifest.Option
 		dropped []Dropped
+		json    []byte
 	}
 	var bases []base
 	for _, pg := range pgs {
 		for _, set := range m.Postgres.OptionSets {
 			for _, arch := range m.Postgres.Targets {
 				opts, dropped := Options(m, pg.Version, set, arch)
-				bases = append(bases, base{pg, set, arch, PostgresCellName(pg.Version, set, arch), opts, dropped})
+				c := Cell{Postgres: pg.Version, Input: pg.Input, OptionSet: set, Arch: arch, Options: opts, Dropped: dropped}
+				bases = append(bases, base{pg, set, arch, PostgresCellName(pg.Version, set, arch), opts, dropped, c.appendBase(nil)})
 			}
 		}
 	}
 	var c Cell
 	for _, b := range bases {
-		c = Cell{Name: b.name, Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch, Options: b.opts, Dropped: b.dropped}
+		c = Cell{Name: b.name, Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch, Options: b.opts, Dropped: b.dropped, baseJSON: b.json}
 		if err := fn(&c); err != nil {
 			return err
 		}
@@ -118,7 +124,7 @@ func Each(m *manifest.Manifest, pgs []Postgres, fn func(*Cell) error) error {
 				sb.WriteString(b.name)
 				c = Cell{Name: sb.String(), Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch,
 					Options: b.opts, Dropped: b.dropped, Extension: e.Name, ExtensionVersion: ev, ExtensionInput: input,
-					Build: string(e.Build), Parent: b.name}
+					Build: string(e.Build), Parent: b.name, baseJSON: b.json}
 				if err := fn(&c); err != nil {
 					return err
 				}

@@ -65,6 +65,9 @@ unsupported = ["llvm", "plperl"]
 		{"18.0", "full", "amd64", regular + "," + fullExtra + ",liburing,libnuma,libcurl", ""},
 	} {
 		opts, dropped := Options(m, manifest.MustVersion(tc.version), tc.set, tc.arch)
+		if opts == nil {
+			t.Errorf("Options(%s, %s, %s) = nil, want a list (JSON [] rather than null)", tc.version, tc.set, tc.arch)
+		}
 		var ds []string
 		for _, d := range dropped {
 			ds = append(ds, string(d.Option)+": "+d.Reason)
