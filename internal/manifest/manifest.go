@@ -246,6 +246,10 @@ func findKeyLine(data []byte, k toml.Key) int {
 	return 1
 }
 
+// nameSeparators may not appear in extension names and versions: "~" and
+// "/" separate the parts of cell names and lock input names.
+const nameSeparators = "~/ \t\n"
+
 // validate checks cross-field rules and fills defaults.
 func (m *Manifest) validate() error {
 	p := &m.Postgres
@@ -305,12 +309,22 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("extension[%d]: name is required", i)
 		case exts[e.Name]:
 			return fmt.Errorf("%s: duplicate extension name", where)
+		case strings.ContainsAny(e.Name, nameSeparators):
+			return fmt.Errorf("%s: name may not contain '~', '/' or spaces (they separate the parts of cell and input names)", where)
 		case len(e.Versions) == 0:
 			return fmt.Errorf("%s: versions: at least one version is required", where)
 		case e.Build == "":
 			return fmt.Errorf("%s: build is required (contrib, pgxs, meson or plugin:NAME)", where)
 		}
 		exts[e.Name] = true
+		for j, v := range e.Versions {
+			if v == "" || strings.ContainsAny(v, nameSeparators) {
+				return fmt.Errorf("%s: versions[%d] %q: a version may not be empty or contain '~', '/' or spaces", where, j, v)
+			}
+			if slices.Contains(e.Versions[:j], v) {
+				return fmt.Errorf("%s: versions[%d] %q is listed twice", where, j, v)
+			}
+		}
 		if name, ok := e.Build.Plugin(); ok && !plugins[name] {
 			return fmt.Errorf("%s: build: plugin %q is not declared in any [[plugin]]", where, name)
 		}
