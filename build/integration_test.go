@@ -86,7 +86,21 @@ func (r *recorder) started(cell string) bool {
 func newConfig(t *testing.T) (build.Config, *recorder) {
 	t.Helper()
 	shared := testStore(t)
-	st := freshStore(t, shared.Path(pg1518.SHA256))
+	var st *store.Store
+	if dir := os.Getenv("MONOGRES_TEST_KEEP_STORE"); dir != "" {
+		// A store kept between runs (warm action cache), for slow manual runs.
+		var err error
+		if st, err = store.Open(dir); err != nil {
+			t.Fatal(err)
+		}
+		if !st.Has(pg1518.SHA256) {
+			if _, _, err := st.AddFile(context.Background(), shared.Path(pg1518.SHA256)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else {
+		st = freshStore(t, shared.Path(pg1518.SHA256))
+	}
 	rec := &recorder{}
 	return build.Config{
 		Store:      st,

@@ -14,7 +14,8 @@ import (
 // TestMatrix builds the rest of the 15.18 matrix: with MONOGRES_FULL_MATRIX=1
 // minimal, regular, full and debug for amd64 and regular for arm64; or the
 // cells named in MONOGRES_TEST_CELLS ("regular~amd64,barebones~arm64").
-// Each must build, pass the smoke test and package correctly.
+// Each must build, pass the smoke test and package correctly; with
+// MONOGRES_TEST_VERIFY=1 each is then verified (rebuilt and compared).
 func TestMatrix(t *testing.T) {
 	var names []string
 	switch {
@@ -44,6 +45,19 @@ func TestMatrix(t *testing.T) {
 			if cells[i].Arch == "amd64" {
 				runExtracted(t, r.PackagePath)
 			}
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("MONOGRES_TEST_VERIFY") != "1" {
+		return
+	}
+	vres, err := build.Verify(context.Background(), cfg, cells)
+	for _, r := range vres {
+		t.Logf("verify %s: %s in %v: package %s rebuilt %s", r.Cell, r.State, r.Duration.Round(time.Second), r.Package, r.Rebuilt)
+		if r.State != event.StateVerified || r.Rebuilt != r.Package {
+			t.Errorf("%s: not verified", r.Cell)
 		}
 	}
 	if err != nil {
