@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // SmokeDir is where the smoke test mounts the install, on purpose not
@@ -56,7 +58,8 @@ const (
 	binfmtDir   = "/proc/sys/fs/binfmt_misc"
 )
 
-// EnsureBinfmt makes arm64 programs executable for the smoke test. A
+// EnsureBinfmt makes arm64 programs executable for the smoke test. As root
+// it mounts binfmt_misc if it is not mounted. A
 // registration named qemu-aarch64 (any name containing "aarch64") that is
 // enabled is enough when it has the F flag (the interpreter was opened at
 // registration and works in any mount namespace) or when its interpreter
@@ -65,6 +68,10 @@ const (
 // "monogres-qemu-aarch64" with flag F (fix binary), as Debian's
 // qemu-user-static does. The registration is host-wide and persists.
 func EnsureBinfmt(root, qemuInRoot string) error {
+	if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err != nil && os.Geteuid() == 0 {
+		// Not mounted (common on fresh machines without binfmt-support).
+		_ = unix.Mount("binfmt_misc", binfmtDir, "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	}
 	if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err != nil {
 		return fmt.Errorf("build: arm64 smoke test needs binfmt_misc, which is not mounted at %s: run `mount -t binfmt_misc binfmt_misc %s` as root, or install qemu-user-static and binfmt-support", binfmtDir, binfmtDir)
 	}
