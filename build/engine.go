@@ -280,10 +280,12 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		}
 	}
 	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\nmonogres: extracting %s into %s\n", c.Name, p.key, p.tc.Dir, p.tc.Digest, c.Source.Name, SrcDir)
+	t0 := time.Now()
 	if err := archive.Extract(ctx, p.src, src, archive.Options{StripPrefix: c.Source.StripPrefix}); err != nil {
 		return failed("extracting "+c.Source.Name, err)
 	}
-	fmt.Fprintf(out, "monogres: building with %d jobs in %s\n", o.jobs, dir)
+	fmt.Fprintf(out, "monogres: extracted in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, dir)
+	t0 = time.Now()
 	spec := sandbox.Spec{
 		Root: p.tc.Dir,
 		Mounts: []sandbox.Mount{
@@ -302,7 +304,9 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		keep = e.cfg.KeepScratch
 		return failed("build", err)
 	}
+	fmt.Fprintf(out, "monogres: built and installed in %v\n", time.Since(t0).Round(time.Millisecond))
 	install := filepath.Join(outDir, "root", filepath.FromSlash(strings.TrimPrefix(Prefix, "/")))
+	t0 = time.Now()
 	if !e.cfg.SkipSmoke {
 		fmt.Fprintf(out, "monogres: smoke test (install mounted at %s, uid %d)\n", SmokeDir, SmokeUID)
 		if err := e.smoke(ctx, p, install, out); err != nil {
@@ -310,12 +314,13 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 			return failed("smoke test", err)
 		}
 	}
-	fmt.Fprintf(out, "monogres: packaging %s\n", install)
+	fmt.Fprintf(out, "monogres: smoke test took %v; packaging %s\n", time.Since(t0).Round(time.Millisecond), install)
+	t0 = time.Now()
 	pkg, man, err := e.pack(ctx, p, install)
 	if err != nil {
 		return failed("packaging", err)
 	}
-	fmt.Fprintf(out, "monogres: package sha256 %s, manifest sha256 %s\n", pkg, man)
+	fmt.Fprintf(out, "monogres: packaged in %v: package sha256 %s, manifest sha256 %s\n", time.Since(t0).Round(time.Millisecond), pkg, man)
 	lw.Flush()
 	if err := logf.Close(); err != nil {
 		return failed("log", err)
