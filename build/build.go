@@ -16,6 +16,17 @@
 //     symlinks kept, zstd at a fixed level and concurrency. The same install
 //     tree gives the same bytes.
 //   - Only a build that passed its smoke test enters the action cache.
+//
+// Reproducibility choices: fixed paths inside the sandbox (source at
+// /build/src, install into /build/out/root), -ffile-prefix-map for both,
+// SOURCE_DATE_EPOCH from the lock (or the archive's newest mtime),
+// deterministic static archives (AROPT=crsD), TZ=UTC and LC_ALL=C. Binaries
+// carry no RPATH, only RUNPATH $ORIGIN/../lib (make rpathdir=$$ORIGIN/../lib),
+// so the package runs from any directory without LD_LIBRARY_PATH. Every set
+// but debug installs with install-strip (no separate debug files); debug
+// keeps full symbols (-ggdb) and enables cassert. arm64 is cross-compiled
+// with aarch64-linux-gnu-gcc and the root's :arm64 libraries; its smoke test
+// runs under qemu-user through binfmt_misc (see EnsureBinfmt).
 package build
 
 import (
