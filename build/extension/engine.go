@@ -620,8 +620,12 @@ func (e *engine) smoke(ctx context.Context, p prepared, pg, pkg string, out io.W
 	if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), both, archive.Options{}); err != nil {
 		return err
 	}
-	if err := archive.Extract(ctx, e.cfg.Store.Path(pkg), both, archive.Options{}); err != nil {
+	ext := filepath.Join(p.dir, "smoke-ext")
+	if err := archive.Extract(ctx, e.cfg.Store.Path(pkg), ext, archive.Options{}); err != nil {
 		return err
+	}
+	if err := merge(ext, both); err != nil {
+		return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
 	}
 	if p.cell.Parent.Arch != "amd64" {
 		if err := build.EnsureBinfmt(p.tc.Dir, filepath.Join(p.tc.Dir, "usr/bin/qemu-aarch64-static")); err != nil {
@@ -638,6 +642,28 @@ func (e *engine) smoke(ctx context.Context, p prepared, pg, pkg string, out io.W
 		GID:    build.SmokeUID,
 		Stdout: out,
 		Stderr: out,
+	})
+}
+
+// merge moves the tree at src into dst: directories are merged, a file
+// that dst already has is an error.
+func merge(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			return nil
+		}
+		if _, err := os.Lstat(target); err == nil {
+			return fmt.Errorf("%s is in both packages", filepath.ToSlash(rel))
+		}
+		return os.Rename(p, target)
 	})
 }
 
