@@ -91,13 +91,17 @@ func TestActionKey(t *testing.T) {
 	}
 	seen := map[string]string{base.Key(): "base"}
 	for name, mut := range map[string]func(*Action){
-		"parent package": func(a *Action) { a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p2"}, {Path: SrcDir, SHA256: "s"}} },
-		"source":         func(a *Action) { a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s2"}} },
-		"root":           func(a *Action) { a.RootDigest = "r2" },
-		"arch":           func(a *Action) { a.Arch = "arm64" },
-		"plan":           func(a *Action) { a.Plan.Files = []sdk.File{{Path: "x", Content: "y"}} },
-		"recipe":         func(a *Action) { a.Recipe = "plugin:x" },
-		"smoke":          func(a *Action) { a.Smoke = "y" },
+		"parent package": func(a *Action) {
+			a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p2"}, {Path: SrcDir, SHA256: "s"}}
+		},
+		"source": func(a *Action) {
+			a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s2"}}
+		},
+		"root":   func(a *Action) { a.RootDigest = "r2" },
+		"arch":   func(a *Action) { a.Arch = "arm64" },
+		"plan":   func(a *Action) { a.Plan.Files = []sdk.File{{Path: "x", Content: "y"}} },
+		"recipe": func(a *Action) { a.Recipe = "plugin:x" },
+		"smoke":  func(a *Action) { a.Smoke = "y" },
 	} {
 		a := base
 		mut(&a)
