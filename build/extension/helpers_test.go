@@ -209,7 +209,7 @@ func buildPlugin(t testing.TB, st *store.Store, pkg string) lock.Input {
 // cache) the parent Postgres cells, then seeds a fresh store with their
 // sources, packages and action-cache entries: extension builds in the
 // fresh store find their parents cached but build the extensions cold.
-func postgresPackages(t *testing.T, tc build.ToolchainFunc, parents []build.Cell) *store.Store {
+func postgresPackages(t testing.TB, tc build.ToolchainFunc, parents []build.Cell) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	shared, err := store.Open(filepath.Join(testCache(t), "store"))

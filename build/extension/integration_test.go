@@ -222,3 +222,29 @@ func TestExtensions(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExtension reports a cold build of pg_similarity 1.0 against the
+// (cached) barebones amd64 Postgres package, smoke test included (cold-s),
+// and the no-op build that finds it in the action cache (ns/op).
+func BenchmarkExtension(b *testing.B) {
+	requireRoot(b)
+	ctx := context.Background()
+	tc := realToolchain(b, testCache(b)+"/store")
+	p := postgresCell("amd64")
+	st := postgresPackages(b, tc, []build.Cell{p})
+	addInput(b, st, pgSimilarity)
+	c := extension.Cell{Name: "pg_similarity~1.0~" + p.Name, Extension: "pg_similarity", Version: "1.0", Source: pgSimilarity, Recipe: "pgxs", Parent: p}
+	cfg := extension.Config{Config: build.Config{Store: st, Toolchain: tc, MakeJobs: 2}}
+	start := time.Now()
+	if r, err := extension.Build(ctx, cfg, []extension.Cell{c}); err != nil || r[0].State != event.StateBuilt {
+		b.Fatalf("cold build: %v", err)
+	}
+	cold := time.Since(start)
+	for b.Loop() {
+		r, err := extension.Build(ctx, cfg, []extension.Cell{c})
+		if err != nil || r[0].State != event.StateCached {
+			b.Fatalf("cached build: %v", err)
+		}
+	}
+	b.ReportMetric(cold.Seconds(), "cold-s")
+}
