@@ -371,26 +371,34 @@ func logNote(b []byte) string {
 // build builds one cell or finds it in the action cache.
 func (e *engine) build(ctx context.Context, c Cell, parent build.Result, o runOpts) build.Result {
 	p, err := e.prepare(ctx, c, parent, o)
-	if p.dir != "" {
-		defer os.RemoveAll(p.dir)
-	}
 	if err != nil {
+		if p.dir != "" && !e.cfg.KeepScratch {
+			os.RemoveAll(p.dir)
+		}
 		return build.Result{State: event.StateFailed, Err: err}
 	}
+	var r build.Result
+	defer func() {
+		if r.State != event.StateFailed || !e.cfg.KeepScratch {
+			os.RemoveAll(p.dir)
+		}
+	}()
 	if !o.bypass {
 		hit, ok, err := build.Lookup(e.cfg.Store, p.key)
 		if err != nil {
-			return build.Result{State: event.StateFailed, ActionKey: p.key, Err: err}
+			r = build.Result{State: event.StateFailed, ActionKey: p.key, Err: err}
+			return r
 		}
 		if ok {
-			r := build.Result{State: event.StateCached, ActionKey: p.key, Package: hit.Package, Manifest: hit.Manifest, Log: hit.Log}
+			r = build.Result{State: event.StateCached, ActionKey: p.key, Package: hit.Package, Manifest: hit.Manifest, Log: hit.Log}
 			if err := e.publish(c.Name, &r); err != nil {
 				r.State, r.Err = event.StateFailed, err
 			}
 			return r
 		}
 	}
-	return e.run(ctx, p, o)
+	r = e.run(ctx, p, o)
+	return r
 }
 
 // run executes a prepared action: build in the sandbox, collect the
