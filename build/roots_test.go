@@ -115,6 +115,9 @@ func downloadAll(ctx context.Context, pkgs []toolchains.Package, dir string) err
 }
 
 func download(ctx context.Context, url, sha, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}

@@ -130,6 +130,9 @@ func realToolchain(t testing.TB, storeDir string) build.ToolchainFunc {
 }
 
 func download(ctx context.Context, url, sha, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
 	if _, err := os.Stat(dst); err == nil {
 		return nil
 	}
