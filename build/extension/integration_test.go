@@ -110,7 +110,7 @@ func TestExtensions(t *testing.T) {
 	addInput(t, st, pgSimilarity)
 	addInput(t, st, numeral)
 	addInput(t, st, pgRational)
-	fix := buildPlugin(t, st, "./testdata/rationalfix")
+	fix := buildPlugin(t, st, "../../plugins/examples/rationalfix")
 	loop := buildPlugin(t, st, "./testdata/loop")
 
 	var good, all []extension.Cell

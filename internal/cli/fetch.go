@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -44,7 +45,13 @@ func runFetch(e *env, args []string) error {
 
 // fetcher configures a Fetcher from the manifest's mirrors and distdirs.
 func (e *env) fetcher(m *manifest.Manifest, st *store.Store, jobs int, offline bool, sink eventSink) *fetch.Fetcher {
-	f := &fetch.Fetcher{Store: st, Distdirs: m.Distdirs, Jobs: jobs, Offline: offline, Apt: true, Sink: sink}
+	f := &fetch.Fetcher{Store: st, Jobs: jobs, Offline: offline, Apt: true, Sink: sink}
+	for _, d := range m.Distdirs {
+		if !filepath.IsAbs(d) {
+			d = filepath.Join(filepath.Dir(m.File), d)
+		}
+		f.Distdirs = append(f.Distdirs, d)
+	}
 	for _, mr := range m.Mirrors {
 		f.Mirrors = append(f.Mirrors, fetch.Mirror{From: mr.From, To: mr.To})
 	}

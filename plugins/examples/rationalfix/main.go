@@ -1,4 +1,4 @@
-// Command rationalfix is a test plugin for pg_rational 0.0.2, whose
+// Command rationalfix is the build plugin of pg_rational 0.0.2, whose
 // Makefile installs pg_rational--0.0.1.sql but not the upgrade script
 // pg_rational--0.0.1--0.0.2.sql while its control file says
 // default_version = '0.0.2': CREATE EXTENSION fails after a plain PGXS
