@@ -13,7 +13,10 @@ setup:
 
 test: setup
 	$(GO) run ./cmd/monogres lock --check
-	$(GO) test -timeout 80m ./...
+	# -p 1: packages run one after another, so the extension tests find the
+	# Postgres cells the build tests put in the shared test store
+	# ($$MONOGRES_TEST_CACHE/store) instead of building them again.
+	$(GO) test -p 1 -timeout 85m ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
