@@ -252,12 +252,12 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		r.Err = fmt.Errorf("build: cell %s: %w", c.Name, err)
 		return r
 	}
-	lw := &lineWriter{emit: func(l string) { e.em.Log(c.Name, l) }}
+	lw := &LineWriter{Emit: func(l string) { e.em.Log(c.Name, l) }}
 	out := io.MultiWriter(logf, lw)
 	failed := func(step string, err error) Result {
 		lw.Flush()
 		logf.Close()
-		r.Err = fmt.Errorf("build: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, tail(logPath, 25))
+		r.Err = fmt.Errorf("build: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, TailFile(logPath, 25))
 		return r
 	}
 	if err := os.MkdirAll(o.scratch, 0o755); err != nil {
@@ -411,17 +411,17 @@ func (e *engine) publish(name string, r *Result, suffix string) error {
 	}
 	pp := filepath.Join(e.cfg.OutDir, name+suffix+".tar.zst")
 	mp := filepath.Join(e.cfg.OutDir, name+suffix+".json")
-	if err := linkOrCopy(r.PackagePath, pp); err != nil {
+	if err := LinkOrCopy(r.PackagePath, pp); err != nil {
 		return err
 	}
-	if err := linkOrCopy(r.ManifestPath, mp); err != nil {
+	if err := LinkOrCopy(r.ManifestPath, mp); err != nil {
 		return err
 	}
 	r.PackagePath, r.ManifestPath = pp, mp
 	return nil
 }
 
-func linkOrCopy(src, dst string) error {
+func LinkOrCopy(src, dst string) error {
 	if a, err := os.Stat(src); err == nil {
 		if b, err := os.Stat(dst); err == nil && os.SameFile(a, b) {
 			return nil
@@ -458,8 +458,8 @@ func shortName(name string) string {
 	return strings.NewReplacer("~", "-", "/", "-").Replace(name)
 }
 
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
+// TailFile returns the last n lines of a file, indented for an error message.
+func TailFile(path string, n int) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
@@ -471,14 +471,15 @@ func tail(path string, n int) string {
 	return "\t" + strings.Join(lines, "\n\t")
 }
 
-// lineWriter turns written bytes into one call per line.
-type lineWriter struct {
+// LineWriter turns written bytes into one Emit call per line; Flush emits
+// what is left.
+type LineWriter struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
-	emit func(string)
+	Emit func(string)
 }
 
-func (w *lineWriter) Write(p []byte) (int, error) {
+func (w *LineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf.Write(p)
@@ -486,21 +487,21 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		i := bytes.IndexByte(w.buf.Bytes(), '\n')
 		if i < 0 {
 			if w.buf.Len() > 64<<10 { // an endless line: emit what we have
-				w.emit(w.buf.String())
+				w.Emit(w.buf.String())
 				w.buf.Reset()
 			}
 			return len(p), nil
 		}
-		w.emit(string(w.buf.Next(i + 1)[:i]))
+		w.Emit(string(w.buf.Next(i + 1)[:i]))
 	}
 }
 
 // Flush emits a last unterminated line.
-func (w *lineWriter) Flush() {
+func (w *LineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.buf.Len() > 0 {
-		w.emit(w.buf.String())
+		w.Emit(w.buf.String())
 		w.buf.Reset()
 	}
 }

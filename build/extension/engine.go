@@ -423,12 +423,12 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) build.Result {
 		return r
 	}
 	defer logf.Close()
-	lw := &lineWriter{emit: func(l string) { e.em.Log(c.Name, l) }}
+	lw := &build.LineWriter{Emit: func(l string) { e.em.Log(c.Name, l) }}
 	out := io.MultiWriter(logf, lw)
 	failed := func(step string, err error) build.Result {
 		lw.Flush()
 		logf.Sync()
-		r.Err = fmt.Errorf("extension: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, tail(logPath, 25))
+		r.Err = fmt.Errorf("extension: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, build.TailFile(logPath, 25))
 		return r
 	}
 	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\n", c.Name, p.key, p.tc.Dir, p.tc.Digest)
@@ -687,77 +687,12 @@ func (e *engine) publish(name string, r *build.Result) error {
 	}
 	pp := filepath.Join(e.cfg.OutDir, name+".tar.zst")
 	mp := filepath.Join(e.cfg.OutDir, name+".json")
-	if err := linkOrCopy(r.PackagePath, pp); err != nil {
+	if err := build.LinkOrCopy(r.PackagePath, pp); err != nil {
 		return err
 	}
-	if err := linkOrCopy(r.ManifestPath, mp); err != nil {
+	if err := build.LinkOrCopy(r.ManifestPath, mp); err != nil {
 		return err
 	}
 	r.PackagePath, r.ManifestPath = pp, mp
 	return nil
-}
-
-func linkOrCopy(src, dst string) error {
-	tmp := dst + ".tmp"
-	os.Remove(tmp)
-	if err := os.Link(src, tmp); err != nil {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return fmt.Errorf("extension: %w", err)
-		}
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
-			return fmt.Errorf("extension: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return fmt.Errorf("extension: %w", err)
-	}
-	return nil
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "\t" + strings.Join(lines, "\n\t")
-}
-
-// lineWriter turns written bytes into one call per line.
-type lineWriter struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	emit func(string)
-}
-
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	for {
-		i := bytes.IndexByte(w.buf.Bytes(), '\n')
-		if i < 0 {
-			if w.buf.Len() > 64<<10 {
-				w.emit(w.buf.String())
-				w.buf.Reset()
-			}
-			return len(p), nil
-		}
-		w.emit(string(w.buf.Next(i + 1)[:i]))
-	}
-}
-
-// Flush emits a last unterminated line.
-func (w *lineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf.Len() > 0 {
-		w.emit(w.buf.String())
-		w.buf.Reset()
-	}
 }
