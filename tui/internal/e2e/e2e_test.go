@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/monogres/monogres/internal/tmuxtest"
 )
 
 const manifestV1 = `[postgres]
@@ -62,99 +64,9 @@ func binary(t *testing.T) string {
 	return testBin
 }
 
-// term is one tmux server with one pane running a shell script.
-type term struct {
-	t      *testing.T
-	socket string
-	dir    string
-}
-
-func needTmux(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		if os.Geteuid() != 0 {
-			t.Skip("tmux is not installed and we are not root to require it (CI installs it: .ci/apt-packages.txt)")
-		}
-		t.Fatal("tmux is not installed; it is listed in .ci/apt-packages.txt")
-	}
-}
-
-// start runs `BIN tui` in dir inside a w×h tmux pane. The script records the
-// tty settings before and after, and the exit status, in dir.
-func start(t *testing.T, bin, dir string, w, h int, env ...string) *term {
-	tm := &term{t: t, socket: fmt.Sprintf("monogres-e2e-%d-%d", os.Getpid(), time.Now().UnixNano()), dir: dir}
-	script := fmt.Sprintf(`cd %q && stty -g > .tty-before && %s %q tui 2> .stderr; echo $? > .exit; stty -g > .tty-after; exec sleep 600`,
-		dir, strings.Join(env, " "), bin)
-	tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
-	return tm
-}
-
-func (tm *term) tmux(args ...string) string {
-	tm.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-L", tm.socket}, args...)...).CombinedOutput()
-	if err != nil {
-		tm.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func (tm *term) screen() string { return tm.tmux("capture-pane", "-p", "-t", "e2e") }
-
-func (tm *term) keys(keys ...string) {
-	tm.t.Helper()
-	for _, k := range keys {
-		tm.tmux("send-keys", "-t", "e2e", k)
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// waitFor polls the screen until every string is on it.
-func (tm *term) waitFor(what ...string) string {
-	tm.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		s := tm.screen()
-		ok := true
-		for _, w := range what {
-			ok = ok && strings.Contains(s, w)
-		}
-		if ok {
-			return s
-		}
-		if time.Now().After(deadline) {
-			stderr, _ := os.ReadFile(filepath.Join(tm.dir, ".stderr"))
-			tm.t.Fatalf("timed out waiting for %q on screen:\n%s\nstderr: %s", what, s, stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// exited waits for the program to end and returns its exit status, after
-// checking the terminal was restored: same tty settings, main screen,
-// visible cursor.
-func (tm *term) exited() string {
-	tm.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := os.ReadFile(filepath.Join(tm.dir, ".tty-after"))
-		if err == nil && len(b) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			tm.t.Fatalf("program did not exit:\n%s", tm.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	before, _ := os.ReadFile(filepath.Join(tm.dir, ".tty-before"))
-	after, _ := os.ReadFile(filepath.Join(tm.dir, ".tty-after"))
-	if string(before) != string(after) {
-		tm.t.Errorf("tty settings not restored:\nbefore %s\nafter  %s", before, after)
-	}
-	if got := strings.TrimSpace(tm.tmux("display-message", "-p", "-t", "e2e", "#{alternate_on} #{cursor_flag}")); got != "0 1" {
-		tm.t.Errorf("alternate screen/cursor after exit = %q, want main screen and visible cursor (\"0 1\")", got)
-	}
-	code, _ := os.ReadFile(filepath.Join(tm.dir, ".exit"))
-	return strings.TrimSpace(string(code))
+// start runs `BIN tui` in dir inside a w×h tmux pane.
+func start(t *testing.T, bin, dir string, w, h int, env ...string) *tmuxtest.Term {
+	return tmuxtest.Start(t, dir, w, h, env, bin, "tui")
 }
 
 type lockFile struct {
@@ -192,22 +104,22 @@ func project(t *testing.T, bin string) string {
 // TestBuildThenAcceptLockDiff: open, move to a cell, build it and watch it
 // finish, change the manifest, review and accept the lock diff, quit.
 func TestBuildThenAcceptLockDiff(t *testing.T) {
-	needTmux(t)
+	tmuxtest.Need(t)
 	bin := binary(t)
 	dir := project(t, bin)
 	tm := start(t, bin, dir, 100, 30, "FAKEMONOGRES_STEP=300ms")
 
-	tm.waitFor("postgres 17.0", "pg_similarity 1.0", "barebones", "regular")
+	tm.WaitFor("postgres 17.0", "pg_similarity 1.0", "barebones", "regular")
 	const cell = "pg_similarity~1.0~postgres~17.0~barebones~arm64"
-	tm.keys("j", "l")
-	tm.waitFor("── log " + cell + " (locked)")
+	tm.Keys("j", "l")
+	tm.WaitFor("── log " + cell + " (locked)")
 
-	tm.keys("b")
-	s := tm.waitFor("build 0/1", "step ")
+	tm.Keys("b")
+	s := tm.WaitFor("build 0/1", "step ")
 	if !strings.Contains(s, cell) {
 		t.Errorf("progress does not name the running cell:\n%s", s)
 	}
-	s = tm.waitFor("build finished in", "1 cell ok", "── log "+cell+" (built)", "build of "+cell+" complete")
+	s = tm.WaitFor("build finished in", "1 cell ok", "── log "+cell+" (built)", "build of "+cell+" complete")
 	if !strings.Contains(s, "●") {
 		t.Errorf("no built glyph on screen:\n%s", s)
 	}
@@ -216,8 +128,8 @@ func TestBuildThenAcceptLockDiff(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "monogres.toml"), []byte(manifestV2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tm.keys("L")
-	s = tm.waitFor("lock diff", "2 changes", "postgres/17", "17.0 → 17.2", "pg_similarity", "1.0 → 1.1")
+	tm.Keys("L")
+	s = tm.WaitFor("lock diff", "2 changes", "postgres/17", "17.0 → 17.2", "pg_similarity", "1.0 → 1.1")
 	if now, _ := os.ReadFile(filepath.Join(dir, "monogres.lock")); string(now) != string(lockBefore) {
 		t.Fatalf("the lock changed before it was accepted")
 	}
@@ -236,8 +148,8 @@ func TestBuildThenAcceptLockDiff(t *testing.T) {
 		t.Fatalf("no sha256 old → new line under postgres/17:\n%s", s)
 	}
 
-	tm.keys("y")
-	tm.waitFor("wrote monogres.lock (2 changes)", "postgres 17.2", "pg_similarity 1.1")
+	tm.Keys("y")
+	tm.WaitFor("wrote monogres.lock (2 changes)", "postgres 17.2", "pg_similarity 1.1")
 	l := readLock(t, dir)
 	found := false
 	for _, in := range l.Inputs {
@@ -255,8 +167,8 @@ func TestBuildThenAcceptLockDiff(t *testing.T) {
 		t.Errorf("postgres/17 missing from the lock: %+v", l)
 	}
 
-	tm.keys("q")
-	if code := tm.exited(); code != "0" {
+	tm.Keys("q")
+	if code := tm.Exited(); code != "0" {
 		t.Errorf("exit status %s after q, want 0", code)
 	}
 }
@@ -264,17 +176,17 @@ func TestBuildThenAcceptLockDiff(t *testing.T) {
 // TestInterruptCancelsBuild: ctrl+c during a build cancels it (the engine
 // sees its context end), exits 130 and restores the terminal.
 func TestInterruptCancelsBuild(t *testing.T) {
-	needTmux(t)
+	tmuxtest.Need(t)
 	bin := binary(t)
 	dir := project(t, bin)
 	tm := start(t, bin, dir, 80, 24, "FAKEMONOGRES_STEP=5s")
-	tm.waitFor("postgres 17.0")
-	tm.keys("b")
-	tm.waitFor("build 0/1")
+	tm.WaitFor("postgres 17.0")
+	tm.Keys("b")
+	tm.WaitFor("build 0/1")
 	t0 := time.Now()
-	tm.keys("C-c")
+	tm.Keys("C-c")
 	defer func() { t.Logf("ctrl+c to exit: %v", time.Since(t0)) }()
-	if code := tm.exited(); code != "130" {
+	if code := tm.Exited(); code != "130" {
 		t.Errorf("exit status %s after ctrl+c, want 130", code)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, ".fake", "cancelled"))
@@ -291,7 +203,7 @@ func TestInterruptCancelsBuild(t *testing.T) {
 // SIGINT/SIGTERM into a cancelled context) cancels the build, exits 130 and
 // restores the terminal. Only for the fake binary, which reports its pid.
 func TestSIGTERMRestoresTerminal(t *testing.T) {
-	needTmux(t)
+	tmuxtest.Need(t)
 	if os.Getenv("MONOGRES_E2E_BIN") != "" {
 		t.Skip("needs FAKEMONOGRES_PIDFILE support")
 	}
@@ -299,9 +211,9 @@ func TestSIGTERMRestoresTerminal(t *testing.T) {
 	dir := project(t, bin)
 	pidFile := filepath.Join(dir, ".pid")
 	tm := start(t, bin, dir, 80, 24, "FAKEMONOGRES_STEP=5s", "FAKEMONOGRES_PIDFILE="+pidFile)
-	tm.waitFor("postgres 17.0")
-	tm.keys("b")
-	tm.waitFor("build 0/1")
+	tm.WaitFor("postgres 17.0")
+	tm.Keys("b")
+	tm.WaitFor("build 0/1")
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +225,7 @@ func TestSIGTERMRestoresTerminal(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := tm.exited(); code != "130" {
+	if code := tm.Exited(); code != "130" {
 		t.Errorf("exit status %s after SIGTERM, want 130", code)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".fake", "cancelled")); err != nil {
