@@ -58,7 +58,11 @@ func Start(t testing.TB, dir string, w, h int, env []string, argv ...string) *Te
 	script := fmt.Sprintf(`cd %s && stty -g > %s && %s 2> %s; echo $? > %s; stty -g > %s; exec sleep 3600`,
 		quote(dir), st("tty-before"), strings.Join(cmd, " "), st("stderr"), st("exit"), st("tty-after"))
 	tm.tmux("-f", "/dev/null", "new-session", "-d", "-s", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), "sh", "-c", script)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	sock := strings.TrimSpace(tm.tmux("display-message", "-p", "#{socket_path}"))
+	t.Cleanup(func() {
+		_ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run()
+		os.Remove(sock) // tmux leaves it behind
+	})
 	return tm
 }
 
