@@ -462,7 +462,9 @@ func (m *model) apply(e event.Event) {
 			if e.Err != "" {
 				m.errs[e.Item] = e.Err
 			}
-			if m.job != nil && m.job.set[e.Item] {
+			// Engines report a cell being queued as a Finished event with
+			// state queued: only an end state finishes the cell.
+			if m.job != nil && m.job.set[e.Item] && st != event.StateQueued && st != event.StateRunning {
 				m.job.finished++
 				if st == event.StateFailed {
 					m.job.failed++
