@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 // BenchmarkBarebonesVsHost times, in one run on one machine, a monogres
@@ -24,7 +26,7 @@ func BenchmarkBarebonesVsHost(b *testing.B) {
 	if os.Getenv("MONOGRES_BENCH_BUILD") != "1" {
 		b.Skip("set MONOGRES_BENCH_BUILD=1 (builds Postgres twice per iteration; see build/bench/bench.sh)")
 	}
-	requireRoot(b)
+	testenv.RequireRoot(b, "namespaces, real toolchain roots")
 	for _, tool := range []string{"gcc", "make", "tar", "bzip2"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			b.Skipf("the host baseline needs %s on the host: %v", tool, err)
@@ -32,16 +34,16 @@ func BenchmarkBarebonesVsHost(b *testing.B) {
 	}
 	ctx := context.Background()
 	shared := testStore(b)
-	tcf := realToolchain(b, shared.Dir())
+	tcf := buildtest.RealToolchain(b, shared.Dir())
 	if _, err := tcf(ctx, "amd64"); err != nil { // warm toolchain
 		b.Fatal(err)
 	}
 	c := cell15("barebones", "amd64")
 	var host, mono time.Duration
 	for b.Loop() {
-		host += hostBuild(b, shared.Path(pg1518.SHA256))
+		host += hostBuild(b, shared.Path(testenv.PG1518.SHA256))
 
-		st := freshStore(b, shared.Path(pg1518.SHA256))
+		st := freshStore(b, shared.Path(testenv.PG1518.SHA256))
 		cfg := build.Config{Store: st, Toolchain: tcf, OutDir: b.TempDir(), Jobs: 1, MakeJobs: 2}
 		start := time.Now()
 		res, err := build.Build(ctx, cfg, []build.Cell{c})

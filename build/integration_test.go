@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +43,7 @@ func cell15(set, arch string) build.Cell {
 	}
 	return build.Cell{
 		Name: "postgres~15.18~" + set + "~" + arch, PostgresVersion: "15.18", Major: 15,
-		OptionSet: set, Options: opts, Arch: arch, Source: pg1518,
+		OptionSet: set, Options: opts, Arch: arch, Source: testenv.PG1518,
 	}
 }
 
@@ -93,29 +95,29 @@ func newConfig(t *testing.T) (build.Config, *recorder) {
 		if st, err = store.Open(dir); err != nil {
 			t.Fatal(err)
 		}
-		if !st.Has(pg1518.SHA256) {
-			if _, _, err := st.AddFile(context.Background(), shared.Path(pg1518.SHA256)); err != nil {
+		if !st.Has(testenv.PG1518.SHA256) {
+			if _, _, err := st.AddFile(context.Background(), shared.Path(testenv.PG1518.SHA256)); err != nil {
 				t.Fatal(err)
 			}
 		}
 	} else {
-		st = freshStore(t, shared.Path(pg1518.SHA256))
+		st = freshStore(t, shared.Path(testenv.PG1518.SHA256))
 	}
 	rec := &recorder{}
 	return build.Config{
 		Store:      st,
-		Toolchain:  realToolchain(t, shared.Dir()),
+		Toolchain:  buildtest.RealToolchain(t, shared.Dir()),
 		OutDir:     t.TempDir(),
 		Jobs:       1,
 		MakeJobs:   2,
-		LockDigest: "sha256:" + pg1518.SHA256,
+		LockDigest: "sha256:" + testenv.PG1518.SHA256,
 		Sink:       rec,
 	}, rec
 }
 
 func requireBuilds(t *testing.T) {
 	t.Helper()
-	requireRoot(t)
+	testenv.RequireRoot(t, "namespaces, real toolchain roots")
 	if testing.Short() {
 		t.Skip("builds real Postgres (minutes); not in -short")
 	}

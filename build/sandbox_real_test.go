@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 // TestSandboxInRealRoot runs the sandbox's isolation checks in the real
@@ -17,10 +19,10 @@ import (
 // is unreachable (only loopback), host files under /home and /root are not
 // visible, and writes outside the writable build dirs fail.
 func TestSandboxInRealRoot(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "namespaces, real toolchain roots")
 	ctx := context.Background()
 	shared := testStore(t)
-	tc, err := realToolchain(t, shared.Dir())(ctx, "amd64")
+	tc, err := buildtest.RealToolchain(t, shared.Dir())(ctx, "amd64")
 	if err != nil {
 		t.Fatal(err)
 	}

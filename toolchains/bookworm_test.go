@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 // The default package lists resolve against the real bookworm index, and
@@ -53,7 +54,7 @@ func TestResolveDefaultsBookworm(t *testing.T) {
 // Local apt lists are an index source too; when apt's InRelease is the
 // one the archive serves now, both sources pin the same Packages digest.
 func TestLoadAptLists(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "chroot and apt-get")
 	const lists = "/var/lib/apt/lists"
 	src := Source{BaseURL: DefaultBaseURL, Suite: DefaultSuite, Components: []string{"main"}, Arches: []string{"amd64"}}
 	if _, err := os.Stat(filepath.Join(lists, aptListPrefix(src.distsURL())+"InRelease")); err != nil {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 type tarEntry struct {
@@ -198,7 +200,7 @@ int main(void) { printf("hello from %s\n", sizeof(void*) == 8 ? "64-bit" : "32-b
 `
 
 func TestComposeGCCRoot(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "chroot and apt-get")
 	pkgs, open := resolveAndFetch(t, gccRequest())
 	root := filepath.Join(t.TempDir(), "root")
 	if _, err := Compose(context.Background(), pkgs, open, root, DefaultOptions); err != nil {
@@ -227,7 +229,7 @@ func TestComposeGCCRoot(t *testing.T) {
 }
 
 func TestComposeArm64CrossRoot(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "chroot and apt-get")
 	pkgs, open := resolveAndFetch(t, crossRequest())
 	root := filepath.Join(t.TempDir(), "root")
 	if _, err := Compose(context.Background(), pkgs, open, root, DefaultOptions); err != nil {
@@ -253,7 +255,7 @@ func TestComposeArm64CrossRoot(t *testing.T) {
 // The same package set composed under two stores gives the same digest,
 // and the second ComposeCached call is a cache hit.
 func TestComposeCachedDeterministic(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "chroot and apt-get")
 	pkgs, open := resolveAndFetch(t, gccRequest())
 	ctx := context.Background()
 	var digests []string
@@ -292,7 +294,7 @@ func TestComposeCachedDeterministic(t *testing.T) {
 }
 
 func BenchmarkComposeAmd64(b *testing.B) {
-	requireRoot(b)
+	testenv.RequireRoot(b, "chroot and apt-get")
 	req := gccRequest()
 	if os.Getenv("MONOGRES_BENCH_FULL") != "" {
 		req, _ = DefaultRequest("amd64")

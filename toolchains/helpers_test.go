@@ -12,26 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/monogres/monogres/internal/testenv"
 )
-
-// testCache is where tests keep downloaded .debs and indexes between runs.
-func testCache(t testing.TB) string {
-	dir := os.Getenv("MONOGRES_TEST_CACHE")
-	if dir == "" {
-		dir = "/var/cache/monogres-test"
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("test cache: %v", err)
-	}
-	return dir
-}
-
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (chroot and apt-get); CI runs as root")
-	}
-}
 
 // bookworm fetches the real bookworm main index for amd64 and arm64 once
 // per test binary.
@@ -54,7 +37,7 @@ func bookwormIndex(t testing.TB) *Index {
 // a time, verified) and returns an Opener reading from there.
 func debCache(t testing.TB, pkgs []Package) Opener {
 	t.Helper()
-	dir := filepath.Join(testCache(t), "debs")
+	dir := filepath.Join(testenv.CacheDir(t), "debs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

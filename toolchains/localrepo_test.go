@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/monogres/monogres/internal/testenv"
 )
 
 // repoDebs are real bookworm packages for the local repository: mawk
@@ -54,7 +55,7 @@ func aptDownload(t *testing.T, dir string, names []string) {
 // localRepo builds a Debian repository from real .debs (apt-get download +
 // dpkg-scanpackages + a Release file) and serves it on loopback.
 func localRepo(t *testing.T) *httptest.Server {
-	requireRoot(t)
+	testenv.RequireRoot(t, "chroot and apt-get")
 	if _, err := exec.LookPath("dpkg-scanpackages"); err != nil {
 		t.Fatalf("dpkg-scanpackages not found (apt-get install dpkg-dev): %v", err)
 	}

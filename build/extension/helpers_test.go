@@ -2,55 +2,18 @@ package extension_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/lock"
-	"github.com/monogres/monogres/toolchains"
 )
-
-// The test cache is the one build's tests use (MONOGRES_TEST_CACHE, default
-// /var/cache/monogres-test): downloads, composed roots and, in its store's
-// action cache, the Postgres packages extension tests build against.
-func testCache(t testing.TB) string {
-	dir := os.Getenv("MONOGRES_TEST_CACHE")
-	if dir == "" {
-		dir = "/var/cache/monogres-test"
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("test cache: %v", err)
-	}
-	return dir
-}
-
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, real toolchain roots, real Postgres builds); CI runs as root")
-	}
-}
-
-// pg1518 is the lock input of the real Postgres 15.18 release tarball.
-var pg1518 = lock.Input{
-	Name:        "postgres/15.18",
-	Kind:        lock.KindPostgres,
-	Version:     "15.18",
-	URLs:        []string{"https://deb.debian.org/debian/pool/main/p/postgresql-15/postgresql-15_15.18.orig.tar.bz2"},
-	SHA256:      "11df0df97fe3ea4ba9a791faaf39cee1d2fe571e78885b5b55d8517d27c323b4",
-	StripPrefix: "postgresql-15.18",
-}
 
 // Real extension sources, as Debian ships them.
 var (
@@ -79,92 +42,8 @@ var (
 func postgresCell(arch string) build.Cell {
 	return build.Cell{
 		Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15,
-		OptionSet: "barebones", Arch: arch, Source: pg1518,
+		OptionSet: "barebones", Arch: arch, Source: testenv.PG1518,
 	}
-}
-
-var bookworm = sync.OnceValues(func() (*toolchains.Index, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	return toolchains.FetchIndex(ctx, nil, toolchains.Source{BaseURL: toolchains.DefaultBaseURL, Suite: toolchains.DefaultSuite, Components: []string{"main"}, Arches: []string{"amd64", "arm64"}})
-})
-
-// realToolchain composes (or finds cached in storeDir) the default
-// toolchain root of each target from real bookworm packages, as build's
-// tests do, so both share the composed roots.
-func realToolchain(t testing.TB, storeDir string) build.ToolchainFunc {
-	debs := filepath.Join(testCache(t), "debs")
-	if err := os.MkdirAll(debs, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	return func(ctx context.Context, arch string) (build.Toolchain, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		idx, err := bookworm()
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		req, err := toolchains.DefaultRequest(arch)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		pkgs, err := toolchains.Resolve(idx, req)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		for _, p := range pkgs {
-			if err := download(ctx, p.URL, p.SHA256, filepath.Join(debs, p.SHA256+".deb")); err != nil {
-				return build.Toolchain{}, err
-			}
-		}
-		open := func(_ context.Context, p toolchains.Package) (io.ReadCloser, error) {
-			return os.Open(filepath.Join(debs, p.SHA256+".deb"))
-		}
-		r, err := toolchains.ComposeCached(ctx, storeDir, pkgs, open, toolchains.DefaultOptions)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		return build.Toolchain{Dir: r.Dir, Digest: r.Digest}, nil
-	}
-}
-
-func download(ctx context.Context, url, sha, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".dl-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return fmt.Errorf("GET %s: sha256 %s, want %s", url, got, sha)
-	}
-	return os.Rename(f.Name(), dst)
 }
 
 // addInput puts a real input into st, downloading it into the test cache
@@ -175,11 +54,11 @@ func addInput(t testing.TB, st *store.Store, in lock.Input) {
 		return
 	}
 	ctx := context.Background()
-	local := filepath.Join(testCache(t), "src", filepath.Base(in.URLs[0]))
+	local := filepath.Join(testenv.CacheDir(t), "src", filepath.Base(in.URLs[0]))
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := download(ctx, in.URLs[0], in.SHA256, local); err != nil {
+	if err := testenv.Download(ctx, in.URLs[0], in.SHA256, local); err != nil {
 		t.Fatal(err)
 	}
 	if sha, _, err := st.AddFile(ctx, local); err != nil || sha != in.SHA256 {
@@ -215,11 +94,11 @@ func buildPlugin(t testing.TB, st *store.Store, pkg string) lock.Input {
 func postgresPackages(t testing.TB, tc build.ToolchainFunc, parents []build.Cell) *store.Store {
 	t.Helper()
 	ctx := context.Background()
-	shared, err := store.Open(filepath.Join(testCache(t), "store"))
+	shared, err := store.Open(filepath.Join(testenv.CacheDir(t), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	addInput(t, shared, pg1518)
+	addInput(t, shared, testenv.PG1518)
 	start := time.Now()
 	res, err := build.Build(ctx, build.Config{Store: shared, Toolchain: tc, Jobs: 1, MakeJobs: 2, KeepGoing: true}, parents)
 	if err != nil {
@@ -233,7 +112,7 @@ func postgresPackages(t testing.TB, tc build.ToolchainFunc, parents []build.Cell
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sha := range []string{pg1518.SHA256} {
+	for _, sha := range []string{testenv.PG1518.SHA256} {
 		if _, _, err := fresh.AddFile(ctx, shared.Path(sha)); err != nil {
 			t.Fatal(err)
 		}

@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/build/extension"
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/plugins"
 )
 
@@ -92,7 +93,7 @@ func packageFiles(t *testing.T, path string) []string {
 // extension's files, be a cache hit on the second build (no sandbox) and
 // be reproducible under Verify.
 func TestExtensions(t *testing.T) {
-	requireRoot(t)
+	testenv.RequireRoot(t, "namespaces, real toolchain roots")
 	if testing.Short() {
 		t.Skip("builds Postgres and extensions (minutes); not in -short")
 	}
@@ -101,7 +102,7 @@ func TestExtensions(t *testing.T) {
 	if a := os.Getenv("MONOGRES_TEST_ARCHES"); a != "" {
 		arches = strings.Split(a, ",")
 	}
-	tc := realToolchain(t, testCache(t)+"/store")
+	tc := buildtest.RealToolchain(t, testenv.CacheDir(t)+"/store")
 	var parents []build.Cell
 	for _, a := range arches {
 		parents = append(parents, postgresCell(a))
@@ -227,9 +228,9 @@ func TestExtensions(t *testing.T) {
 // (cached) barebones amd64 Postgres package, smoke test included (cold-s),
 // and the no-op build that finds it in the action cache (ns/op).
 func BenchmarkExtension(b *testing.B) {
-	requireRoot(b)
+	testenv.RequireRoot(b, "namespaces, real toolchain roots")
 	ctx := context.Background()
-	tc := realToolchain(b, testCache(b)+"/store")
+	tc := buildtest.RealToolchain(b, testenv.CacheDir(b)+"/store")
 	p := postgresCell("amd64")
 	st := postgresPackages(b, tc, []build.Cell{p})
 	addInput(b, st, pgSimilarity)

@@ -1,0 +1,68 @@
+// Package buildtest gives build and extension tests real toolchain roots:
+// the default roots composed from bookworm packages, cached in a store, the
+// way `monogres build` composes them from the lock. Only tests import it.
+package buildtest
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/testenv"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// bookworm fetches the real bookworm main index for amd64 and arm64 once
+// per test binary.
+var bookworm = sync.OnceValues(func() (*toolchains.Index, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	return toolchains.FetchIndex(ctx, nil, toolchains.Source{BaseURL: toolchains.DefaultBaseURL, Suite: toolchains.DefaultSuite, Components: []string{"main"}, Arches: []string{"amd64", "arm64"}})
+})
+
+// RealToolchain composes (or finds cached in storeDir) the default toolchain
+// root of each target arch from real bookworm packages, downloaded once into
+// the test cache.
+func RealToolchain(t testing.TB, storeDir string) build.ToolchainFunc {
+	debs := filepath.Join(testenv.CacheDir(t), "debs")
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	return func(ctx context.Context, arch string) (build.Toolchain, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		idx, err := bookworm()
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		req, err := toolchains.DefaultRequest(arch)
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		pkgs, err := toolchains.Resolve(idx, req)
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		files := make([]testenv.File, len(pkgs))
+		for i, p := range pkgs {
+			files[i] = testenv.File{URL: p.URL, SHA256: p.SHA256, Dst: filepath.Join(debs, p.SHA256+".deb")}
+		}
+		if err := testenv.DownloadAll(ctx, files); err != nil {
+			return build.Toolchain{}, err
+		}
+		open := func(_ context.Context, p toolchains.Package) (io.ReadCloser, error) {
+			return os.Open(filepath.Join(debs, p.SHA256+".deb"))
+		}
+		r, err := toolchains.ComposeCached(ctx, storeDir, pkgs, open, toolchains.DefaultOptions)
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		return build.Toolchain{Dir: r.Dir, Digest: r.Digest}, nil
+	}
+}
