@@ -45,7 +45,7 @@ var builtinSources = []Source{
 // builtinOptionSpecs are per-option version constraints; the manifest's
 // [options] table overrides them.
 var builtinOptionSpecs = map[Option]string{
-	"liburing": ">=15.0",
+	"liburing": ">=18.0", // io_uring AIO arrived in Postgres 18
 	"libnuma":  ">=18.0",
 	"libcurl":  ">=18.0",
 }

@@ -244,7 +244,7 @@ func TestIndex(t *testing.T) {
 		ok      bool
 	}{
 		{"injection_points", "16.11", false}, {"injection_points", "17.0", true},
-		{"liburing", "15.18", true}, {"liburing", "14.20", false},
+		{"liburing", "18.0", true}, {"liburing", "17.7", false},
 		{"libnuma", "17.7", false}, {"libnuma", "18.0", true}, {"libcurl", "18.1", true},
 		{"atomics", "17.7", true}, {"atomics", "18.0", false}, {"spinlocks", "18.1", false},
 		{"llvm", "9.6.24", true},

@@ -57,11 +57,10 @@ unsupported = ["llvm", "plperl"]
 		{"16.11", "debug", "amd64", regular + ",debug,cassert", "injection_points: needs postgres >=17.0"},
 		{"17.0", "debug", "amd64", regular + ",debug,cassert,injection_points", ""},
 		{"17.7", "debug", "arm64", regularArm + ",debug,cassert,injection_points", "llvm: unsupported on arm64, see target.arm64.unsupported"},
-		// liburing from 15, libnuma and libcurl from 18.
-		{"14.20", "full", "amd64", regular + "," + fullExtra, "liburing: needs postgres >=15.0; libnuma: needs postgres >=18.0; libcurl: needs postgres >=18.0"},
-		{"15.18", "full", "amd64", regular + "," + fullExtra + ",liburing", "libnuma: needs postgres >=18.0; libcurl: needs postgres >=18.0"},
-		{"17.7", "full", "arm64", regularArm + ",gssapi,ldap,libxml,libxslt,pam,pltcl,selinux,liburing",
-			"llvm: unsupported on arm64, see target.arm64.unsupported; plperl: unsupported on arm64, see target.arm64.unsupported; libnuma: needs postgres >=18.0; libcurl: needs postgres >=18.0"},
+		// liburing, libnuma and libcurl from 18.
+		{"15.18", "full", "amd64", regular + "," + fullExtra, "liburing: needs postgres >=18.0; libnuma: needs postgres >=18.0; libcurl: needs postgres >=18.0"},
+		{"17.7", "full", "arm64", regularArm + ",gssapi,ldap,libxml,libxslt,pam,pltcl,selinux",
+			"llvm: unsupported on arm64, see target.arm64.unsupported; plperl: unsupported on arm64, see target.arm64.unsupported; liburing: needs postgres >=18.0; libnuma: needs postgres >=18.0; libcurl: needs postgres >=18.0"},
 		{"18.0", "full", "amd64", regular + "," + fullExtra + ",liburing,libnuma,libcurl", ""},
 	} {
 		opts, dropped := Options(m, manifest.MustVersion(tc.version), tc.set, tc.arch)
