@@ -501,7 +501,7 @@ func (m *model) jobDone(d jobDoneMsg) {
 			delete(m.items, it.name)
 		}
 	}
-	took := fmtDur(m.now().Sub(j.start))
+	took := event.FormatDuration(m.now().Sub(j.start))
 	switch {
 	case d.err != nil && (j.cancelled || errors.Is(d.err, context.Canceled)):
 		m.setStatus(true, "%s cancelled after %s (%d/%d done)", j.kind, took, j.finished, len(j.cells))

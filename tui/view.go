@@ -321,9 +321,9 @@ func (m *model) renderProgress(s *screen, lines int) {
 		if j.failed > 0 {
 			head += m.st.err.Render(fmt.Sprintf(" · %d failed", j.failed))
 		}
-		head += " · " + fmtDur(el)
+		head += " · " + event.FormatDuration(el)
 		if frac > 0 && frac < 1 {
-			head += " · ETA " + fmtDur(time.Duration(float64(el)*(1-frac)/frac))
+			head += " · ETA " + event.FormatDuration(time.Duration(float64(el)*(1-frac)/frac))
 		}
 		s.line(m.st.bold.Render(head) + "  " + m.bar(frac, barW) + fmt.Sprintf(" %3.0f%%", frac*100))
 	} else {
@@ -353,10 +353,10 @@ func (m *model) renderProgress(s *screen, lines int) {
 			line += fmt.Sprintf(" %15s ", amount(it.unit, it.done, it.total)) + m.bar(frac, barW) + fmt.Sprintf(" %3.0f%%", frac*100)
 			if el := it.last.Sub(it.start); it.done > 0 && el > 0 && it.done < it.total {
 				eta := time.Duration(float64(el) * float64(it.total-it.done) / float64(it.done))
-				line += " ETA " + fmtDur(eta)
+				line += " ETA " + event.FormatDuration(eta)
 			}
 		} else {
-			line += fmt.Sprintf(" %15s", fmtDur(now.Sub(it.start)))
+			line += fmt.Sprintf(" %15s", event.FormatDuration(now.Sub(it.start)))
 		}
 		s.line(line)
 	}
@@ -590,30 +590,7 @@ func wrap(s string, w int) []string {
 // amount formats done/total in unit.
 func amount(unit string, done, total int64) string {
 	if unit == "bytes" {
-		return fmtBytes(done) + "/" + fmtBytes(total)
+		return event.FormatBytes(done) + "/" + event.FormatBytes(total)
 	}
 	return fmt.Sprintf("step %d/%d", done, total)
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func fmtDur(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
 }

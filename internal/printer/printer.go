@@ -149,7 +149,7 @@ func (p *plain) finished(e event.Event) {
 	var b strings.Builder
 	b.WriteString(state + " " + name)
 	if it.unit == "bytes" && (it.total > 0 || it.done > 0) {
-		fmt.Fprintf(&b, " (%s)", fmtBytes(max(it.total, it.done)))
+		fmt.Fprintf(&b, " (%s)", event.FormatBytes(max(it.total, it.done)))
 	}
 	if !it.start.IsZero() && e.Phase != event.PhaseFetch {
 		if e.Err != "" {
@@ -157,7 +157,7 @@ func (p *plain) finished(e event.Event) {
 		} else {
 			b.WriteString(" in ")
 		}
-		b.WriteString(fmtDur(e.Time.Sub(it.start)))
+		b.WriteString(event.FormatDuration(e.Time.Sub(it.start)))
 	}
 	if e.Err != "" {
 		b.WriteString(": " + e.Err)
@@ -184,36 +184,13 @@ func (p *plain) printf(format string, args ...any) {
 func amount(unit string, done, total int64) string {
 	switch {
 	case unit == "bytes" && total > 0:
-		return fmt.Sprintf("%s of %s (%d%%)", fmtBytes(done), fmtBytes(total), done*100/total)
+		return fmt.Sprintf("%s of %s (%d%%)", event.FormatBytes(done), event.FormatBytes(total), done*100/total)
 	case unit == "bytes":
-		return fmtBytes(done)
+		return event.FormatBytes(done)
 	case total > 0:
 		return fmt.Sprintf("step %d of %d", done, total)
 	}
 	return fmt.Sprintf("%d %s", done, unit)
-}
-
-func fmtBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
-
-func fmtDur(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	return fmt.Sprintf("%ds", int(d.Seconds()))
 }
 
 // JSON returns a sink that writes each Event as one JSON object per line,
