@@ -2,11 +2,7 @@ package toolchains
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,62 +37,16 @@ func debCache(t testing.TB, pkgs []Package) Opener {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	sem := make(chan struct{}, 4)
-	errs := make(chan error, len(pkgs))
-	var wg sync.WaitGroup
-	for _, p := range pkgs {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs <- download(ctx, p, filepath.Join(dir, p.SHA256+".deb"))
-		})
+	files := make([]testenv.File, len(pkgs))
+	for i, p := range pkgs {
+		files[i] = testenv.File{URL: p.URL, SHA256: p.SHA256, Dst: filepath.Join(dir, p.SHA256+".deb")}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.DownloadAll(context.Background(), files); err != nil {
+		t.Fatal(err)
 	}
 	return func(_ context.Context, p Package) (io.ReadCloser, error) {
 		return os.Open(filepath.Join(dir, p.SHA256+".deb"))
 	}
-}
-
-func download(ctx context.Context, p Package, dst string) error {
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", p.URL, resp.Status)
-	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".dl-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
-		f.Close()
-		return fmt.Errorf("GET %s: %w", p.URL, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("GET %s: sha256 %s, index says %s", p.URL, got, p.SHA256)
-	}
-	return os.Rename(f.Name(), dst)
 }
 
 // indexFromStanzas builds an Index from Packages text, for synthetic cases.
