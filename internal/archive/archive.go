@@ -4,7 +4,9 @@
 //
 // Invariants:
 //   - Nothing is written outside dest: absolute names and names with ".."
-//     are rejected, symlinks and hardlinks must point inside the tree, and all
+//     are rejected, a symlink's target must resolve inside the tree component
+//     by component (following the links already extracted, and again in the
+//     final tree), hardlinks must point to files extracted earlier, and all
 //     file operations go through an os.Root opened on dest, so even a write
 //     through an in-tree symlink cannot leave it.
 //   - Device files, FIFOs and other special entries are rejected.
@@ -23,6 +25,7 @@ package archive
 import (
 	"archive/tar"
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"context"
@@ -38,6 +41,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
 )
@@ -127,33 +131,53 @@ func detect(name string, b []byte) (Format, error) {
 	return "", fmt.Errorf("%s: not a supported archive (tar.gz, tar.bz2, tar.xz, tar.zst, tar, zip, deb)", name)
 }
 
-// decompress wraps r according to the compressed-tar format f.
-func decompress(f Format, r io.Reader) (io.Reader, func(), error) {
-	switch f {
-	case TarGz:
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil, err
+// Decompress returns r decoded by the compression its file extension names:
+// ".gz", ".bz2", ".xz", ".zst", ".lz4", or "" for none. It is the one
+// decompressor switch of monogres (archives, .deb members, apt indexes).
+// Close releases the decoder, not r.
+func Decompress(ext string, r io.Reader) (io.ReadCloser, error) {
+	switch ext {
+	case "":
+		return io.NopCloser(r), nil
+	case ".gz":
+		return gzip.NewReader(r)
+	case ".bz2":
+		return io.NopCloser(bzip2.NewReader(r)), nil
+	case ".xz":
+		if _, ok := r.(io.ByteReader); !ok {
+			r = bufio.NewReader(r)
 		}
-		return zr, func() { zr.Close() }, nil
-	case TarBz2:
-		return bzip2.NewReader(r), func() {}, nil
-	case TarXz:
 		xr, err := xz.NewReader(r)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return xr, func() {}, nil
-	case TarZst:
+		return io.NopCloser(xr), nil
+	case ".zst":
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return zr, zr.Close, nil
-	case Tar:
-		return r, func() {}, nil
+		return zr.IOReadCloser(), nil
+	case ".lz4":
+		return io.NopCloser(lz4.NewReader(r)), nil
 	}
-	return nil, nil, fmt.Errorf("not a tar format: %s", f)
+	return nil, fmt.Errorf("unknown compression %q (.gz, .bz2, .xz, .zst, .lz4)", ext)
+}
+
+// compressions maps the tar formats to their compression extension.
+var compressions = map[Format]string{TarGz: ".gz", TarBz2: ".bz2", TarXz: ".xz", TarZst: ".zst", Tar: ""}
+
+// decompress wraps r according to the compressed-tar format f.
+func decompress(f Format, r io.Reader) (io.Reader, func(), error) {
+	ext, ok := compressions[f]
+	if !ok {
+		return nil, nil, fmt.Errorf("not a tar format: %s", f)
+	}
+	rc, err := Decompress(ext, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, func() { rc.Close() }, nil
 }
 
 // countingReader counts bytes read from the compressed file.
@@ -511,19 +535,66 @@ func (x *extractor) copy(orig string, w io.Writer, r io.Reader) error {
 	}
 }
 
-// insideTree reports whether the symlink at name pointing to target stays in
-// the tree, lexically.
-func insideTree(name, target string) bool {
-	if target == "" || path.IsAbs(target) {
-		return false
+// maxLinkHops bounds the symlinks followed while resolving one target: the
+// kernel's MAXSYMLINKS (40), which also counts the link itself.
+const maxLinkHops = 40
+
+// escapes reports why the symlink at name pointing to target would resolve
+// outside the tree, or "" if it stays inside. The target is resolved
+// component by component in the tree as extracted so far, following the
+// links already created (so d/s -> ../.. followed by l -> d/s/../x is seen
+// to climb out, though each is lexically inside). Components that do not
+// exist yet are taken as directories; finish checks every link again in
+// the final tree, so a later entry cannot redirect an earlier link.
+func (x *extractor) escapes(name, target string) string {
+	if target == "" {
+		return "empty symlink target"
 	}
-	p := path.Join(path.Dir(name), target)
-	return p != ".." && !strings.HasPrefix(p, "../")
+	if path.IsAbs(target) {
+		return "absolute symlink target"
+	}
+	var cur []string // resolved components, from the tree's root
+	todo := append(strings.Split(path.Dir(name), "/"), strings.Split(target, "/")...)
+	hops := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(cur) == 0 {
+				return "climbs above the tree's root"
+			}
+			cur = cur[:len(cur)-1]
+			continue
+		}
+		p := strings.Join(append(cur, c), "/")
+		fi, err := x.root.Lstat(p)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			cur = append(cur, c)
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			// A loop: the kernel gives up (ELOOP) no later than this, so
+			// the link resolves nowhere, in particular not outside.
+			return ""
+		}
+		t, err := x.root.Readlink(p)
+		if err != nil {
+			return err.Error()
+		}
+		if path.IsAbs(t) {
+			return fmt.Sprintf("goes through %q, an absolute link", p)
+		}
+		todo = append(strings.Split(t, "/"), todo...)
+	}
+	return ""
 }
 
 func (x *extractor) symlink(orig, name, target string, mt time.Time) error {
-	if !insideTree(name, target) {
-		return x.errorf(orig, "symlink to %q leads outside the tree", target)
+	if why := x.escapes(name, target); why != "" {
+		return x.errorf(orig, "symlink to %q leads outside the tree (%s)", target, why)
 	}
 	if err := x.parents(name); err != nil {
 		return err
@@ -535,6 +606,22 @@ func (x *extractor) symlink(orig, name, target string, mt time.Time) error {
 		return x.errorf(orig, "%v", err)
 	}
 	x.symlinks = append(x.symlinks, symlinkTime{name, mt})
+	return nil
+}
+
+// recheckLinks resolves every extracted symlink again in the final tree: a
+// link replaced after another was checked through it must not open a way
+// out.
+func (x *extractor) recheckLinks() error {
+	for _, s := range x.symlinks {
+		t, err := x.root.Readlink(s.name)
+		if err != nil {
+			continue // replaced by a file or removed
+		}
+		if why := x.escapes(s.name, t); why != "" {
+			return x.errorf(s.name, "symlink to %q leads outside the tree (%s)", t, why)
+		}
+	}
 	return nil
 }
 
@@ -573,6 +660,9 @@ func (x *extractor) setTime(name string, mt time.Time) error {
 // finish sets symlink and directory times last, since creating entries in a
 // directory changes its mtime.
 func (x *extractor) finish() error {
+	if err := x.recheckLinks(); err != nil {
+		return err
+	}
 	for _, s := range x.symlinks {
 		t := x.when(s.t)
 		if t.IsZero() {
