@@ -112,10 +112,15 @@ var crossTriplet = map[string]string{"arm64": "aarch64-linux-gnu"}
 // nativeArch is the build host's arch; every other target is cross-built.
 const nativeArch = "amd64"
 
-// cflags are the compiler flags of every build: fixed paths are mapped so
-// debug info and __FILE__ do not name the scratch dir.
-func cflags(c Cell) string {
-	f := "-O2 -ffile-prefix-map=" + SrcDir + "=. -ffile-prefix-map=" + WorkDir + "=."
+// cflags are the compiler flags of every configure build: -O2 (setting
+// CFLAGS replaces configure's default) and compileFlags.
+func cflags(c Cell) string { return "-O2 " + compileFlags(c) }
+
+// compileFlags are the C and C++ flags of every build besides the
+// optimization level: fixed paths are mapped so debug info and __FILE__ do
+// not name the scratch dir.
+func compileFlags(c Cell) string {
+	f := "-ffile-prefix-map=" + SrcDir + "=. -ffile-prefix-map=" + WorkDir + "=."
 	if slices.Contains(c.Options, "debug") {
 		f += " -ggdb -fno-omit-frame-pointer"
 	}
@@ -225,27 +230,38 @@ func configureRecipe(c Cell) Recipe {
 }
 
 // MesonArgs are the `meson setup` arguments of a cell (Postgres >= 16).
+// The install directories are given explicitly: on a Debian root meson
+// would default libdir to lib/<multiarch>, which breaks the $ORIGIN/../lib
+// RUNPATH and the layout PGXS expects. The optimization level is meson's
+// own option, not a flag in c_args, so the flags pg_config records
+// (-O2, and -g for debug) are the ones the compiler got.
 func MesonArgs(c Cell) []string {
-	debug := slices.Contains(c.Options, "debug")
-	bt := "release"
-	if debug {
-		bt = "debugoptimized"
+	debug := "false"
+	if slices.Contains(c.Options, "debug") {
+		debug = "true"
 	}
 	args := []string{
-		"--prefix=" + Prefix, "--buildtype=" + bt, "-Dauto_features=disabled",
-		"-Drpath=false", "-Dc_args=" + cflags(c), "-Dc_link_args=-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags",
+		"--prefix=" + Prefix, "--bindir=bin", "--libdir=lib", "--includedir=include", "--datadir=share",
+		"--sysconfdir=etc", "--localedir=share/locale", "--mandir=share/man",
+		"-Doptimization=2", "-Ddebug=" + debug, "-Dauto_features=disabled", "-Drpath=false",
+		"-Dc_args=" + compileFlags(c), "-Dcpp_args=" + compileFlags(c),
+		"-Dc_link_args=" + mesonLinkArgs, "-Dcpp_link_args=" + mesonLinkArgs,
 	}
 	if crossTriplet[c.Arch] != "" {
 		args = append(args, "--cross-file="+WorkDir+"/cross-"+c.Arch+".ini")
 	}
 	for _, o := range c.Options {
 		if o == "debug" {
-			continue // the build type
+			continue // -Ddebug above
 		}
 		args = append(args, options[o].meson...)
 	}
 	return args
 }
+
+// mesonLinkArgs give every binary and library (C or C++ linked) the
+// relative RUNPATH.
+const mesonLinkArgs = "-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"
 
 // crossFile is the meson cross file of a target.
 func crossFile(arch string) File {

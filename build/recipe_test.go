@@ -1,6 +1,7 @@
 package build
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,8 +76,12 @@ func TestConfigureRecipe(t *testing.T) {
 }
 
 func TestMesonArgs(t *testing.T) {
-	base := []string{"--prefix=/usr/local/pgsql", "--buildtype=release", "-Dauto_features=disabled", "-Drpath=false",
-		"-Dc_args=-O2 -ffile-prefix-map=/build/src=. -ffile-prefix-map=/build/work=.", "-Dc_link_args=-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"}
+	const pm = "-ffile-prefix-map=/build/src=. -ffile-prefix-map=/build/work=."
+	const link = "-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"
+	dirs := []string{"--prefix=/usr/local/pgsql", "--bindir=bin", "--libdir=lib", "--includedir=include", "--datadir=share",
+		"--sysconfdir=etc", "--localedir=share/locale", "--mandir=share/man"}
+	base := slices.Concat(dirs, []string{"-Doptimization=2", "-Ddebug=false", "-Dauto_features=disabled", "-Drpath=false",
+		"-Dc_args=" + pm, "-Dcpp_args=" + pm, "-Dc_link_args=" + link, "-Dcpp_link_args=" + link})
 	for _, tc := range []struct {
 		name string
 		cell Cell
@@ -88,9 +93,9 @@ func TestMesonArgs(t *testing.T) {
 		{"full 18 extras", testCell(18, "amd64", "libcurl", "libnuma", "liburing"),
 			append(append([]string{}, base...), "-Dlibcurl=enabled", "-Dlibnuma=enabled", "-Dliburing=enabled")},
 		{"debug 17", testCell(17, "amd64", "cassert", "debug", "injection_points"),
-			[]string{"--prefix=/usr/local/pgsql", "--buildtype=debugoptimized", "-Dauto_features=disabled", "-Drpath=false",
-				"-Dc_args=-O2 -ffile-prefix-map=/build/src=. -ffile-prefix-map=/build/work=. -ggdb -fno-omit-frame-pointer",
-				"-Dc_link_args=-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags", "-Dcassert=true", "-Dinjection_points=true"}},
+			slices.Concat(dirs, []string{"-Doptimization=2", "-Ddebug=true", "-Dauto_features=disabled", "-Drpath=false",
+				"-Dc_args=" + pm + " -ggdb -fno-omit-frame-pointer", "-Dcpp_args=" + pm + " -ggdb -fno-omit-frame-pointer",
+				"-Dc_link_args=" + link, "-Dcpp_link_args=" + link, "-Dcassert=true", "-Dinjection_points=true"})},
 		{"arm64 16", testCell(16, "arm64", "zstd"),
 			append(append([]string{}, base...), "--cross-file=/build/work/cross-arm64.ini", "-Dzstd=enabled")},
 	} {

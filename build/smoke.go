@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -20,15 +21,17 @@ const SmokeUID = 1000
 
 // SmokeScript is the smoke test of a cell's install, run in the sandbox as
 // SmokeUID with the install at SmokeDir: postgres --version, pg_config
-// reports paths below SmokeDir, initdb into /tmp, start the server on a unix
-// socket in /tmp, SELECT version(), CREATE EXTENSION of two contrib
-// modules, stop.
+// reports paths below SmokeDir and the PGXS makefile is installed, initdb
+// into /tmp, start the server on a unix socket in /tmp, SELECT version(),
+// CREATE EXTENSION of two contrib modules, the checks of smokeOptions, stop.
 func SmokeScript(c Cell) string {
 	return `set -eu
 PG=` + SmokeDir + `
 echo "+ postgres --version"
 "$PG/bin/postgres" --version
 test "$("$PG/bin/pg_config" --sharedir)" = "$PG/share" || { echo "pg_config --sharedir is $("$PG/bin/pg_config" --sharedir), want $PG/share: the install is not relocatable"; exit 1; }
+test "$("$PG/bin/pg_config" --libdir)" = "$PG/lib" || { echo "pg_config --libdir is $("$PG/bin/pg_config" --libdir), want $PG/lib"; exit 1; }
+test -f "$("$PG/bin/pg_config" --pgxs)" || { echo "pg_config --pgxs names $("$PG/bin/pg_config" --pgxs), which is not installed"; exit 1; }
 test "$("$PG/bin/pg_config" --pkglibdir)" = "$PG/lib" || { echo "pg_config --pkglibdir is $("$PG/bin/pg_config" --pkglibdir), want $PG/lib"; exit 1; }
 echo "+ initdb"
 "$PG/bin/initdb" -D /tmp/data -U postgres -A trust --no-sync >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
@@ -44,10 +47,33 @@ q 'CREATE EXTENSION pg_trgm'
 q 'CREATE EXTENSION hstore'
 test "$(q "SELECT similarity('monogres', 'monogres')")" = 1
 test "$(q "SELECT ('a=>1'::hstore)->'a'")" = 1
-echo "+ pg_ctl stop"
+` + smokeOptions(c) + `echo "+ pg_ctl stop"
 "$PG/bin/pg_ctl" -D /tmp/data -w -t 120 stop >/dev/null
 echo "smoke test passed"
 `
+}
+
+// smokeOptions are the smoke checks of options that load code at run
+// time: with llvm a query is JIT-compiled (pg_jit_available and EXPLAIN's
+// JIT section prove llvmjit.so loaded), with plpython a plpython3u function
+// runs.
+func smokeOptions(c Cell) string {
+	var s string
+	if slices.Contains(c.Options, "llvm") {
+		s += `echo "+ JIT-compiled query"
+test "$(q 'SELECT pg_jit_available()')" = t || { echo "pg_jit_available() is false: llvmjit.so does not load"; exit 1; }
+q 'SET jit = on; SET jit_above_cost = 0; SET jit_inline_above_cost = 0; SET jit_optimize_above_cost = 0; EXPLAIN (ANALYZE, COSTS OFF) SELECT sum(x) FROM generate_series(1, 1000) x' >/tmp/jit.txt
+grep -q 'Functions: [1-9]' /tmp/jit.txt || { cat /tmp/jit.txt; echo "the query was not JIT-compiled"; exit 1; }
+`
+	}
+	if slices.Contains(c.Options, "plpython") {
+		s += `echo "+ CREATE EXTENSION plpython3u"
+q 'CREATE EXTENSION plpython3u'
+q "CREATE FUNCTION py_add(a int, b int) RETURNS int LANGUAGE plpython3u AS 'return a + b'"
+test "$(q 'SELECT py_add(40, 2)')" = 42
+`
+	}
+	return s
 }
 
 // binfmtMagic and binfmtMask match aarch64 ELF executables (as Debian's

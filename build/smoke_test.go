@@ -26,4 +26,17 @@ func TestSmokeScript(t *testing.T) {
 	}
 }
 
+func TestSmokeScriptOptions(t *testing.T) {
+	bare := SmokeScript(testCell(18, "amd64"))
+	reg := SmokeScript(testCell(18, "amd64", "llvm", "plpython"))
+	for _, want := range []string{"pg_jit_available()", "jit_above_cost = 0", "Functions: [1-9]", "CREATE EXTENSION plpython3u", "py_add(40, 2)"} {
+		if contains(bare, want) {
+			t.Errorf("barebones smoke script has %q", want)
+		}
+		if !contains(reg, want) {
+			t.Errorf("llvm+plpython smoke script lacks %q", want)
+		}
+	}
+}
+
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
