@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/monogres/monogres/internal/keys"
 )
 
 // Manifest is a decoded monogres.toml.
@@ -31,6 +33,11 @@ type Manifest struct {
 	Distdirs   []string          `toml:"distdirs" json:"distdirs,omitempty"`
 	Default    []string          `toml:"default" json:"default,omitempty"`
 	Options    map[string]Spec   `toml:"options" json:"options,omitempty"`
+	// TrustedKeys are the public keys ("NAME:BASE64", see internal/keys)
+	// whose signatures on packages, attestations and cache entries are
+	// trusted. They choose whom to believe, not what to build, so they are
+	// left out of the digest: changing them does not make the lock stale.
+	TrustedKeys []keys.PublicKey `toml:"trusted_keys" json:"-"`
 
 	// File is the path the manifest was read from.
 	File string `toml:"-" json:"-"`
