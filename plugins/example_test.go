@@ -57,12 +57,12 @@ func TestGenfileExample(t *testing.T) {
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Fatalf("plan (-want +got):\n%s", diff)
 	}
-	if err := ValidatePlan(p, func(string) bool { return false }); err != nil {
+	if err := ValidatePlan(p, "/build/pg", func(string) bool { return false }); err != nil {
 		t.Fatalf("ValidatePlan: %v", err)
 	}
 
 	// Apply the plan to a writable copy, as the build does.
-	if err := ApplyPlan(src, p); err != nil {
+	if _, err := ApplyPlan(src, p); err != nil {
 		t.Fatal(err)
 	}
 	mk, _ := os.ReadFile(filepath.Join(src, "Makefile"))

@@ -37,6 +37,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -297,7 +298,7 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 		WithWalltime(func() (int64, int32) { return epoch, 0 }, 1).
 		WithNanotime(func() int64 { return 1 }, 1).
 		WithRandSource(rand.NewChaCha8(randomSeed)).
-		WithFSConfig(wazero.NewFSConfig().WithFSMount(normFS{root.FS(), time.Unix(epoch, 0)}, Mount)).
+		WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(newReadOnlyFS(normFS{root.FS(), time.Unix(epoch, 0)}), Mount)).
 		WithEnv("PWD", Mount).
 		WithEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(epoch, 10))
 	for _, k := range slices.Sorted(maps.Keys(h.opts.Env)) {

@@ -127,8 +127,12 @@ func TestHostileEscape(t *testing.T) {
 		t.Fatalf("plugin escaped: %+v", p)
 	}
 	t.Logf("error: %v", err)
-	wantErr(t, err, "plugin escape: exited with status 1", "escape attempts all failed (inside-link read 5 bytes)",
-		"read /etc/passwd:", "read /src/abs-link:", "read /src/rel-link:", "read /src/deep-link:", "read /src/sub/up-link:",
+	wantErr(t, err, "plugin escape: exited with status 1: plugin: escape attempts all failed (inside-link read 5 bytes)",
+		"write /src/pwned: open /src/pwned: Read-only file system", "mkdir /src/newdir: mkdir /src/newdir: Read-only file system")
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("the error is not one line: %v", err)
+	}
+	wantErr(t, err, "read /etc/passwd:", "read /src/abs-link:", "read /src/rel-link:", "read /src/deep-link:", "read /src/sub/up-link:",
 		"path_open ../../etc/passwd:", "path_open sub/../../outside/secret.txt:", "path_open ../outside/secret.txt:",
 		"path_open rel-link:", "write /src/pwned:", "mkdir /src/newdir:", "remove /src/Makefile:")
 	if strings.Contains(err.Error()+stderr.String(), secret) || strings.Contains(err.Error(), "root:x:0:0") {
@@ -152,5 +156,37 @@ func mustWrite(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFileErrorsNameTheirCause: a plugin returning a raw file error gets
+// the reason added (read-only tree, outside the tree, a symlink out of
+// it), on one line; a panic is one line too, its stack only on stderr.
+func TestFileErrorsNameTheirCause(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	mustWrite(t, filepath.Join(src, "Makefile"), "all:\n")
+	mustWrite(t, filepath.Join(base, "secret"), "x")
+	os.Symlink("../secret", filepath.Join(src, "out-link"))
+	h := newHost(t, Options{TempDir: base})
+	m := compile(t, h, "./testdata/fserr")
+	for op, want := range map[string]string{
+		"write":   "plugin fserr: exited with status 1: plugin: open /src/generated.sql: Read-only file system (the source tree /src is read-only: return new files in Plan.Files and changes in Plan.Patches)",
+		"outside": "plugin fserr: exited with status 1: plugin: open /etc/passwd: Bad file number (/etc/passwd is outside the source tree: a plugin sees only the read-only tree at /src)",
+		"symlink": "plugin fserr: exited with status 1: plugin: open /src/out-link: I/O error (/src/out-link is probably a symlink leading outside the source tree, which a plugin cannot follow)",
+		"panic":   "plugin fserr: exited with status 2: plugin: panic: assignment to entry in nil map (",
+	} {
+		t.Run(op, func(t *testing.T) {
+			req := testRequest()
+			req.Params = map[string]string{"op": op}
+			var stderr bytes.Buffer
+			_, err := h.Call(context.Background(), m, req, os.DirFS(src), &stderr)
+			if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %v\nwant one line starting %q", err, want)
+			}
+			if op == "panic" && strings.Count(stderr.String(), "\ngoroutine ") != 1 {
+				t.Errorf("stderr does not hold the stack once:\n%s", stderr.String())
+			}
+		})
 	}
 }

@@ -100,25 +100,31 @@ func (e *excerptBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// note returns "; stderr:" and an excerpt of stderr (its first lines and, if
-// longer, its last lines), or "".
+// note returns ": " and the one line of stderr that says what went wrong
+// (the SDK's "plugin: ..." line, a Go "panic: ..." or "fatal error: ..."
+// line, else the first non-empty line), noting how much more there was.
+// The whole stderr goes to the caller's writer (a build's cell log), so
+// a stack trace is shown once, there.
 func (e *excerptBuffer) note() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if strings.TrimSpace(string(e.head)) == "" {
+	lines := strings.Split(strings.TrimSpace(string(e.head)), "\n")
+	if lines[0] == "" {
 		return ""
 	}
-	const first, last = 6, 3
-	if e.total <= int64(e.max) {
-		lines := strings.Split(strings.TrimSpace(string(e.head)), "\n")
-		if len(lines) <= first+last {
-			return "; stderr:\n" + strings.Join(lines, "\n")
+	pick := 0
+	for i, l := range lines {
+		if strings.HasPrefix(l, "plugin: ") || strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			pick = i
+			break
 		}
-		return "; stderr:\n" + strings.Join(lines[:first], "\n") + "\n...\n" + strings.Join(lines[len(lines)-last:], "\n")
 	}
-	head := strings.Split(strings.TrimSpace(string(e.head)), "\n")
-	head = head[:min(first, max(1, len(head)-1))] // the last line may be cut
-	tail := strings.Split(strings.TrimSpace(string(e.tail)), "\n")
-	tail = tail[max(1, len(tail)-last):] // the first line may be cut
-	return "; stderr:\n" + strings.Join(head, "\n") + "\n...\n" + strings.Join(tail, "\n")
+	more := ""
+	switch {
+	case e.total > int64(len(e.head)):
+		more = " (more on the plugin's stderr)"
+	case len(lines) > 1:
+		more = fmt.Sprintf(" (%d more lines on the plugin's stderr)", len(lines)-1)
+	}
+	return ": " + strings.TrimSpace(lines[pick]) + more
 }

@@ -5,6 +5,9 @@ import (
 	"io"
 	"io/fs"
 	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
 
 // normFS hides what differs between two staging copies of the same tree:
@@ -88,3 +91,18 @@ type normInfo struct {
 
 func (i normInfo) ModTime() time.Time { return i.mtime }
 func (i normInfo) Sys() any           { return nil }
+
+// readOnlyFS serves a normFS to wasm: every write is refused with EROFS, so
+// a plugin reads "read-only file system" rather than wazero's ENOSYS.
+type readOnlyFS struct{ *sysfs.ReadFS }
+
+func newReadOnlyFS(fsys fs.FS) readOnlyFS {
+	return readOnlyFS{&sysfs.ReadFS{FS: &sysfs.AdaptFS{FS: fsys}}}
+}
+
+func (r readOnlyFS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if flag&(experimentalsys.O_WRONLY|experimentalsys.O_RDWR|experimentalsys.O_CREAT|experimentalsys.O_TRUNC|experimentalsys.O_APPEND) != 0 {
+		return nil, experimentalsys.EROFS
+	}
+	return r.ReadFS.OpenFile(path, flag, perm)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,18 +19,36 @@ import (
 func TestValidatePlanChecksTheLock(t *testing.T) {
 	p := sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}, ExtraPackages: []string{"libgeos-dev", "bison"}}
 	locked := func(name string) bool { return name == "bison" }
-	err := ValidatePlan(p, locked)
+	err := ValidatePlan(p, "", locked)
 	wantErr(t, err, `extra_packages[0]: "libgeos-dev" is not in the lock`)
 	if strings.Contains(err.Error(), `"bison"`) {
 		t.Errorf("bison is locked but reported: %v", err)
 	}
-	wantErr(t, ValidatePlan(p, nil), `"libgeos-dev" is not in the lock`, `"bison" is not in the lock`)
+	wantErr(t, ValidatePlan(p, "", nil), `"libgeos-dev" is not in the lock`, `"bison" is not in the lock`)
 	p.ExtraPackages = []string{"bison"}
-	if err := ValidatePlan(p, locked); err != nil {
+	if err := ValidatePlan(p, "", locked); err != nil {
 		t.Fatal(err)
 	}
 	p.Commands = nil
-	wantErr(t, ValidatePlan(p, locked), "commands: plan has no commands")
+	wantErr(t, ValidatePlan(p, "", locked), "commands: plan has no commands")
+}
+
+// TestValidatePlanPackagePatterns: a pattern outside the install prefix
+// (the docs' old usr/lib/postgresql/15/... example) can never match.
+func TestValidatePlanPackagePatterns(t *testing.T) {
+	p := sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}}
+	for _, ok := range []string{"build/pg/lib/x.so", "build/pg/share/extension", "build", "build/*/lib/*.so", "*/pg"} {
+		p.Package = []string{ok}
+		if err := ValidatePlan(p, "/build/pg", nil); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	p.Package = []string{"build/pg/lib/x.so", "usr/lib/postgresql/15/lib/x.so", "build/postgres/lib"}
+	err := ValidatePlan(p, "/build/pg", nil)
+	wantErr(t, err, `package[1] "usr/lib/postgresql/15/lib/x.so" matches nothing: an extension installs below build/pg/`, `package[2] "build/postgres/lib" matches nothing`)
+	if strings.Contains(err.Error(), "package[0]") {
+		t.Errorf("a good pattern reported: %v", err)
+	}
 }
 
 func TestApplyPlanStaysInTree(t *testing.T) {
@@ -41,19 +60,27 @@ func TestApplyPlanStaysInTree(t *testing.T) {
 	os.Mkdir(filepath.Join(base, "elsewhere"), 0o755)
 	for _, path := range []string{"abs/x", "rel/x"} {
 		p := sdk.Plan{Protocol: 1, Files: []sdk.File{{Path: path, Content: "pwned"}}, Commands: []sdk.Command{{Argv: []string{"true"}}}}
-		err := ApplyPlan(src, p)
+		_, err := ApplyPlan(src, p)
 		wantErr(t, err, "files[0] "+path)
 	}
 	if left, _ := os.ReadDir(filepath.Join(base, "elsewhere")); len(left) > 0 {
 		t.Errorf("ApplyPlan wrote outside the tree: %v", left)
 	}
 	p := sdk.Plan{Protocol: 1, Patches: []sdk.Patch{{Path: "Makefile", Diff: "@@ -1 +1 @@\n-b\n+c\n"}}, Commands: []sdk.Command{{Argv: []string{"true"}}}}
-	wantErr(t, ApplyPlan(src, p), "patches[0] Makefile: hunk #1 (@@ -1 +1 @@) does not apply")
+	_, err := ApplyPlan(src, p)
+	wantErr(t, err, "patches[0] Makefile: hunk #1 (@@ -1 +1 @@) does not apply")
 	p.Files = []sdk.File{{Path: "run.sh", Content: "#!/bin/sh\n", Mode: 0o755}}
 	p.Patches[0].Diff = "@@ -1 +1 @@\n-a\n+c\n"
-	if err := ApplyPlan(src, p); err != nil {
+	applied, err := ApplyPlan(src, p)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if got := fmt.Sprint(applied); got != "[wrote run.sh (10 bytes) patched Makefile (+1 -1 lines)]" {
+		t.Errorf("applied %s", got)
+	}
+	p.Patches[0].Path = "GNUmakefile"
+	_, err = ApplyPlan(src, p)
+	wantErr(t, err, "patches[0] GNUmakefile: the source tree has no such file to patch")
 	if b, _ := os.ReadFile(filepath.Join(src, "Makefile")); string(b) != "c\n" {
 		t.Errorf("Makefile = %q", b)
 	}

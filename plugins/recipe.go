@@ -30,15 +30,11 @@ func (w Wasm) Plan(ctx context.Context, req sdk.Request, src fs.FS) (sdk.Plan, e
 	return w.Host.Call(ctx, w.Module, req, src, w.Stderr)
 }
 
-// PGXS is the built-in recipe for extensions built with Postgres' PGXS:
-//
-//	make USE_PGXS=1 PG_CONFIG=$pg_config [MakeArgs...]
-//	make USE_PGXS=1 PG_CONFIG=$pg_config [MakeArgs...] install DESTDIR=$out
-//
-// The package is everything installed under $out.
+// PGXS is the built-in recipe for extensions built with Postgres' PGXS: the
+// commands of sdk.PGXS (which names the cross compiler on arm64), with
+// MakeArgs appended to both make command lines. The package is everything
+// installed under $out.
 type PGXS struct {
-	// MakeArgs are appended to both make command lines, e.g. a cross
-	// compiler: CC=aarch64-linux-gnu-gcc.
 	MakeArgs []string
 }
 
@@ -57,14 +53,7 @@ func (r PGXS) Plan(ctx context.Context, req sdk.Request, src fs.FS) (sdk.Plan, e
 		}
 		return sdk.Plan{}, fmt.Errorf("pgxs recipe for %s: %w", name, err)
 	}
-	base := []string{"make", "USE_PGXS=1", "PG_CONFIG=" + req.Paths.PGConfig}
-	base = append(base, r.MakeArgs...)
-	build := append([]string(nil), base...)
-	install := append(append([]string(nil), base...), "install", "DESTDIR="+req.Paths.Out)
-	p := sdk.Plan{
-		Protocol: sdk.ProtocolVersion,
-		Commands: []sdk.Command{{Argv: build}, {Argv: install}},
-	}
+	p := sdk.Plan{Protocol: sdk.ProtocolVersion, Commands: sdk.PGXS(req, r.MakeArgs...)}
 	if err := p.Validate(); err != nil {
 		return sdk.Plan{}, fmt.Errorf("pgxs recipe for %s: %w", name, err)
 	}

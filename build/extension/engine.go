@@ -211,10 +211,58 @@ type prepared struct {
 	src     string // staged source tree with the plan applied
 	sde     int64
 	tc      build.Toolchain
+	req     sdk.Request
 	plan    sdk.Plan
+	applied []plugins.Applied
 	planLog []byte // the plugin's stderr
 	action  Action
 	key     string
+}
+
+// Prepared is an extension cell made ready for its sandbox by Prepare.
+type Prepared struct {
+	// Request is what the recipe was given (Files excepted: the host fills
+	// them in).
+	Request sdk.Request
+	// Plan is the recipe's validated plan; Applied lists what applying it
+	// changed in the extracted source.
+	Plan    sdk.Plan
+	Applied []plugins.Applied
+	// PluginStderr is what a plugin wrote to stderr.
+	PluginStderr []byte
+	// Dir is the scratch dir (the caller removes it); Source is the
+	// extracted source tree in it, with the plan applied.
+	Dir, Source string
+	// ActionKey is the cell's action key; Cached says whether the action
+	// cache has it.
+	ActionKey string
+	Cached    bool
+}
+
+// Prepare does for cell c everything a build does before the sandbox runs:
+// it builds (or finds cached) the parent Postgres cell, extracts the
+// source, builds the recipe's request, runs the recipe, checks its plan
+// against the lock and applies it to the extracted tree. `monogres plugin
+// run --cell` calls it, so a dry run sees exactly what a build would. The
+// caller removes Prepared.Dir, which is set whenever it was created, also
+// on error.
+func Prepare(ctx context.Context, cfg Config, c Cell) (Prepared, error) {
+	e, err := newEngine(cfg, event.PhaseBuild)
+	if err != nil {
+		return Prepared{}, err
+	}
+	pcfg := e.cfg.Config
+	pres, err := build.Build(ctx, pcfg, []build.Cell{c.Parent})
+	if err != nil {
+		return Prepared{}, fmt.Errorf("extension: cell %s: Postgres cell %s: %w", c.Name, c.Parent.Name, err)
+	}
+	p, err := e.prepare(ctx, c, pres[0], runOpts{jobs: e.cfg.MakeJobs, scratch: e.scratch})
+	out := Prepared{Request: p.req, Plan: p.plan, Applied: p.applied, PluginStderr: p.planLog, Dir: p.dir, Source: p.src, ActionKey: p.key}
+	if err != nil {
+		return out, err
+	}
+	_, out.Cached, err = build.Lookup(e.cfg.Store, p.key)
+	return out, err
 }
 
 func (e *engine) sourceDateEpoch(ctx context.Context, c Cell, path string) (int64, error) {
@@ -307,7 +355,9 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent build.Result, o run
 	if err != nil {
 		return p, err
 	}
-	plan, err := r.Plan(ctx, Request(c), os.DirFS(p.src))
+	p.req = Request(c)
+	p.req.SourceDateEpoch = p.sde
+	plan, err := r.Plan(ctx, p.req, os.DirFS(p.src))
 	done()
 	p.planLog = stderr.Bytes()
 	if err != nil {
@@ -316,13 +366,13 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent build.Result, o run
 	locked := func(name string) bool {
 		return e.cfg.LockedPackage != nil && e.cfg.LockedPackage(c.Parent.Arch, name)
 	}
-	if err := plugins.ValidatePlan(plan, locked); err != nil {
+	p.plan = plan
+	if err := plugins.ValidatePlan(plan, PGDir, locked); err != nil {
 		return p, fmt.Errorf("extension: cell %s: recipe %s returned an unusable plan: %w", c.Name, c.Recipe, err)
 	}
-	if err := plugins.ApplyPlan(p.src, plan); err != nil {
+	if p.applied, err = plugins.ApplyPlan(p.src, plan); err != nil {
 		return p, fmt.Errorf("extension: cell %s: applying the plan of recipe %s: %w", c.Name, c.Recipe, err)
 	}
-	p.plan = plan
 
 	var env []build.EnvVar
 	for _, kv := range sandbox.DefaultEnv(p.sde) {
@@ -436,6 +486,12 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) build.Result {
 	if len(p.planLog) > 0 {
 		fmt.Fprintf(out, "monogres: plugin stderr:\n%s\n", bytes.TrimRight(p.planLog, "\n"))
 	}
+	for _, a := range p.applied {
+		fmt.Fprintf(out, "monogres: plan: %s\n", a)
+	}
+	if len(p.plan.Package) > 0 {
+		fmt.Fprintf(out, "monogres: plan: package %q\n", p.plan.Package)
+	}
 	pg := filepath.Join(p.dir, "pg")
 	if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), pg, archive.Options{}); err != nil {
 		return failed("extracting the Postgres package", err)
@@ -514,12 +570,16 @@ func collect(outDir, pg string, patterns []string) (string, error) {
 	root := filepath.Join(outDir, strings.TrimPrefix(PGDir, "/"))
 	base := strings.TrimPrefix(PGDir, "/") + "/"
 	var files []string
+	matched := make([]bool, len(patterns))
 	err := filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, _ := filepath.Rel(outDir, p)
 		rel = filepath.ToSlash(rel)
+		for i, pat := range patterns {
+			matched[i] = matched[i] || plugins.MatchPattern(pat, rel)
+		}
 		if !plugins.MatchPackage(patterns, rel) {
 			return nil
 		}
@@ -538,6 +598,11 @@ func collect(outDir, pg string, patterns []string) (string, error) {
 	}
 	if len(files) == 0 {
 		return "", fmt.Errorf("nothing was installed below %s%s (or nothing matched the plan's package patterns %q)", OutDir, PGDir, patterns)
+	}
+	for i, ok := range matched {
+		if !ok {
+			return "", fmt.Errorf("package[%d] %q matched no installed file", i, patterns[i])
+		}
 	}
 	if len(patterns) == 0 {
 		return root, nil

@@ -58,9 +58,6 @@ const (
 // PGConfig is the parent's pg_config inside the sandbox.
 const PGConfig = PGDir + "/bin/pg_config"
 
-// crossCC is the cross compiler of each non-native target.
-var crossCC = map[string]string{"arm64": "aarch64-linux-gnu-gcc"}
-
 // Cell is one extension build target.
 type Cell struct {
 	// Name is "pg_similarity~1.0~postgres~15.18~barebones~amd64".
@@ -161,17 +158,14 @@ func Request(c Cell) sdk.Request {
 		Postgres:  sdk.Postgres{Version: c.Parent.PostgresVersion, Major: c.Parent.Major},
 		OptionSet: c.Parent.OptionSet,
 		Arch:      c.Parent.Arch,
-		Paths:     sdk.Paths{Source: SrcDir, Out: OutDir, PGConfig: PGConfig},
+		Paths:     sdk.Paths{Source: SrcDir, Out: OutDir, PGConfig: PGConfig, Prefix: PGDir},
 		Params:    c.Params,
 	}
 }
 
-// PGXS is the built-in PGXS recipe for a target arch: on a cross target
-// it names the cross compiler.
+// PGXS is the built-in PGXS recipe for a target arch (sdk.PGXS names the
+// cross compiler of a cross target from the request).
 func PGXS(arch string) plugins.PGXS {
-	if cc := crossCC[arch]; cc != "" {
-		return plugins.PGXS{MakeArgs: []string{"CC=" + cc}}
-	}
 	return plugins.PGXS{}
 }
 

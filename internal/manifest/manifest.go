@@ -105,6 +105,9 @@ type Extension struct {
 	Packages []string  `toml:"packages" json:"packages,omitempty"`
 	Sources  []Source  `toml:"source" json:"source,omitempty"`
 	Releases []Release `toml:"release" json:"release,omitempty"`
+	// Params are passed to the build plugin (build = "plugin:NAME") as the
+	// request's params, so one plugin can serve many extensions.
+	Params map[string]string `toml:"params" json:"params,omitempty"`
 }
 
 // Toolchain says where build roots come from.
@@ -124,11 +127,16 @@ type ToolchainTarget struct {
 	Packages []string `toml:"packages" json:"packages"`
 }
 
-// Plugin pins a WebAssembly plugin module.
+// Plugin pins a WebAssembly plugin module: a URL with its sha256, or a
+// local file the lock pins by hashing it.
 type Plugin struct {
 	Name   string `toml:"name" json:"name"`
-	URL    string `toml:"url" json:"url"`
-	SHA256 SHA256 `toml:"sha256" json:"sha256"`
+	URL    string `toml:"url" json:"url,omitempty"`
+	SHA256 SHA256 `toml:"sha256" json:"sha256,omitempty"`
+	// Path is a local .wasm file, relative to the manifest (a plugin being
+	// written): `monogres lock` hashes it, and `lock --check` and `build`
+	// notice when it changed since.
+	Path string `toml:"path" json:"path,omitempty"`
 }
 
 // Mirror rewrites URLs starting with From to start with To.
@@ -301,10 +309,13 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("plugin[%d]: name is required", i)
 		case plugins[pl.Name]:
 			return fmt.Errorf("plugin[%d] %q: duplicate plugin name", i, pl.Name)
+		case pl.Path != "" && (pl.URL != "" || pl.SHA256 != ""):
+			return fmt.Errorf("plugin[%d] %q: path is a local plugin that monogres lock pins: give either path, or url and sha256", i, pl.Name)
+		case pl.Path != "":
 		case pl.URL == "":
-			return fmt.Errorf("plugin[%d] %q: url is required", i, pl.Name)
+			return fmt.Errorf("plugin[%d] %q: url (or path, for a local plugin) is required", i, pl.Name)
 		case pl.SHA256 == "":
-			return fmt.Errorf("plugin[%d] %q: sha256 is required", i, pl.Name)
+			return fmt.Errorf("plugin[%d] %q: sha256 is required (build the plugin with `monogres plugin build DIR --pin %s`, or use path = for a local file)", i, pl.Name, pl.Name)
 		}
 		plugins[pl.Name] = true
 	}
@@ -332,8 +343,12 @@ func (m *Manifest) validate() error {
 				return fmt.Errorf("%s: versions[%d] %q is listed twice", where, j, v)
 			}
 		}
-		if name, ok := e.Build.Plugin(); ok && !plugins[name] {
+		name, isPlugin := e.Build.Plugin()
+		if isPlugin && !plugins[name] {
 			return fmt.Errorf("%s: build: plugin %q is not declared in any [[plugin]]", where, name)
+		}
+		if len(e.Params) > 0 && !isPlugin {
+			return fmt.Errorf("%s: params are passed to a build plugin, but build is %q (not plugin:NAME)", where, e.Build)
 		}
 		if e.Postgres.String() == "" {
 			m.Extensions[i].Postgres, _ = ParseSpec("*")

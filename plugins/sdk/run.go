@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 )
 
 // Run is a plugin's whole main function: it reads the Request from stdin,
@@ -18,8 +19,16 @@ func Run(plan func(Request) (Plan, error)) {
 }
 
 // Main is Run with explicit streams; it returns the exit status instead of
-// exiting, for tests.
-func Main(stdin io.Reader, stdout, stderr io.Writer, plan func(Request) (Plan, error)) int {
+// exiting, for tests. A panic in plan becomes the one-line error
+// "plugin: panic: ..." followed by its stack; a file error gets its cause
+// (Explain).
+func Main(stdin io.Reader, stdout, stderr io.Writer, plan func(Request) (Plan, error)) (code int) {
+	defer func() {
+		if v := recover(); v != nil {
+			fmt.Fprintf(stderr, "plugin: panic: %v\n\n%s", v, debug.Stack())
+			code = 2
+		}
+	}()
 	if err := run(stdin, stdout, plan); err != nil {
 		fmt.Fprintf(stderr, "plugin: %v\n", err)
 		return 1
@@ -38,7 +47,7 @@ func run(stdin io.Reader, stdout io.Writer, plan func(Request) (Plan, error)) er
 	}
 	p, err := plan(req)
 	if err != nil {
-		return err
+		return Explain(err, req.Paths.Mount)
 	}
 	if p.Protocol == 0 {
 		p.Protocol = ProtocolVersion

@@ -33,8 +33,12 @@ type Request struct {
 	// relative to the tree root, sorted. The same tree is readable (read-only)
 	// by the plugin under Paths.Mount.
 	Files []string `json:"files"`
-	// Params are the extension's plugin parameters from monogres.toml.
+	// Params are the extension's plugin parameters: the params table of its
+	// [[extension]] in monogres.toml.
 	Params map[string]string `json:"params,omitempty"`
+	// SourceDateEpoch is the build's fixed time (Unix seconds, from the
+	// lock); the plugin's clock reads the same.
+	SourceDateEpoch int64 `json:"source_date_epoch,omitempty"`
 }
 
 // Extension names the extension and version being built.
@@ -63,6 +67,11 @@ type Paths struct {
 	Out string `json:"out"`
 	// PGConfig is the pg_config of the Postgres cell in the build sandbox.
 	PGConfig string `json:"pg_config"`
+	// Prefix is where the Postgres cell is installed in the build sandbox
+	// (e.g. /build/pg): the extension installs below Out+Prefix, so Package
+	// patterns start with Prefix without its leading slash, as in
+	// path.Join(strings.TrimPrefix(Prefix, "/"), "lib/foo.so").
+	Prefix string `json:"prefix,omitempty"`
 	// Mount is where the plugin sees the source tree, read-only (e.g. /src).
 	Mount string `json:"mount"`
 }

@@ -8,8 +8,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path"
 	"strings"
 
 	"github.com/monogres/monogres/plugins/sdk"
@@ -18,9 +16,9 @@ import (
 func main() { sdk.Run(plan) }
 
 func plan(req sdk.Request) (sdk.Plan, error) {
-	mk, err := os.ReadFile(path.Join(req.Paths.Mount, "Makefile"))
+	mk, err := req.ReadFile("Makefile")
 	if err != nil {
-		return sdk.Plan{}, fmt.Errorf("reading Makefile: %v", err)
+		return sdk.Plan{}, err
 	}
 	var scripts []string
 	for _, f := range req.Files {
@@ -28,24 +26,14 @@ func plan(req sdk.Request) (sdk.Plan, error) {
 			scripts = append(scripts, f)
 		}
 	}
-	var diff string
-	for i, line := range strings.Split(string(mk), "\n") {
+	for _, line := range strings.Split(string(mk), "\n") {
 		if strings.HasPrefix(line, "DATA =") {
-			diff = fmt.Sprintf("@@ -%d +%d @@\n-%s\n+DATA = %s\n", i+1, i+1, line, strings.Join(scripts, " "))
+			fix, err := sdk.Substitute(req, "Makefile", line+"\n", "DATA = "+strings.Join(scripts, " ")+"\n")
+			if err != nil {
+				return sdk.Plan{}, err
+			}
+			return sdk.Plan{Patches: []sdk.Patch{fix}, Commands: sdk.PGXS(req)}, nil
 		}
 	}
-	if diff == "" {
-		return sdk.Plan{}, fmt.Errorf("Makefile has no DATA = line to fix")
-	}
-	pg := "PG_CONFIG=" + req.Paths.PGConfig
-	var cc []string
-	if req.Arch == "arm64" {
-		cc = []string{"CC=aarch64-linux-gnu-gcc"}
-	}
-	build := append([]string{"make", "USE_PGXS=1", pg}, cc...)
-	install := append(append([]string{"make", "USE_PGXS=1", pg}, cc...), "install", "DESTDIR="+req.Paths.Out)
-	return sdk.Plan{
-		Patches:  []sdk.Patch{{Path: "Makefile", Diff: diff}},
-		Commands: []sdk.Command{{Argv: build}, {Argv: install}},
-	}, nil
+	return sdk.Plan{}, fmt.Errorf("Makefile has no DATA = line to fix")
 }
