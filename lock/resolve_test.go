@@ -122,9 +122,10 @@ func TestResolve(t *testing.T) {
 		t.Errorf("postgres/15 = %+v", pg15)
 	}
 	pg17, _ := l.Find("postgres/17")
-	idx, _ := m.Index.Lookup(manifest.MustVersion("17.7"))
-	if pg17.Version != "17.7" || pg17.SHA256 != string(idx.SHA256) || pg17.StripPrefix != "postgres-REL_17_7" ||
-		!slices.Equal(pg17.URLs, []string{"https://github.com/postgres/postgres/archive/refs/tags/REL_17_7.tar.gz"}) {
+	idx, _ := m.Index.Lookup(manifest.MustVersion("17.12"))
+	if pg17.Version != "17.12" || pg17.SHA256 != string(idx.SHA256) || pg17.StripPrefix != "postgresql-17.12" ||
+		!slices.Equal(pg17.URLs, []string{"https://ftp.postgresql.org/pub/source/v17.12/postgresql-17.12.tar.bz2",
+			"https://deb.debian.org/debian/pool/main/p/postgresql-17/postgresql-17_17.12.orig.tar.bz2"}) {
 		t.Errorf("postgres/17 = %+v", pg17)
 	}
 
@@ -190,12 +191,12 @@ func TestResolveUpdate(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Diff(old, upd.Lock)
-	if len(d) != 1 || d[0].Name != "postgres/17" || d[0].Old.Version != "17.6" || d[0].New.Version != "17.7" {
+	if len(d) != 1 || d[0].Name != "postgres/17" || d[0].Old.Version != "17.6" || d[0].New.Version != "17.12" {
 		t.Fatalf("update diff = %v", d)
 	}
 	i176, _ := spec.Index.Lookup(manifest.MustVersion("17.6"))
-	i177, _ := spec.Index.Lookup(manifest.MustVersion("17.7"))
-	want := fmt.Sprintf("• Updated 'postgres/17': 17.6 (sha256:%s…) → 17.7 (sha256:%s…)", i176.SHA256[:12], i177.SHA256[:12])
+	i1712, _ := spec.Index.Lookup(manifest.MustVersion("17.12"))
+	want := fmt.Sprintf("• Updated 'postgres/17': 17.6 (sha256:%s…) → 17.12 (sha256:%s…)", i176.SHA256[:12], i1712.SHA256[:12])
 	if d[0].String() != want {
 		t.Errorf("got  %s\nwant %s", d[0], want)
 	}
@@ -214,7 +215,7 @@ func TestResolveUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := moved.Lock.Find("postgres/17"); in.Version != "17.7" {
+	if in, _ := moved.Lock.Find("postgres/17"); in.Version != "17.12" {
 		t.Errorf("spec >=17.7,<18 kept the pin %s", in.Version)
 	}
 }
@@ -244,17 +245,17 @@ func TestPostgresVersions(t *testing.T) {
 		want string // "input=version ..."
 		err  string
 	}{
-		{toml: `versions = ["15.18", "16.*", ">=17,<17.3"]`, want: "postgres/15=15.18 postgres/16=16.11 postgres/17=17.2"},
+		{toml: `versions = ["15.18", "16.*", ">=17,<17.3"]`, want: "postgres/15=15.18 postgres/16=16.15 postgres/17=17.2"},
 		{toml: `versions = ["16.99"]`, want: "postgres/16=16.99"}, // exact, unindexed: hashed by download
-		{toml: `versions_all = ["17.*"]`, want: "postgres/17.0=17.0 postgres/17.1=17.1 postgres/17.2=17.2 postgres/17.3=17.3 postgres/17.4=17.4 postgres/17.5=17.5 postgres/17.6=17.6 postgres/17.7=17.7"},
+		{toml: `versions_all = ["17.*"]`, want: "postgres/17.0=17.0 postgres/17.1=17.1 postgres/17.2=17.2 postgres/17.3=17.3 postgres/17.4=17.4 postgres/17.5=17.5 postgres/17.6=17.6 postgres/17.7=17.7 postgres/17.8=17.8 postgres/17.9=17.9 postgres/17.10=17.10 postgres/17.11=17.11 postgres/17.12=17.12"},
 		// A version selected twice keeps its first input: no duplicate cells.
-		{toml: `versions = ["15.18", "18.*"]` + "\n" + `versions_all = ["15.*", ">=18"]`, want: "postgres/15=15.18 postgres/18=18.1 postgres/18.0=18.0"},
+		{toml: `versions = ["15.18", "18.*"]` + "\n" + `versions_all = ["15.*", ">=18"]`, want: "postgres/15=15.18 postgres/18=18.6 postgres/15.0=15.0 postgres/15.1=15.1 postgres/15.2=15.2 postgres/15.3=15.3 postgres/15.4=15.4 postgres/15.5=15.5 postgres/15.6=15.6 postgres/15.7=15.7 postgres/15.8=15.8 postgres/15.9=15.9 postgres/15.10=15.10 postgres/15.11=15.11 postgres/15.12=15.12 postgres/15.13=15.13 postgres/15.14=15.14 postgres/15.15=15.15 postgres/15.16=15.16 postgres/15.17=15.17 postgres/15.19=15.19 postgres/18.0=18.0 postgres/18.1=18.1 postgres/18.2=18.2 postgres/18.3=18.3 postgres/18.4=18.4"},
 		{toml: `versions = [">=16.2,<17", "16.*"]`,
 			err: `m.toml: postgres.versions[1] "16.*" resolves to input postgres/16, which postgres.versions[0] ">=16.2,<17" already selects; list several minors under postgres.versions_all`},
 		{toml: `versions = ["19.*"]`,
-			err: `m.toml: postgres.versions[0] "19.*" matches no known Postgres release (index has 15.18 … 18.1); add a [[postgres.release]] or fix the spec`},
+			err: `m.toml: postgres.versions[0] "19.*" matches no known Postgres release (index has 15.0 … 18.6); add a [[postgres.release]] or fix the spec`},
 		{toml: `versions = ["15.18"]` + "\n" + `versions_all = ["<15"]`,
-			err: `m.toml: postgres.versions_all[0] "<15" matches no known Postgres release (index has 15.18 … 18.1); add a [[postgres.release]] or fix the spec`},
+			err: `m.toml: postgres.versions_all[0] "<15" matches no known Postgres release (index has 15.0 … 18.6); add a [[postgres.release]] or fix the spec`},
 	} {
 		m := parse(t, "[postgres]\n"+tc.toml+"\n")
 		pgs, err := PostgresVersions(m, nil, nil)

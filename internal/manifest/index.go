@@ -15,14 +15,12 @@ import (
 //go:embed releases.json
 var releasesJSON []byte
 
-// derived holds facts monogres derived itself from release archives it
-// hashed: the Debian source package that ships the same bytes and the newest
-// mtime in the archive.
-var derived = map[string]struct {
-	apt string
-	sde int64
-}{
-	"15.18": {apt: "source:postgresql-15=15.18-0+deb12u1:postgresql-15_15.18.orig.tar.bz2", sde: 1778529797},
+// sourceDateEpochs are the newest mtimes of release tarballs monogres
+// hashed itself (SOURCE_DATE_EPOCH of builds from them; 0 or missing: derived
+// when the tarball is first built).
+var sourceDateEpochs = map[string]int64{
+	"15.18": 1778529797,
+	"18.6":  1786473511,
 }
 
 // builtinSources are the default source templates, by the index's source names.
@@ -54,7 +52,11 @@ var builtinOptionSpecs = map[Option]string{
 type Index struct {
 	// Releases sorted by version; at most one per version (the preferred source).
 	Releases []Release
-	Sources  map[string]Source
+	// Alternatives are other archives of the same version (a GitHub tag
+	// archive besides the release tarball): different bytes, so different
+	// inputs with their own sha256, declared but not chosen.
+	Alternatives map[string][]Release
+	Sources      map[string]Source
 	// OptionSpecs constrain options to versions.
 	OptionSpecs map[Option]Spec
 }
@@ -115,7 +117,10 @@ func Expand(tmpl string, v Version, tag, name string) string {
 	).Replace(tmpl)
 }
 
-// builtinIndex decodes the embedded release facts.
+// builtinIndex decodes the embedded release facts. A version's release
+// tarball is preferred over its GitHub tag archive (the tarball is what
+// upstream signs off and Debian ships); the tag archive is then an
+// alternative.
 func builtinIndex() (*Index, error) {
 	var raw struct {
 		Compat map[string]string `json:"build_option_compat"`
@@ -124,25 +129,34 @@ func builtinIndex() (*Index, error) {
 			Tag    string `json:"tag"`
 		} `json:"github"`
 		Tarball map[string]struct {
-			SHA256 string `json:"sha256"`
-			Size   int64  `json:"size"`
+			SHA256      string `json:"sha256"`
+			Size        int64  `json:"size"`
+			DebianOrig  string `json:"debian_orig"`
+			DebianSuite string `json:"debian_suite"`
 		} `json:"tarball"`
 	}
 	if err := json.Unmarshal(releasesJSON, &raw); err != nil {
 		return nil, fmt.Errorf("built-in release index: %v", err)
 	}
-	x := &Index{Sources: map[string]Source{}, OptionSpecs: map[Option]Spec{}}
+	x := &Index{Sources: map[string]Source{}, OptionSpecs: map[Option]Spec{}, Alternatives: map[string][]Release{}}
 	for _, s := range builtinSources {
 		x.Sources[s.Name] = s
 	}
 	byVersion := map[string]Release{}
-	for v, r := range raw.GitHub {
-		byVersion[v] = Release{Version: v, Source: "github", SHA256: SHA256(r.SHA256), Tag: r.Tag}
-	}
-	// The release tarball is preferred over a GitHub tag archive.
 	for v, r := range raw.Tarball {
-		d := derived[v]
-		byVersion[v] = Release{Version: v, Source: "tarball", SHA256: SHA256(r.SHA256), Size: r.Size, Apt: d.apt, SourceDateEpoch: d.sde}
+		apt, err := aptHint(r.DebianSuite, r.DebianOrig)
+		if err != nil {
+			return nil, fmt.Errorf("built-in release index: tarball %s: %v", v, err)
+		}
+		byVersion[v] = Release{Version: v, Source: "tarball", SHA256: SHA256(r.SHA256), Size: r.Size, Apt: apt, SourceDateEpoch: sourceDateEpochs[v]}
+	}
+	for v, r := range raw.GitHub {
+		g := Release{Version: v, Source: "github", SHA256: SHA256(r.SHA256), Tag: r.Tag}
+		if _, ok := byVersion[v]; ok {
+			x.Alternatives[v] = append(x.Alternatives[v], g)
+			continue
+		}
+		byVersion[v] = g
 	}
 	for _, r := range byVersion {
 		x.Releases = append(x.Releases, r)
@@ -155,6 +169,20 @@ func builtinIndex() (*Index, error) {
 	}
 	x.sort()
 	return x, nil
+}
+
+// aptHint turns the facts' "SUITE (PACKAGE DEBVERSION)" and the Debian file
+// name into an Apt artifact, "source:PACKAGE=DEBVERSION:FILE".
+func aptHint(suite, file string) (string, error) {
+	if suite == "" && file == "" {
+		return "", nil
+	}
+	_, pv, ok := strings.Cut(suite, " (")
+	pkg, ver, ok2 := strings.Cut(strings.TrimSuffix(pv, ")"), " ")
+	if !ok || !ok2 || file == "" || pkg == "" || ver == "" {
+		return "", fmt.Errorf("debian_suite %q / debian_orig %q: want \"SUITE (PACKAGE VERSION)\" and a file name", suite, file)
+	}
+	return "source:" + pkg + "=" + ver + ":" + file, nil
 }
 
 func mustSpec(s string) Spec {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,7 +228,45 @@ func TestIndex(t *testing.T) {
 			t.Errorf("index release %s: unknown source %q", r.Version, r.Source)
 		}
 	}
-	for spec, want := range map[string]string{"17.*": "17.7", "16": "16.11", "*": "18.1", ">=16.2,<16.5": "16.4", "15.*": "15.18"} {
+	r, ok = x.Lookup(MustVersion("18.6"))
+	want = Release{Version: "18.6", Source: "tarball",
+		SHA256: "555610c24d53e4316da5b7d3fc25c279d96856d5e0e23ee308c328c5fa881d9f", Size: 22632314,
+		Apt: "source:postgresql-18=18.6-3:postgresql-18_18.6.orig.tar.bz2", SourceDateEpoch: 1786473511}
+	if !ok || r != want {
+		t.Errorf("Lookup(18.6) = %+v, %v; want %+v", r, ok, want)
+	}
+	// The tag archive of a version with a known tarball is a declared alternative.
+	alt := Release{Version: "18.6", Source: "github", SHA256: "ff9b1187e3ab120282b9f3e09a5efba2425838b3a843150c5cb2f019f47ac400", Tag: "REL_18_6"}
+	if a := x.Alternatives["18.6"]; len(a) != 1 || a[0] != alt {
+		t.Errorf("Alternatives[18.6] = %+v", a)
+	}
+	if a := x.Alternatives["17.11"]; len(a) != 0 {
+		t.Errorf("Alternatives[17.11] = %+v, want none (only a tag archive is known)", a)
+	}
+	// Every release of the shared facts is indexed, with its tarball first.
+	var facts struct {
+		GitHub  map[string]struct{ SHA256 string } `json:"github"`
+		Tarball map[string]struct{ SHA256 string } `json:"tarball"`
+	}
+	if err := json.Unmarshal(releasesJSON, &facts); err != nil {
+		t.Fatal(err)
+	}
+	for v, g := range facts.GitHub {
+		r, ok := x.Lookup(MustVersion(v))
+		if tb, has := facts.Tarball[v]; has {
+			if !ok || string(r.SHA256) != tb.SHA256 || len(x.Alternatives[v]) != 1 || string(x.Alternatives[v][0].SHA256) != g.SHA256 {
+				t.Errorf("%s: %+v alternatives %+v, want the tarball first and the tag archive as alternative", v, r, x.Alternatives[v])
+			}
+		} else if !ok || string(r.SHA256) != g.SHA256 || r.Source != "github" {
+			t.Errorf("%s: %+v, want the tag archive %s", v, r, g.SHA256)
+		}
+	}
+	for v, tb := range facts.Tarball {
+		if r, ok := x.Lookup(MustVersion(v)); !ok || string(r.SHA256) != tb.SHA256 || r.Source != "tarball" {
+			t.Errorf("%s: %+v, want the tarball %s", v, r, tb.SHA256)
+		}
+	}
+	for spec, want := range map[string]string{"17.*": "17.12", "17.11": "17.11", "<17.12,>=17": "17.11", "16": "16.15", "*": "18.6", ">=16.2,<16.5": "16.4", "15.*": "15.19", "18": "18.6"} {
 		if v, ok := x.Newest(mustSpec(spec)); !ok || v.String() != want {
 			t.Errorf("Newest(%s) = %v, %v; want %s", spec, v, ok, want)
 		}
@@ -239,7 +278,7 @@ func TestIndex(t *testing.T) {
 	for _, v := range x.All(mustSpec(">=16.9,<17.1")) {
 		got = append(got, v.String())
 	}
-	if strings.Join(got, " ") != "16.9 16.10 16.11 17.0" {
+	if strings.Join(got, " ") != "16.9 16.10 16.11 16.12 16.13 16.14 16.15 17.0" {
 		t.Errorf("All(>=16.9,<17.1) = %v", got)
 	}
 	for _, tc := range []struct {
