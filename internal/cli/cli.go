@@ -16,6 +16,9 @@ import (
 	"strings"
 )
 
+// defaultManifest is the manifest used without --manifest.
+const defaultManifest = "monogres.toml"
+
 // Exit codes.
 const (
 	exitOK        = 0
@@ -53,6 +56,7 @@ func commands() []command {
 		{"plan", "list the matrix of cells and the options each gets", runPlan},
 		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
+		{"attest", "check a signed attestation (provenance, verification summary) against a package (attest verify)", runAttest},
 		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
 		{"plugin", "run a wasm build plugin on a request outside a build (plugin run)", runPlugin},
 		{"toolchain", "run a shell or command inside a locked toolchain root in the build sandbox (toolchain shell)", runToolchain},
@@ -80,7 +84,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	fs := flag.NewFlagSet("monogres", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&e.manifestPath, "manifest", "monogres.toml", "path of the manifest; the lock is monogres.lock beside it")
+	fs.StringVar(&e.manifestPath, "manifest", defaultManifest, "path of the manifest; the lock is monogres.lock beside it")
 	help := fs.Bool("help", false, "show help")
 	fs.BoolVar(help, "h", false, "show help")
 	if err := fs.Parse(args); err != nil {
