@@ -6,9 +6,12 @@
 //   - "/" = the composed toolchain root [Spec.Root], read-only;
 //   - the extra [Spec.Mounts] (for example the source at /build/src, scratch
 //     at /build/work and output at /build/out);
-//   - a fresh /proc, a minimal /dev (null, zero, full, random, urandom, tty
-//     bound from the host, /dev/shm, /dev/fd and /dev/std{in,out,err}) and a
+//   - a fresh /proc, a minimal /dev (null, zero, full and [u]random bound
+//     from the host, /dev/shm, /dev/fd and /dev/std{in,out,err}) and a
 //     writable tmpfs at /tmp;
+//   - no controlling terminal, in a session of its own: never the caller's
+//     terminal, so it cannot type into it (a [Spec.TTY] command gets a
+//     pseudo-terminal of its own, relayed by Run);
 //   - no host /usr, /etc, /home or /root, no network but its own loopback
 //     (unless [Spec.Network]), a fixed hostname, exactly [Spec.Env], umask 022,
 //     the requested uid/gid and resource limits.

@@ -209,6 +209,11 @@ func start(s *Setup) (int, error) {
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: s.UID, HostID: 0, Size: 1}},
 			GidMappings: []syscall.SysProcIDMap{{ContainerID: s.GID, HostID: 0, Size: 1}},
 			Pdeathsig:   syscall.SIGKILL,
+			// A session of its own; with a TTY, the terminal on fd 0 (the
+			// sandbox's own pseudo-terminal) is its controlling terminal.
+			Setsid:  true,
+			Setctty: s.TTY,
+			Ctty:    0,
 		},
 	})
 	if err != nil {

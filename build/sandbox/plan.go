@@ -63,11 +63,16 @@ type Setup struct {
 	GID     int    `json:"gid"`
 	Limits  Limits `json:"limits"`
 	Umask   int    `json:"umask"`
-	Exec    Exec   `json:"exec"`
+	// TTY means stdin, stdout and stderr are a pseudo-terminal that
+	// becomes the command's controlling terminal.
+	TTY  bool `json:"tty,omitempty"`
+	Exec Exec `json:"exec"`
 }
 
-// devNodes are the host device nodes bound into a KindDev mount.
-var devNodes = [...]string{"null", "zero", "full", "random", "urandom", "tty"}
+// devNodes are the host device nodes bound into a KindDev mount; with
+// Spec.TTY /dev/tty is added (it opens the caller's own controlling
+// terminal, so only a command with a terminal of its own may have it).
+var devNodes = [...]string{"null", "zero", "full", "random", "urandom"}
 
 // maxID is the largest uid or gid accepted inside (65534 is "nobody", the
 // overflow id of unmapped users).
@@ -105,7 +110,7 @@ func Plan(spec Spec) (Setup, error) {
 		case KindProc:
 			ops = append(ops, Op{Kind: OpProc, Target: m.Target})
 		case KindDev:
-			ops = append(ops, devOps(m.Target)...)
+			ops = append(ops, devOps(m.Target, spec.TTY)...)
 			readOnly = append(readOnly, Op{Kind: OpReadOnly, Target: m.Target})
 		}
 	}
@@ -131,6 +136,7 @@ func Plan(spec Spec) (Setup, error) {
 		GID:      spec.GID,
 		Limits:   spec.Limits,
 		Umask:    0o022,
+		TTY:      spec.TTY,
 		Exec: Exec{
 			Argv: append([]string(nil), spec.Argv...),
 			Env:  append([]string{}, spec.Env...),
@@ -227,9 +233,13 @@ func allMounts(user []Mount) ([]Mount, error) {
 	return all, nil
 }
 
-func devOps(dev string) []Op {
+func devOps(dev string, tty bool) []Op {
 	ops := []Op{{Kind: OpTmpfs, Target: dev, Mode: 0o755}}
-	for _, n := range devNodes {
+	nodes := devNodes[:]
+	if tty {
+		nodes = append(nodes, "tty")
+	}
+	for _, n := range nodes {
 		ops = append(ops, Op{Kind: OpBind, Source: "/dev/" + n, Target: path.Join(dev, n)})
 	}
 	ops = append(ops, Op{Kind: OpTmpfs, Target: path.Join(dev, "shm"), Mode: 0o1777})

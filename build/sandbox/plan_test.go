@@ -17,7 +17,6 @@ var defaultDev = []Op{
 	{Kind: OpBind, Source: "/dev/full", Target: "/dev/full"},
 	{Kind: OpBind, Source: "/dev/random", Target: "/dev/random"},
 	{Kind: OpBind, Source: "/dev/urandom", Target: "/dev/urandom"},
-	{Kind: OpBind, Source: "/dev/tty", Target: "/dev/tty"},
 	{Kind: OpTmpfs, Target: "/dev/shm", Mode: 0o1777},
 	{Kind: OpSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
 	{Kind: OpSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},

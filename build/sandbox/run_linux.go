@@ -72,6 +72,19 @@ func Run(ctx context.Context, spec Spec) error {
 	defer repR.Close()
 	defer repW.Close()
 
+	stdin, stdout, stderr := spec.Stdin, hideTerminal(spec.Stdout), hideTerminal(spec.Stderr)
+	var relay *ttyRelay
+	if spec.TTY {
+		if relay, err = newTTY(spec.Stdin); err != nil {
+			return fmt.Errorf("sandbox: a terminal for %s: %w", spec.Argv[0], err)
+		}
+		defer relay.ptmx.Close()
+		defer relay.tty.Close()
+		stdin, stdout, stderr = relay.tty, relay.tty, relay.tty
+	} else if _, ok := terminalFile(spec.Stdin); ok {
+		return fmt.Errorf("sandbox: %s: Stdin is a terminal, which a sandboxed command never gets: set Spec.TTY to give it a terminal of its own", spec.Argv[0])
+	}
+
 	uid, gid := os.Geteuid(), os.Getegid()
 	flags := syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 		syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
@@ -82,7 +95,7 @@ func Run(ctx context.Context, spec Spec) error {
 	cmd.Args = []string{initArg0}
 	cmd.Env = []string{initEnv + "=1"}
 	cmd.Dir = "/"
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	cmd.ExtraFiles = []*os.File{planR, repW} // fds 3 and 4
 	cmd.WaitDelay = 5 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -92,6 +105,8 @@ func Run(ctx context.Context, spec Spec) error {
 		// Only a privileged caller may keep setgroups; the init then drops
 		// the supplementary groups it inherited.
 		GidMappingsEnableSetgroups: uid == 0,
+		// A session of its own: the sandbox has no controlling terminal.
+		Setsid: true,
 		// The sandbox dies with the thread that started it; that thread
 		// stays locked to this goroutine until Wait returns.
 		Pdeathsig: syscall.SIGKILL,
@@ -108,6 +123,12 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	planR.Close()
 	repW.Close()
+	if relay != nil {
+		if err := relay.start(spec.Stdin, spec.Stdout); err != nil {
+			_ = cmd.Process.Kill()
+		}
+		defer relay.stop()
+	}
 	repCh := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(repR)

@@ -411,7 +411,7 @@ func TestDev(t *testing.T) {
 		! touch /dev/new 2>/dev/null
 	`
 	got := mustRun(t, sandbox.Spec{}, "sh", "-c", script)
-	want := "fd full null random shm stderr stdin stdout tty urandom zero \n5\n 00 00 00\n/proc/self/fd\n/proc/self/fd/0\n"
+	want := "fd full null random shm stderr stdin stdout urandom zero \n5\n 00 00 00\n/proc/self/fd\n/proc/self/fd/0\n"
 	if got != want {
 		t.Fatalf("inside:\n%s\nwant:\n%s", got, want)
 	}

@@ -35,10 +35,10 @@ const (
 	KindTmpfs MountKind = "tmpfs"
 	// KindProc mounts the sandbox's own /proc at Target.
 	KindProc MountKind = "proc"
-	// KindDev builds a minimal /dev at Target: null, zero, full, random,
-	// urandom and tty bound from the host, a tmpfs at shm, and the symlinks
-	// fd, stdin, stdout and stderr (to /proc/self/fd); it is read-only apart
-	// from the devices and shm.
+	// KindDev builds a minimal /dev at Target: null, zero, full, random and
+	// urandom bound from the host (and tty with Spec.TTY), a tmpfs at shm,
+	// and the symlinks fd, stdin, stdout and stderr (to /proc/self/fd); it
+	// is read-only apart from the devices and shm.
 	KindDev MountKind = "dev"
 )
 
@@ -137,10 +137,20 @@ type Spec struct {
 	// Limits are resource limits; zero fields are inherited.
 	Limits Limits
 	// Stdin, Stdout and Stderr are the command's standard streams; nil
-	// means /dev/null.
+	// means /dev/null. The command never gets the caller's terminal: it
+	// runs in a session of its own with no controlling terminal, a terminal
+	// given as Stdout or Stderr reaches it only through a pipe, and a
+	// terminal as Stdin needs TTY. So nothing inside can push input into the
+	// caller's terminal (TIOCSTI) or change its modes.
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// TTY gives the command a pseudo-terminal of its own as stdin, stdout,
+	// stderr and controlling terminal (and /dev/tty), for interactive
+	// shells. Run relays Stdin to it and its output to Stdout (Stderr is not
+	// used); when Stdin is a terminal, Run puts it in raw mode for the run
+	// and passes its window size on.
+	TTY bool
 }
 
 // DefaultEnv is the built environment of a build: PATH=DefaultPath,

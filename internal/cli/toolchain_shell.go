@@ -6,6 +6,8 @@ import (
 	"os"
 	"slices"
 
+	"github.com/charmbracelet/x/term"
+
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/lock"
 )
@@ -52,6 +54,9 @@ func runToolchain(e *env, args []string) error {
 	spec := sandbox.Spec{
 		Root: root.Dir, Mounts: mounts, Argv: argv, Env: sandbox.DefaultEnv(0, "TERM="+os.Getenv("TERM")),
 		Dir: sandbox.HomeDir, Network: *network, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+		// From a terminal the command gets one of its own, relayed by the
+		// sandbox: the caller's terminal never reaches it.
+		TTY: isTTY(e.stdin),
 	}
 	err = sandbox.Run(e.ctx, spec)
 	var xe *sandbox.ExitError
@@ -59,6 +64,12 @@ func runToolchain(e *env, args []string) error {
 		return exitError{code: xe.ExitCode()}
 	}
 	return err
+}
+
+// isTTY reports whether x is a terminal (not just any character device).
+func isTTY(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
 }
 
 // rootInputs returns the locked .debs of the toolchain root serving arch.

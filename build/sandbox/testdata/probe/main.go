@@ -9,12 +9,14 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: probe connect ADDR | loopback | resolve HOST | ifaces | write PATH")
+		fail("usage: probe connect ADDR | loopback | resolve HOST | ifaces | write PATH | tiocsti TEXT")
 	}
 	switch os.Args[1] {
 	case "connect":
@@ -64,6 +66,20 @@ func main() {
 			fail("write: %v", err)
 		}
 		fmt.Println("wrote", os.Args[2])
+	case "tiocsti":
+		// The terminal injection attack: push TEXT into the input queue of
+		// every terminal within reach (the controlling terminal through
+		// /dev/tty, and fds 0-2), as if typed by the user.
+		n := 0
+		if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err != nil {
+			fmt.Printf("/dev/tty: %v\n", err)
+		} else {
+			n += inject("/dev/tty", tty.Fd(), os.Args[2])
+		}
+		for fd := range 3 {
+			n += inject(fmt.Sprintf("fd %d", fd), uintptr(fd), os.Args[2])
+		}
+		fmt.Printf("injected into %d terminals\n", n)
 	default:
 		fail("unknown subcommand %q", os.Args[1])
 	}
@@ -72,4 +88,18 @@ func main() {
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 	os.Exit(1)
+}
+
+// inject pushes text into the terminal fd with TIOCSTI, one byte at a time,
+// and reports whether the kernel let it.
+func inject(name string, fd uintptr, text string) int {
+	for i := 0; i < len(text); i++ {
+		b := text[i]
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCSTI, uintptr(unsafe.Pointer(&b))); e != 0 {
+			fmt.Printf("%s: TIOCSTI: %v\n", name, e)
+			return 0
+		}
+	}
+	fmt.Printf("%s: TIOCSTI: injected %q\n", name, text)
+	return 1
 }
