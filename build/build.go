@@ -26,7 +26,8 @@
 // but debug installs with install-strip (no separate debug files); debug
 // keeps full symbols (-ggdb) and enables cassert. arm64 is cross-compiled
 // with aarch64-linux-gnu-gcc and the root's :arm64 libraries; its smoke test
-// runs under qemu-user through binfmt_misc (see EnsureBinfmt).
+// runs under qemu-user registered in the sandbox's own binfmt_misc (see
+// Emulation), never the host's.
 package build
 
 import (

@@ -341,13 +341,9 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 
 // smoke runs the smoke test of an install tree in the sandbox.
 func (e *engine) smoke(ctx context.Context, p prepared, install string, out io.Writer) error {
-	if smokeNeedsEmulation(p.cell) {
-		if err := EnsureBinfmt(p.tc.Dir, filepath.Join(p.tc.Dir, "usr/bin/qemu-aarch64-static")); err != nil {
-			return err
-		}
-	}
 	return sandbox.Run(ctx, sandbox.Spec{
 		Root:   p.tc.Dir,
+		Binfmt: Emulation(p.cell.Arch),
 		Mounts: []sandbox.Mount{sandbox.BindRO(install, SmokeDir), sandbox.Tmpfs(HomeDir, 0o755)},
 		Argv:   []string{"/bin/sh", "-c", p.action.Smoke},
 		Env:    sandbox.DefaultEnv(p.sde),

@@ -1,14 +1,9 @@
 package build
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/monogres/monogres/build/sandbox"
 )
 
 // SmokeDir is where the smoke test mounts the install, on purpose not
@@ -76,79 +71,13 @@ test "$(q 'SELECT py_add(40, 2)')" = 42
 	return s
 }
 
-// binfmtMagic and binfmtMask match aarch64 ELF executables (as Debian's
-// qemu-user-static registers them).
-const (
-	binfmtMagic = `\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`
-	binfmtMask  = `\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`
-	binfmtDir   = "/proc/sys/fs/binfmt_misc"
-)
-
-// EnsureBinfmt makes arm64 programs executable for the smoke test. As root
-// it mounts binfmt_misc if it is not mounted. A
-// registration named qemu-aarch64 (any name containing "aarch64") that is
-// enabled is enough when it has the F flag (the interpreter was opened at
-// registration and works in any mount namespace) or when its interpreter
-// path exists in root. Otherwise, as root, it registers qemuInRoot (the
-// toolchain root's qemu-aarch64-static, a host path) as
-// "monogres-qemu-aarch64" with flag F (fix binary), as Debian's
-// qemu-user-static does. The registration is host-wide and persists.
-func EnsureBinfmt(root, qemuInRoot string) error {
-	if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err != nil && os.Geteuid() == 0 {
-		// Not mounted (common on fresh machines without binfmt-support).
-		_ = unix.Mount("binfmt_misc", binfmtDir, "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+// Emulation is what a sandbox over the toolchain root needs to run the
+// programs built for arch: nothing for native ones; for arm64, the root's
+// qemu-aarch64-static registered in the sandbox's own binfmt_misc instance
+// (never the host's).
+func Emulation(arch string) []sandbox.Binfmt {
+	if arch == nativeArch {
+		return nil
 	}
-	if _, err := os.Stat(filepath.Join(binfmtDir, "status")); err != nil {
-		return fmt.Errorf("build: arm64 smoke test needs binfmt_misc, which is not mounted at %s: run `mount -t binfmt_misc binfmt_misc %s` as root, or install qemu-user-static and binfmt-support", binfmtDir, binfmtDir)
-	}
-	entries, _ := filepath.Glob(filepath.Join(binfmtDir, "*aarch64*"))
-	var seen []string
-	for _, e := range entries {
-		b, err := os.ReadFile(e)
-		if err != nil {
-			continue
-		}
-		enabled, interp, flags := parseBinfmt(string(b))
-		if !enabled {
-			seen = append(seen, filepath.Base(e)+" (disabled)")
-			continue
-		}
-		if strings.Contains(flags, "F") {
-			return nil
-		}
-		if _, err := os.Stat(filepath.Join(root, interp)); err == nil {
-			return nil
-		}
-		seen = append(seen, fmt.Sprintf("%s (interpreter %s, flags %q: not in the toolchain root and no F flag)", filepath.Base(e), interp, flags))
-	}
-	if _, err := os.Stat(qemuInRoot); err != nil {
-		return fmt.Errorf("build: arm64 smoke test: no usable binfmt_misc registration for aarch64 %v, and the toolchain root has no %s to register", seen, qemuInRoot)
-	}
-	reg := fmt.Sprintf(":monogres-qemu-aarch64:M::%s:%s:%s:F", binfmtMagic, binfmtMask, qemuInRoot)
-	if err := os.WriteFile(filepath.Join(binfmtDir, "register"), []byte(reg), 0o200); err != nil {
-		if os.IsExist(err) || bytes.Contains([]byte(err.Error()), []byte("file exists")) {
-			return nil // registered concurrently
-		}
-		return fmt.Errorf("build: arm64 smoke test: registering %s with binfmt_misc failed (%v); as root run `apt-get install qemu-user-static binfmt-support` (Debian registers it with the F flag), or register it by hand", qemuInRoot, err)
-	}
-	return nil
+	return []sandbox.Binfmt{sandbox.QemuAarch64("/usr/bin/qemu-aarch64-static")}
 }
-
-// parseBinfmt reads a /proc/sys/fs/binfmt_misc entry.
-func parseBinfmt(s string) (enabled bool, interp, flags string) {
-	for _, line := range strings.Split(s, "\n") {
-		switch {
-		case line == "enabled":
-			enabled = true
-		case strings.HasPrefix(line, "interpreter "):
-			interp = strings.TrimPrefix(line, "interpreter ")
-		case strings.HasPrefix(line, "flags: "):
-			flags = strings.TrimPrefix(line, "flags: ")
-		}
-	}
-	return
-}
-
-// smokeNeedsEmulation reports whether the smoke test of c runs foreign
-// binaries.
-func smokeNeedsEmulation(c Cell) bool { return c.Arch != nativeArch }

@@ -5,18 +5,6 @@ import (
 	"testing"
 )
 
-func TestParseBinfmt(t *testing.T) {
-	// As the kernel shows Debian's qemu-user-static registration.
-	entry := "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\noffset 0\nmagic 7f454c460201010000000000000000000200b700\nmask ffffffffffffff00fffffffffffffffffeffffff\n"
-	en, interp, flags := parseBinfmt(entry)
-	if !en || interp != "/usr/libexec/qemu-binfmt/aarch64-binfmt-P" || flags != "POCF" {
-		t.Errorf("parseBinfmt = %v %q %q", en, interp, flags)
-	}
-	if en, _, _ := parseBinfmt("disabled\ninterpreter /x\nflags: \n"); en {
-		t.Error("disabled entry parsed as enabled")
-	}
-}
-
 func TestSmokeScript(t *testing.T) {
 	s := SmokeScript(testCell(15, "amd64"))
 	for _, want := range []string{`"$PG/bin/postgres" --version`, "initdb", "pg_ctl", "SELECT version()", `"PostgreSQL 15.18 "*`, "CREATE EXTENSION pg_trgm", "CREATE EXTENSION hstore", "stop"} {

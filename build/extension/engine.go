@@ -500,14 +500,10 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) build.Result {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return failed("scratch dir", err)
 	}
-	if c.Parent.Arch != "amd64" {
-		// pg_config is an arm64 program: run it under qemu via binfmt_misc.
-		if err := build.EnsureBinfmt(p.tc.Dir, filepath.Join(p.tc.Dir, "usr/bin/qemu-aarch64-static")); err != nil {
-			return failed("arm64 pg_config", err)
-		}
-	}
 	err = sandbox.Run(ctx, sandbox.Spec{
 		Root: p.tc.Dir,
+		// On arm64, pg_config is an arm64 program, run under qemu.
+		Binfmt: build.Emulation(c.Parent.Arch),
 		Mounts: []sandbox.Mount{
 			sandbox.BindRO(pg, PGDir),
 			sandbox.BindRW(p.src, SrcDir),
@@ -700,13 +696,9 @@ func (e *engine) smoke(ctx context.Context, p prepared, pg, pkg string, out io.W
 	if err := merge(ext, both); err != nil {
 		return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
 	}
-	if p.cell.Parent.Arch != "amd64" {
-		if err := build.EnsureBinfmt(p.tc.Dir, filepath.Join(p.tc.Dir, "usr/bin/qemu-aarch64-static")); err != nil {
-			return err
-		}
-	}
 	return sandbox.Run(ctx, sandbox.Spec{
 		Root:   p.tc.Dir,
+		Binfmt: build.Emulation(p.cell.Parent.Arch),
 		Mounts: []sandbox.Mount{sandbox.BindRO(both, build.SmokeDir), sandbox.Tmpfs(build.HomeDir, 0o755)},
 		Argv:   []string{"/bin/sh", "-c", p.action.Smoke},
 		Env:    sandbox.DefaultEnv(p.sde),

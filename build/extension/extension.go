@@ -18,7 +18,7 @@
 //   - A failing recipe or plugin fails only its own cell; with KeepGoing the
 //     other cells proceed.
 //   - arm64 cells run the arm64 pg_config (and the smoke test's server)
-//     under qemu through binfmt_misc (build.EnsureBinfmt); the compiler is
+//     under qemu registered in the sandbox's own binfmt_misc (build.Emulation); the compiler is
 //     the cross compiler recorded in the Postgres cell's Makefile.global,
 //     also passed explicitly as CC=aarch64-linux-gnu-gcc.
 package extension

@@ -182,6 +182,9 @@ func start(s *Setup) (int, error) {
 	if err := unix.Chdir("/"); err != nil {
 		return 0, fmt.Errorf("chdir /: %w", err)
 	}
+	if err := registerBinfmt(s.Binfmt); err != nil {
+		return 0, err
+	}
 
 	// Drop inherited supplementary groups where setgroups is allowed (a
 	// root caller); otherwise they show up as nobody and grant nothing new.
@@ -467,6 +470,34 @@ func loopbackUp() error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// binfmtDir is where the sandbox's own binfmt_misc instance is mounted.
+const binfmtDir = "/proc/sys/fs/binfmt_misc"
+
+// registerBinfmt mounts a binfmt_misc instance of the sandbox's own user
+// namespace (Linux 6.7+) and registers each entry with flag F, opening its
+// interpreter now. The command's nested namespace uses that instance, and
+// the host's is never consulted once it exists, so the host's
+// registrations cannot change what runs inside either. Without entries an
+// old kernel's refusal is ignored.
+func registerBinfmt(entries []Binfmt) error {
+	if err := unix.Mount("binfmt_misc", binfmtDir, "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		if len(entries) == 0 {
+			return nil
+		}
+		var uts unix.Utsname
+		_ = unix.Uname(&uts)
+		return fmt.Errorf("mounting the sandbox's own binfmt_misc at %s to run %s through %s: %w: this kernel (%s) has no binfmt_misc instance per user namespace (Linux 6.7 or newer has); monogres never registers emulators host-wide, so foreign programs cannot run here",
+			binfmtDir, entries[0].Name, entries[0].Interpreter, err, unix.ByteSliceToString(uts.Release[:]))
+	}
+	for _, b := range entries {
+		reg := fmt.Sprintf(":%s:M::%s:%s:%s:F", b.Name, b.Magic, b.Mask, b.Interpreter)
+		if err := os.WriteFile(binfmtDir+"/register", []byte(reg), 0); err != nil {
+			return fmt.Errorf("registering %s (interpreter %s) in the sandbox's binfmt_misc: %w", b.Name, b.Interpreter, err)
+		}
+	}
+	return nil
 }
 
 // setLimits applies the non-zero limits to the init, and so to everything

@@ -65,8 +65,11 @@ type Setup struct {
 	Umask   int    `json:"umask"`
 	// TTY means stdin, stdout and stderr are a pseudo-terminal that
 	// becomes the command's controlling terminal.
-	TTY  bool `json:"tty,omitempty"`
-	Exec Exec `json:"exec"`
+	TTY bool `json:"tty,omitempty"`
+	// Binfmt are registered in a binfmt_misc instance of the sandbox's
+	// own, mounted at /proc/sys/fs/binfmt_misc after the pivot.
+	Binfmt []Binfmt `json:"binfmt,omitempty"`
+	Exec   Exec     `json:"exec"`
 }
 
 // devNodes are the host device nodes bound into a KindDev mount; with
@@ -137,6 +140,7 @@ func Plan(spec Spec) (Setup, error) {
 		Limits:   spec.Limits,
 		Umask:    0o022,
 		TTY:      spec.TTY,
+		Binfmt:   append([]Binfmt(nil), spec.Binfmt...),
 		Exec: Exec{
 			Argv: append([]string(nil), spec.Argv...),
 			Env:  append([]string{}, spec.Env...),
@@ -174,6 +178,19 @@ func checkSpec(spec Spec) error {
 	}
 	if spec.GID < 0 || spec.GID > maxID {
 		return fmt.Errorf("sandbox spec: GID %d is outside 0..%d", spec.GID, maxID)
+	}
+	for i, b := range spec.Binfmt {
+		where := fmt.Sprintf("sandbox spec: Binfmt[%d] %q", i, b.Name)
+		switch {
+		case b.Name == "" || strings.Trim(b.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "":
+			return fmt.Errorf("%s: name must be letters, digits, '-' and '_'", where)
+		case b.Magic == "":
+			return fmt.Errorf("%s: magic is empty", where)
+		case !path.IsAbs(b.Interpreter):
+			return fmt.Errorf("%s: interpreter %q is not an absolute path inside the sandbox", where, b.Interpreter)
+		case strings.ContainsAny(b.Magic+b.Mask+b.Interpreter, ":\n\x00"):
+			return fmt.Errorf("%s: magic, mask and interpreter may not contain ':', newline or NUL", where)
+		}
 	}
 	if spec.Limits.CPUTime < 0 {
 		return fmt.Errorf("sandbox spec: Limits.CPUTime %v is negative", spec.Limits.CPUTime)

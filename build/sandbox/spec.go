@@ -151,6 +151,35 @@ type Spec struct {
 	// used); when Stdin is a terminal, Run puts it in raw mode for the run
 	// and passes its window size on.
 	TTY bool
+	// Binfmt are interpreters for foreign programs (qemu-user), registered
+	// in the sandbox's own binfmt_misc instance, never the host's (Linux
+	// 6.7 or newer; on older kernels Run fails saying so).
+	Binfmt []Binfmt
+}
+
+// Binfmt is one binfmt_misc registration: programs whose first bytes match
+// Magic under Mask run through Interpreter. Magic and Mask are written as
+// binfmt_misc takes them (\x escapes). The interpreter is opened when the
+// sandbox is set up (flag F), so it needs no libraries at run time.
+type Binfmt struct {
+	// Name names the registration (letters, digits, '-' and '_').
+	Name  string `json:"name"`
+	Magic string `json:"magic"`
+	Mask  string `json:"mask"`
+	// Interpreter is an absolute path inside the sandbox.
+	Interpreter string `json:"interpreter"`
+}
+
+// QemuAarch64 registers the static qemu-user emulator at interp (a path
+// inside the sandbox, for example /usr/bin/qemu-aarch64-static) for arm64
+// ELF programs, with the magic and mask Debian's qemu-user-static uses.
+func QemuAarch64(interp string) Binfmt {
+	return Binfmt{
+		Name:        "qemu-aarch64",
+		Magic:       `\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
+		Mask:        `\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`,
+		Interpreter: interp,
+	}
 }
 
 // DefaultEnv is the built environment of a build: PATH=DefaultPath,
