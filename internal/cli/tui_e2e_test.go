@@ -25,6 +25,9 @@ const e2eCell = "pg_similarity~1.0~postgres~15.18~barebones~amd64"
 // differs from the old one by exactly the change shown, `monogres lock
 // --check` passes, and the terminal is restored.
 func TestTUIEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: builds a real Postgres cell (skipped under -short)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: monogres builds cells in Linux namespace sandboxes")
 	}
