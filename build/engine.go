@@ -192,10 +192,10 @@ func (e *engine) prepare(ctx context.Context, c Cell) (prepared, error) {
 	if err := checkCell(c); err != nil {
 		return prepared{}, err
 	}
-	if !e.cfg.Store.Has(c.Source.SHA256) {
-		return prepared{}, fmt.Errorf("build: cell %s: source %s (sha256 %s) is not in the store %s; run `monogres fetch`", c.Name, c.Source.Name, c.Source.SHA256, e.cfg.Store.Dir())
+	src, err := e.cfg.Store.Check(c.Source.SHA256)
+	if err != nil {
+		return prepared{}, fmt.Errorf("build: cell %s: source %s: %w", c.Name, c.Source.Name, err)
 	}
-	src := e.cfg.Store.Path(c.Source.SHA256)
 	sde, err := e.sourceDateEpoch(ctx, c, src)
 	if err != nil {
 		return prepared{}, err

@@ -8,9 +8,10 @@
 // path ends in the same check, and nothing unverified is stored.
 //
 // http and https are downloaded with net/http directly (Range resume, byte
-// progress, hashing while writing, retries); other schemes (file, git) go
-// through hashicorp/go-getter with symlinks and X-Terraform-Get off and
-// archive auto-decompression disabled.
+// progress, hashing while writing, retries), every download bounded by
+// Limits (size cap, deadline, minimum rate). file:// URLs are read only
+// inside LocalDirs, through an os.Root. Nothing else is fetched: git URLs
+// would run the host's git (hooks included) and are refused.
 package fetch
 
 import (
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,6 +62,12 @@ type Fetcher struct {
 	// AptDir holds the private apt configuration, lists and cache; "" =
 	// <store>/apt. apt-get update runs there once per configuration.
 	AptDir string
+	// LocalDirs are the directories file:// URLs may read (the manifest's
+	// directory and its distdirs); none = file:// is refused. A relative
+	// file URL is relative to the first.
+	LocalDirs []string
+	// Limits bound every download; the zero value is the defaults.
+	Limits Limits
 	// Sink receives progress events (phase fetch, unit bytes); nil = discard.
 	Sink event.Sink
 
@@ -146,7 +154,9 @@ func (f *Fetcher) Fetch(ctx context.Context, inputs []lock.Input) error {
 	var todo []lock.Input
 	var errs []error
 	for _, in := range inputs {
-		if size, ok := f.Store.Size(in.SHA256); ok {
+		if size, err := f.present(in); err != nil {
+			em.Log(in.Name, "WARNING: "+err.Error()+"; fetching it again")
+		} else if size >= 0 {
 			if in.Size > 0 && size != in.Size {
 				errs = append(errs, fmt.Errorf("fetch %s: the store holds sha256 %s with %d bytes but monogres.lock says %d bytes; the lock is inconsistent, run `monogres lock --update %s`", in.Name, in.SHA256, size, in.Size, in.Name))
 				continue
@@ -182,6 +192,25 @@ func (f *Fetcher) Fetch(ctx context.Context, inputs []lock.Input) error {
 	wg.Wait()
 	em.Progress("", "bytes", p.done.Load(), p.total.Load())
 	return errors.Join(errs...)
+}
+
+// present returns the size of in's checked store entry, or -1 if the store
+// lacks it. A damaged entry (corrupt, truncated, a symlink) has been evicted
+// and is reported as the error: store damage, repaired by fetching again.
+func (f *Fetcher) present(in lock.Input) (int64, error) {
+	p, err := f.Store.Check(in.SHA256)
+	var de *store.DamageError
+	switch {
+	case errors.As(err, &de):
+		return -1, err
+	case err != nil:
+		return -1, nil
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return -1, nil
+	}
+	return fi.Size(), nil
 }
 
 // attempt records why one source did not yield the input.

@@ -498,37 +498,62 @@ func TestDistdirAndOffline(t *testing.T) {
 	}
 }
 
-func TestFileURLViaGetter(t *testing.T) {
+func TestFileURL(t *testing.T) {
 	data := blob(30<<10, 14)
 	dir := t.TempDir()
-	p := filepath.Join(dir, "local.tar.gz") // not decompressed by go-getter
+	p := filepath.Join(dir, "local.tar.gz")
 	os.WriteFile(p, data, 0o644)
+	local := func(st *store.Store) *Fetcher {
+		f := fetcher(st)
+		f.LocalDirs = []string{dir}
+		return f
+	}
 	st := newStore(t)
 	in := input("file", data, "file://"+p)
-	if err := fetcher(st).Fetch(context.Background(), []lock.Input{in}); err != nil {
+	if err := local(st).Fetch(context.Background(), []lock.Input{in}); err != nil {
 		t.Fatal(err)
 	}
 	if !st.Has(in.SHA256) {
 		t.Fatal("not stored")
 	}
+	// Relative to the first local directory.
+	if err := local(newStore(t)).Fetch(context.Background(), []lock.Input{input("file", data, "file://local.tar.gz")}); err != nil {
+		t.Fatal(err)
+	}
 	// Wrong bytes through file:// are a mismatch too.
 	st2 := newStore(t)
 	bad := input("file", blob(30<<10, 15), "file://"+p)
 	var me *MismatchError
-	if err := fetcher(st2).Fetch(context.Background(), []lock.Input{bad}); !errors.As(err, &me) {
+	if err := local(st2).Fetch(context.Background(), []lock.Input{bad}); !errors.As(err, &me) {
 		t.Fatalf("err = %v", err)
 	}
 	assertNothingStored(t, st2)
-	// A file:// URL naming a symlink is read through it (the sha256 decides),
-	// but go-getter copies: the store never holds a symlink.
+	// A file:// URL naming a symlink inside the directory is read through
+	// it; the store never holds a symlink.
 	link := filepath.Join(dir, "link.tar.gz")
-	os.Symlink(p, link)
+	os.Symlink("local.tar.gz", link)
 	st3 := newStore(t)
-	if err := fetcher(st3).Fetch(context.Background(), []lock.Input{input("file", data, "file://"+link)}); err != nil {
+	if err := local(st3).Fetch(context.Background(), []lock.Input{input("file", data, "file://"+link)}); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(st3.Path(sum(data))); err != nil || !fi.Mode().IsRegular() {
 		t.Errorf("store entry: %v %v", fi, err)
+	}
+	// Outside the local directories, directly or through a symlink, or
+	// with no local directory at all: refused.
+	outside := filepath.Join(t.TempDir(), "outside.tar.gz")
+	os.WriteFile(outside, data, 0o644)
+	os.Symlink(outside, filepath.Join(dir, "out.tar.gz"))
+	for _, u := range []string{"file://" + outside, "file://out.tar.gz", "file://../" + filepath.Base(filepath.Dir(outside)) + "/outside.tar.gz"} {
+		st := newStore(t)
+		err := local(st).Fetch(context.Background(), []lock.Input{input("file", data, u)})
+		if err == nil || !strings.Contains(err.Error(), "file:// URLs are read only inside "+dir) {
+			t.Errorf("%s: %v", u, err)
+		}
+		assertNothingStored(t, st)
+	}
+	if err := fetcher(newStore(t)).Fetch(context.Background(), []lock.Input{in}); err == nil || !strings.Contains(err.Error(), "file:// URLs are refused here") {
+		t.Errorf("no local dirs: %v", err)
 	}
 }
 

@@ -12,10 +12,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
-
-	getter "github.com/hashicorp/go-getter/v2"
 
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
@@ -91,6 +90,8 @@ func transient(err error) bool {
 		return false
 	case errors.As(err, &pe), errors.As(err, &sm):
 		return false
+	case errors.As(err, new(*SizeError)), errors.As(err, new(*SlowError)), errors.As(err, new(*DeadlineError)):
+		return false
 	case errors.As(err, &se):
 		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
 	}
@@ -104,7 +105,11 @@ func transient(err error) bool {
 		strings.Contains(err.Error(), "connection reset") || errors.Is(err, io.EOF)
 }
 
-var errIdle = errors.New("no data received within the idle timeout")
+var (
+	errIdle     = errors.New("no data received within the idle timeout")
+	errSlow     = errors.New("below the minimum transfer rate")
+	errDeadline = errors.New("download deadline")
+)
 
 // fromURL downloads in from u into the store (nil on success).
 func (f *Fetcher) fromURL(ctx context.Context, in lock.Input, u string, p *progress) error {
@@ -131,8 +136,10 @@ func (f *Fetcher) fromURL(ctx context.Context, in lock.Input, u string, p *progr
 			return mismatch(in, u, err)
 		}
 		return nil
+	case "file":
+		return f.fromFile(ctx, in, u)
 	default:
-		return f.viaGetter(ctx, in, u)
+		return errScheme(pu)
 	}
 }
 
@@ -142,9 +149,15 @@ func (f *Fetcher) download(ctx context.Context, w *store.Writer, item string, si
 	em := f.emitter()
 	delay := f.backoff()
 	var reported int64
+	dl := f.Limits.deadline()
+	ctx, cancel := context.WithTimeoutCause(ctx, dl, errDeadline)
+	defer cancel()
 	for try := 0; ; try++ {
 		before := w.Offset()
 		err := f.attempt(ctx, w, item, size, u, em)
+		if errors.Is(context.Cause(ctx), errDeadline) {
+			err = &DeadlineError{URL: u, Deadline: dl, Got: w.Offset()}
+		}
 		if p != nil {
 			if d := w.Offset() - reported; d > 0 {
 				p.add(d)
@@ -163,6 +176,9 @@ func (f *Fetcher) download(ctx context.Context, w *store.Writer, item string, si
 		}
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errDeadline) {
+				return &DeadlineError{URL: u, Deadline: dl, Got: w.Offset()}
+			}
 			return ctx.Err()
 		case <-time.After(delay):
 		}
@@ -224,6 +240,15 @@ func (f *Fetcher) attempt(ctx context.Context, w *store.Writer, item string, siz
 	if size > 0 && resp.ContentLength >= 0 && off+resp.ContentLength != size {
 		return &permanentError{fmt.Errorf("server announces %d bytes (Content-Length %d from byte %d) but monogres.lock says %d bytes", off+resp.ContentLength, resp.ContentLength, off, size)}
 	}
+	// An unpinned size is capped; a pinned one is its own cap (the store
+	// writer refuses more).
+	capped := int64(0)
+	if size == 0 {
+		capped = f.Limits.maxSize()
+		if resp.ContentLength > capped-off {
+			return &SizeError{URL: u, Max: capped, Announced: off + resp.ContentLength}
+		}
+	}
 	total := size
 	if total == 0 && resp.ContentLength >= 0 {
 		total = off + resp.ContentLength
@@ -232,6 +257,28 @@ func (f *Fetcher) attempt(ctx context.Context, w *store.Writer, item string, siz
 	idle := f.idleTimeout()
 	timer := time.AfterFunc(idle, func() { cancel(errIdle) })
 	defer timer.Stop()
+	// Minimum rate: each window must bring MinRate bytes per second, so a
+	// server trickling a byte now and then is stopped.
+	var got atomic.Int64
+	var slow *SlowError
+	if rate := f.Limits.minRate(); rate > 0 {
+		win := f.Limits.rateWindow()
+		var check func()
+		var rt *time.Timer
+		var mark int64
+		check = func() {
+			n := got.Load()
+			if d := n - mark; d < int64(float64(rate)*win.Seconds()) {
+				slow = &SlowError{URL: u, Got: d, Window: win, MinRate: rate}
+				cancel(errSlow)
+				return
+			}
+			mark = n
+			rt.Reset(win)
+		}
+		rt = time.AfterFunc(win, check)
+		defer rt.Stop()
+	}
 	buf := make([]byte, 256<<10)
 	last := time.Now()
 	em.Progress(item, "bytes", w.Offset(), total)
@@ -239,6 +286,10 @@ func (f *Fetcher) attempt(ctx context.Context, w *store.Writer, item string, siz
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {
 			timer.Reset(idle)
+			got.Add(int64(n))
+			if capped > 0 && w.Offset()+int64(n) > capped {
+				return &SizeError{URL: u, Max: capped}
+			}
 			if _, err := w.Write(buf[:n]); err != nil {
 				return err
 			}
@@ -252,8 +303,11 @@ func (f *Fetcher) attempt(ctx context.Context, w *store.Writer, item string, siz
 			return nil
 		}
 		if rerr != nil {
-			if cause := context.Cause(ctx); errors.Is(cause, errIdle) {
+			switch cause := context.Cause(ctx); {
+			case errors.Is(cause, errIdle):
 				return fmt.Errorf("%w (%v)", errIdle, idle)
+			case errors.Is(cause, errSlow):
+				return slow
 			}
 			return rerr
 		}
@@ -274,15 +328,10 @@ func contentRangeStart(h string) (int64, bool) {
 	return n, err == nil
 }
 
-// viaGetter fetches non-HTTP URLs (file, git) with go-getter into a temp
-// directory, then imports the file into the store with the locked check.
-func (f *Fetcher) viaGetter(ctx context.Context, in lock.Input, u string) error {
-	path, cleanup, err := f.getterFile(ctx, u)
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	file, err := os.Open(path)
+// fromFile imports in from a file:// URL (see openLocal) with the locked
+// check.
+func (f *Fetcher) fromFile(ctx context.Context, in lock.Input, u string) error {
+	file, err := f.openLocal(u, in.Size)
 	if err != nil {
 		return err
 	}
@@ -290,44 +339,86 @@ func (f *Fetcher) viaGetter(ctx context.Context, in lock.Input, u string) error 
 	return mismatch(in, u, f.Store.Put(ctx, file, in.SHA256, in.Size))
 }
 
-// getterFile downloads u with go-getter to a temp file under the store's
-// tmp/ and returns its path.
-func (f *Fetcher) getterFile(ctx context.Context, u string) (string, func(), error) {
-	dir, err := os.MkdirTemp(f.Store.TmpDir(), "getter-*")
+// openLocal opens the file a file:// URL names, refusing anything outside
+// LocalDirs: the path must lie in one of them and is opened through an
+// os.Root there, so neither ".." nor a symlink leads out. A relative URL
+// (file://pkg/x.tar.gz) is relative to the first of LocalDirs. Unless the
+// lock pins its size, the file is held to the size cap.
+func (f *Fetcher) openLocal(u string, pinned int64) (*os.File, error) {
+	rest, ok := strings.CutPrefix(u, "file://")
+	if !ok {
+		rest = strings.TrimPrefix(u, "file:")
+	}
+	p, err := url.PathUnescape(rest)
 	if err != nil {
-		return "", nil, err
+		return nil, &permanentError{fmt.Errorf("bad file URL: %v", err)}
 	}
-	cleanup := func() { os.RemoveAll(dir) }
-	client := &getter.Client{
-		Getters: []getter.Getter{
-			&getter.FileGetter{},
-			&getter.GitGetter{Timeout: f.idleTimeout()},
-		},
-		// An empty, non-nil map: never auto-decompress archives; the sha256
-		// is of the archive itself.
-		Decompressors:   map[string]getter.Decompressor{},
-		DisableSymlinks: true,
+	if len(f.LocalDirs) == 0 {
+		return nil, &permanentError{errors.New("file:// URLs are refused here (no directory is allowed to be read)")}
 	}
-	dst := filepath.Join(dir, "blob")
-	_, err = client.Get(ctx, &getter.Request{Src: u, Dst: dst, GetMode: getter.ModeFile, Copy: true, DisableSymlinks: true})
-	if err != nil {
-		cleanup()
-		return "", nil, err
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(f.LocalDirs[0], p)
 	}
-	fi, err := os.Lstat(dst)
-	if err != nil {
-		cleanup()
-		return "", nil, err
+	p = filepath.Clean(p)
+	for _, dir := range f.LocalDirs {
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		root, err := os.OpenRoot(dir)
+		if err != nil {
+			continue
+		}
+		file, err := root.Open(rel)
+		root.Close()
+		if err != nil {
+			return nil, &permanentError{fmt.Errorf("%s: %v (file:// URLs are read only inside %s)", p, err, strings.Join(f.LocalDirs, ", "))}
+		}
+		fi, err := file.Stat()
+		switch {
+		case err != nil:
+			file.Close()
+			return nil, err
+		case !fi.Mode().IsRegular():
+			file.Close()
+			return nil, &permanentError{fmt.Errorf("%s is not a regular file (inputs are single files)", p)}
+		case pinned == 0 && fi.Size() > f.Limits.maxSize():
+			file.Close()
+			return nil, &SizeError{URL: u, Max: f.Limits.maxSize(), Announced: fi.Size()}
+		}
+		return file, nil
 	}
-	if !fi.Mode().IsRegular() {
-		cleanup()
-		return "", nil, fmt.Errorf("%s did not yield a regular file (inputs are single files)", u)
-	}
-	return dst, cleanup, nil
+	return nil, &permanentError{fmt.Errorf("refusing to read %s: file:// URLs are read only inside %s (the manifest's directory and its distdirs)", p, strings.Join(f.LocalDirs, ", "))}
 }
 
-// Hash downloads rawURL into the store without knowing its sha256 and
-// returns the sha256 and size it has. The blob stays in the store (it is
+// errScheme refuses URL schemes other than http, https and file.
+func errScheme(u *url.URL) error {
+	if u.Scheme == "git" || strings.HasPrefix(u.Scheme, "git+") || strings.HasPrefix(u.String(), "git::") {
+		return &permanentError{fmt.Errorf("git URLs are not supported (they would run the host's git, hooks included): pin a release tarball instead, such as the forge's archive of a commit (https://HOST/OWNER/REPO/archive/COMMIT.tar.gz)")}
+	}
+	return &permanentError{fmt.Errorf("unsupported URL scheme %q (http, https and file are)", u.Scheme)}
+}
+
+// HashFirst hashes (see Hash) the first of urls, through the mirror
+// rewrites, that can be read, and says which one it was. The error lists
+// every URL tried.
+func (f *Fetcher) HashFirst(ctx context.Context, item string, urls []string) (sha string, size int64, from string, err error) {
+	var errs []string
+	for _, u := range f.candidates(urls) {
+		sha, size, err := f.Hash(ctx, item, u)
+		if err == nil {
+			return sha, size, u, nil
+		}
+		if ctx.Err() != nil {
+			return "", 0, "", ctx.Err()
+		}
+		errs = append(errs, err.Error())
+	}
+	return "", 0, "", fmt.Errorf("no URL of %s could be read:\n\t%s", item, strings.Join(errs, "\n\t"))
+}
+
+// Hash downloads rawURL (taken as given, no mirror rewrite) into the store
+// without knowing its sha256 and returns the sha256 and size it has. The blob stays in the store (it is
 // now named by its own hash), so a later Fetch of it is a no-op. It is what
 // `monogres lock` uses for inputs the index does not know.
 func (f *Fetcher) Hash(ctx context.Context, item, rawURL string) (sha string, size int64, err error) {
@@ -351,20 +442,20 @@ func (f *Fetcher) Hash(ctx context.Context, item, rawURL string) (sha string, si
 		if err := f.download(ctx, w, item, 0, rawURL, nil); err != nil {
 			return "", 0, fmt.Errorf("hash %s: %s: %w", item, rawURL, err)
 		}
-	default:
-		path, cleanup, err := f.getterFile(ctx, rawURL)
+	case "file":
+		file, err := f.openLocal(rawURL, 0)
 		if err != nil {
 			return "", 0, fmt.Errorf("hash %s: %s: %w", item, rawURL, err)
 		}
-		defer cleanup()
-		file, err := os.Open(path)
-		if err != nil {
-			return "", 0, err
-		}
 		defer file.Close()
-		if _, err := store.CopyContext(ctx, w, file); err != nil {
+		max := f.Limits.maxSize()
+		if n, err := store.CopyContext(ctx, w, io.LimitReader(file, max+1)); err != nil {
 			return "", 0, fmt.Errorf("hash %s: %v", item, err)
+		} else if n > max {
+			return "", 0, fmt.Errorf("hash %s: %s: %w", item, rawURL, &SizeError{URL: rawURL, Max: max})
 		}
+	default:
+		return "", 0, fmt.Errorf("hash %s: %s: %w", item, rawURL, errScheme(pu))
 	}
 	return w.Commit()
 }

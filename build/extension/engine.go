@@ -329,10 +329,10 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent build.Result, o run
 	if parent.Package == "" {
 		return p, fmt.Errorf("extension: cell %s: Postgres cell %s has no package", c.Name, c.Parent.Name)
 	}
-	if !e.cfg.Store.Has(c.Source.SHA256) {
-		return p, fmt.Errorf("extension: cell %s: source %s (sha256 %s) is not in the store %s; run `monogres fetch`", c.Name, c.Source.Name, c.Source.SHA256, e.cfg.Store.Dir())
+	srcArchive, err := e.cfg.Store.Check(c.Source.SHA256)
+	if err != nil {
+		return p, fmt.Errorf("extension: cell %s: source %s: %w", c.Name, c.Source.Name, err)
 	}
-	srcArchive := e.cfg.Store.Path(c.Source.SHA256)
 	if p.sde, err = e.sourceDateEpoch(ctx, c, srcArchive); err != nil {
 		return p, err
 	}

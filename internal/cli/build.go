@@ -145,7 +145,11 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 		inputs = append(inputs, in)
 	}
 	slices.SortFunc(inputs, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
-	if err := e.fetcher(m, st, 8, bf.offline, sink).Fetch(e.ctx, inputs); err != nil {
+	f, err := e.fetcher(m, st, 8, bf.offline, sink)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return nil, err
 	}
 	sum := sha256.Sum256(lockBytes)

@@ -33,7 +33,10 @@ func runFetch(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	f := e.fetcher(m, st, *jobs, *offline, e.sink(*asJSON))
+	f, err := e.fetcher(m, st, *jobs, *offline, e.sink(*asJSON))
+	if err != nil {
+		return err
+	}
 	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return err
 	}
@@ -43,19 +46,31 @@ func runFetch(e *env, args []string) error {
 	return nil
 }
 
-// fetcher configures a Fetcher from the manifest's mirrors and distdirs.
-func (e *env) fetcher(m *manifest.Manifest, st *store.Store, jobs int, offline bool, sink eventSink) *fetch.Fetcher {
-	f := &fetch.Fetcher{Store: st, Jobs: jobs, Offline: offline, Apt: true, Sink: sink}
+// fetcher configures a Fetcher from the manifest's mirrors and distdirs;
+// file:// URLs may read the manifest's directory and the distdirs, and the
+// download limits come from the environment (fetch.LimitsFromEnv).
+func (e *env) fetcher(m *manifest.Manifest, st *store.Store, jobs int, offline bool, sink eventSink) (*fetch.Fetcher, error) {
+	limits, err := fetch.LimitsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	f := &fetch.Fetcher{Store: st, Jobs: jobs, Offline: offline, Apt: true, Sink: sink, Limits: limits}
+	if dir, err := filepath.Abs(filepath.Dir(m.File)); err == nil {
+		f.LocalDirs = append(f.LocalDirs, dir)
+	}
 	for _, d := range m.Distdirs {
 		if !filepath.IsAbs(d) {
 			d = filepath.Join(filepath.Dir(m.File), d)
 		}
 		f.Distdirs = append(f.Distdirs, d)
+		if abs, err := filepath.Abs(d); err == nil {
+			f.LocalDirs = append(f.LocalDirs, abs)
+		}
 	}
 	for _, mr := range m.Mirrors {
 		f.Mirrors = append(f.Mirrors, fetch.Mirror{From: mr.From, To: mr.To})
 	}
-	return f
+	return f, nil
 }
 
 // selectInputs returns the locked inputs named by names (exact names or

@@ -39,7 +39,11 @@ func runToolchain(e *env, args []string) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("%s has no toolchain root for %s", e.lockPath, *arch)
 	}
-	if err := e.fetcher(m, st, 8, false, e.sink(false)).Fetch(e.ctx, inputs); err != nil {
+	f, err := e.fetcher(m, st, 8, false, e.sink(false))
+	if err != nil {
+		return err
+	}
+	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return err
 	}
 	root, err := composeToolchain(st, l)(e.ctx, *arch)

@@ -7,8 +7,10 @@
 //     being hashed, fsynced, and renamed into cas/ only when the sha256 (and the
 //     size, when known) match. rename(2) is atomic, so readers never see a torn
 //     entry.
-//   - Open re-hashes the entry it returns; a corrupt entry is evicted and
-//     reported as an error.
+//   - Presence means "hash checked": Has, Check and Open re-hash an entry
+//     unless a memo of an earlier check (inode, size, mtime, ctime) still
+//     matches it. A corrupt, truncated or symlinked entry is store damage:
+//     it is evicted and reported as a *DamageError.
 //   - Several monogres processes may share one store: writers of the same entry
 //     serialize on a per-entry file lock (tmp/<sha256>.lock), and correctness
 //     never depends on that lock (the rename is the commit point).
@@ -16,6 +18,7 @@
 // Layout under the store directory:
 //
 //	cas/    verified blobs, read-only files
+//	checked/ memos of the last check of each blob (see Check)
 //	tmp/    downloads in flight (<sha256>.partial, kept for resume), locks
 //	ac/     action cache, owned by the build engine (see ACDir)
 //	roots/  composed toolchain roots, owned by the toolchain engine (see RootsDir)
@@ -36,9 +39,11 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
+	"golang.org/x/sys/unix"
 )
 
 // Store is an opened store directory. It is safe for concurrent use by many
@@ -106,78 +111,174 @@ func (s *Store) Path(sha string) string {
 	return filepath.Join(s.dir, "cas", sha[:2], sha)
 }
 
-// Has reports whether cas/ holds sha. It only stats the file (no re-hash),
-// so it is cheap enough for a no-op fetch of thousands of inputs.
+// Has reports whether cas/ holds sha with bytes that hash to sha. It is
+// cheap when the entry was checked before and has not changed since (a
+// stat and a memo read, see Check); a damaged entry is evicted and Has
+// reports false, so a fetch gets it again.
 func (s *Store) Has(sha string) bool {
-	if !validSHA(sha) {
-		return false
-	}
-	fi, err := os.Stat(s.Path(sha))
-	return err == nil && fi.Mode().IsRegular()
+	_, err := s.Check(sha)
+	return err == nil
 }
 
-// Size returns the size of the entry sha, or false if it is absent.
+// Size returns the size of the checked entry sha, or false if it is absent
+// or damaged (see Has).
 func (s *Store) Size(sha string) (int64, bool) {
-	if !validSHA(sha) {
+	f, err := s.Open(sha)
+	if err != nil {
 		return 0, false
 	}
-	fi, err := os.Stat(s.Path(sha))
-	if err != nil || !fi.Mode().IsRegular() {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
 		return 0, false
 	}
 	return fi.Size(), true
 }
 
-// CorruptError reports a cas/ entry whose bytes no longer hash to its name.
-// The entry has been removed from the store.
-type CorruptError struct {
+// DamageError reports a cas/ entry that is no longer what its name says:
+// its bytes hash to something else (a flipped byte, a truncation), or it
+// is not a regular file (a symlink, a directory). The entry has been
+// evicted from the store; fetching it again repairs the store. It is never
+// a problem of the lock.
+type DamageError struct {
 	SHA256 string // the entry's name
-	Got    string // what its bytes hash to now
+	Reason string // "its 12 bytes hash to …", "it is a symlink"
 }
 
-func (e *CorruptError) Error() string {
-	return fmt.Sprintf("store: entry %s is corrupt (its bytes hash to %s); evicted it from the store, run `monogres fetch` to get it again", e.SHA256, e.Got)
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("store damage: entry %s: %s; evicted it from the store, run `monogres fetch` to get it again", e.SHA256, e.Reason)
 }
 
-// Open returns the entry sha positioned at offset 0, after re-hashing it.
-// A corrupt entry is evicted and reported as a *CorruptError.
-func (s *Store) Open(sha string) (*os.File, error) {
-	if !validSHA(sha) {
-		return nil, fmt.Errorf("store: %q is not a sha256", sha)
-	}
-	f, err := os.Open(s.Path(sha))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("store: %s is not in the store %s: %w", sha, s.dir, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("store: %v", err)
-	}
-	got, _, err := hashReader(context.Background(), f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("store: reading %s: %v", f.Name(), err)
-	}
-	if got != sha {
-		f.Close()
-		os.Remove(s.Path(sha))
-		return nil, &CorruptError{SHA256: sha, Got: got}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("store: %v", err)
-	}
-	return f, nil
-}
-
-// VerifyEntry re-hashes the entry sha and returns its path, so that callers
-// can extract it by path. A corrupt entry is evicted (*CorruptError).
-func (s *Store) VerifyEntry(sha string) (string, error) {
+// Check returns the path of the entry sha after making sure its bytes hash
+// to sha. The result of a check is memoized per entry (inode, size, mtime
+// and ctime, in checked/); any change to the file forces a re-hash. An
+// absent entry gives an error wrapping fs.ErrNotExist, a damaged one a
+// *DamageError (and the entry is evicted).
+func (s *Store) Check(sha string) (string, error) {
 	f, err := s.Open(sha)
 	if err != nil {
 		return "", err
 	}
 	f.Close()
 	return s.Path(sha), nil
+}
+
+// VerifyEntry is Check, for callers that extract an entry by path.
+func (s *Store) VerifyEntry(sha string) (string, error) { return s.Check(sha) }
+
+// Open returns the entry sha positioned at offset 0, once its bytes are
+// known to hash to sha (re-hashed unless the memo of an earlier check still
+// matches the open file). The file is opened without following symlinks
+// and checked through the same descriptor, so what is returned is what was
+// checked. Errors are as for Check.
+func (s *Store) Open(sha string) (*os.File, error) {
+	return s.open(sha, false)
+}
+
+func (s *Store) open(sha string, force bool) (*os.File, error) {
+	if !validSHA(sha) {
+		return nil, fmt.Errorf("store: %q is not a sha256", sha)
+	}
+	p := s.Path(sha)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil, fmt.Errorf("sha256 %s is not in the store %s (run `monogres fetch`): %w", sha, s.dir, fs.ErrNotExist)
+	case errors.Is(err, unix.ELOOP):
+		return nil, s.evict(sha, "it is a symlink, not a file")
+	case err != nil:
+		return nil, fmt.Errorf("store: open %s: %v", p, err)
+	}
+	f := os.NewFile(uintptr(fd), p)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, s.evict(sha, fmt.Sprintf("it is a %v, not a regular file", fi.Mode().Type()))
+	}
+	st := stampOf(fi)
+	if !force && s.memo(sha) == st {
+		return f, nil
+	}
+	got, n, err := hashReader(context.Background(), f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: reading %s: %v", p, err)
+	}
+	if got != sha {
+		f.Close()
+		return nil, s.evict(sha, fmt.Sprintf("its %d bytes hash to %s", n, got))
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("store: %v", err)
+	}
+	s.remember(sha, st)
+	return f, nil
+}
+
+// evict removes a damaged entry (and its memo) and returns the error that
+// says so.
+func (s *Store) evict(sha, reason string) error {
+	os.RemoveAll(s.Path(sha))
+	os.Remove(s.memoPath(sha))
+	return &DamageError{SHA256: sha, Reason: reason}
+}
+
+// stamp identifies one version of a file: a write changes mtime and ctime,
+// a replacement the inode, and ctime cannot be set back by a user.
+type stamp struct{ ino, size, mtime, ctime int64 }
+
+func (t stamp) String() string {
+	return fmt.Sprintf("%d %d %d %d\n", t.ino, t.size, t.mtime, t.ctime)
+}
+
+func stampOf(fi fs.FileInfo) stamp {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return stamp{}
+	}
+	return stamp{int64(st.Ino), st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
+}
+
+func (s *Store) memoPath(sha string) string {
+	return filepath.Join(s.dir, "checked", sha[:2], sha)
+}
+
+// memo returns the stamp recorded when sha was last checked (zero if none).
+func (s *Store) memo(sha string) stamp {
+	b, err := os.ReadFile(s.memoPath(sha))
+	if err != nil {
+		return stamp{}
+	}
+	var t stamp
+	if _, err := fmt.Sscanf(string(b), "%d %d %d %d\n", &t.ino, &t.size, &t.mtime, &t.ctime); err != nil || t.ino == 0 {
+		return stamp{}
+	}
+	return t
+}
+
+// remember records that sha was checked with stamp t. A memo lost or torn
+// by a crash only costs a re-hash, so it is not fsynced.
+func (s *Store) remember(sha string, t stamp) {
+	if t.ino == 0 {
+		return
+	}
+	p := s.memoPath(sha)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".memo-*")
+	if err != nil {
+		return
+	}
+	_, werr := f.WriteString(t.String())
+	if f.Close() != nil || werr != nil || os.Rename(f.Name(), p) != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // MismatchError reports bytes whose sha256 or size differ from what was
@@ -380,6 +481,9 @@ func (w *Writer) Commit() (sha string, size int64, err error) {
 		return "", 0, fmt.Errorf("store: %v", err)
 	}
 	syncDir(filepath.Dir(dst))
+	if fi, err := os.Lstat(dst); err == nil {
+		w.s.remember(got, stampOf(fi))
+	}
 	return got, w.n, nil
 }
 
@@ -449,25 +553,24 @@ func (s *Store) Verify(ctx context.Context, jobs int) (VerifyReport, error) {
 		go func() {
 			defer wg.Done()
 			for sha := range work {
-				f, err := os.Open(s.Path(sha))
-				if err != nil {
-					mu.Lock()
-					firstErr = cmpErr(firstErr, err)
-					mu.Unlock()
+				if ctx.Err() != nil {
 					continue
 				}
-				got, n, err := hashReader(ctx, f)
-				f.Close()
+				f, err := s.open(sha, true)
+				var de *DamageError
 				mu.Lock()
 				switch {
+				case errors.As(err, &de):
+					rep.Corrupt = append(rep.Corrupt, sha)
 				case err != nil:
 					firstErr = cmpErr(firstErr, err)
-				case got != sha:
-					os.Remove(s.Path(sha))
-					rep.Corrupt = append(rep.Corrupt, sha)
+				default:
+					if fi, err := f.Stat(); err == nil {
+						rep.Bytes += fi.Size()
+					}
+					f.Close()
 				}
 				rep.Checked++
-				rep.Bytes += n
 				mu.Unlock()
 			}
 		}()
@@ -556,6 +659,7 @@ func (s *Store) GC(keep map[string]bool, dryRun bool) (GCReport, error) {
 			if err := os.Remove(s.Path(sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return rep, fmt.Errorf("store gc: %v", err)
 			}
+			os.Remove(s.memoPath(sha))
 		}
 	}
 	// Partial downloads of blobs nobody keeps.

@@ -118,8 +118,8 @@ func TestCorruptEvicted(t *testing.T) {
 	os.Chmod(p, 0o644)
 	os.WriteFile(p, []byte("tampered bytes"), 0o644)
 	_, err := s.Open(sha)
-	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Got != sum([]byte("tampered bytes")) {
+	var ce *DamageError
+	if !errors.As(err, &ce) || !strings.Contains(ce.Reason, sum([]byte("tampered bytes"))) {
 		t.Fatalf("Open corrupt: %v", err)
 	}
 	t.Log(err)
@@ -254,5 +254,57 @@ func TestDefaultDir(t *testing.T) {
 	t.Setenv("HOME", "/home/z")
 	if d, _ := DefaultDir(); d != "/home/z/.cache/monogres" {
 		t.Errorf("HOME: %s", d)
+	}
+}
+
+// Issue 10 finding 7: a same-size entry with a flipped byte, a truncated
+// one and one replaced by a symlink were all "present". Each is now store
+// damage, evicted, whatever the memo of an earlier check says.
+func TestDamagedEntriesAreNotPresent(t *testing.T) {
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("postgres "), 10000)
+	sha := sum(data)
+	damage := map[string]func(p string){
+		"flipped-byte": func(p string) {
+			b := bytes.Clone(data)
+			b[len(b)/2] ^= 1
+			os.Chmod(p, 0o644)
+			os.WriteFile(p, b, 0o644)
+		},
+		"truncated": func(p string) { os.Chmod(p, 0o644); os.Truncate(p, int64(len(data)/2)) },
+		"symlink": func(p string) {
+			other := filepath.Join(filepath.Dir(p), "..", "..", "elsewhere")
+			os.WriteFile(other, data, 0o644)
+			os.Remove(p)
+			os.Symlink(other, p)
+		},
+	}
+	for name, fn := range damage {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			if err := s.Put(ctx, bytes.NewReader(data), sha, int64(len(data))); err != nil {
+				t.Fatal(err)
+			}
+			if !s.Has(sha) { // memoized now
+				t.Fatal("fresh entry not present")
+			}
+			fn(s.Path(sha))
+			_, err := s.Check(sha)
+			var de *DamageError
+			if !errors.As(err, &de) || !strings.Contains(err.Error(), "store damage") {
+				t.Fatalf("Check of a %s entry: %v", name, err)
+			}
+			t.Log(err)
+			if _, err := os.Lstat(s.Path(sha)); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("damaged entry not evicted: %v", err)
+			}
+			if s.Has(sha) {
+				t.Error("damaged entry still present")
+			}
+			// The store repairs by fetching again.
+			if err := s.Put(ctx, bytes.NewReader(data), sha, int64(len(data))); err != nil || !s.Has(sha) {
+				t.Fatalf("re-put: %v", err)
+			}
+		})
 	}
 }
