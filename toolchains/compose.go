@@ -1,8 +1,6 @@
 package toolchains
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,13 +11,13 @@ import (
 	"io/fs"
 	"maps"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +35,16 @@ type Options struct {
 
 // DefaultOptions leave out documentation, which no build reads.
 var DefaultOptions = Options{Exclude: []string{"usr/share/doc/", "usr/share/info/", "usr/share/man/", "usr/share/locale/", "usr/share/lintian/"}}
+
+func (o Options) key() string {
+	ex := slices.Clone(o.Exclude)
+	slices.Sort(ex)
+	h := sha256.New()
+	for _, e := range ex {
+		fmt.Fprintf(h, "exclude %q\n", e)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // RootEpoch is the mtime of every file in a composed root (1980-01-01, the
 // earliest time zip and similar formats can record).
@@ -64,24 +72,33 @@ func Key(pkgs []Package, opts Options) string {
 		lines = append(lines, fmt.Sprintf("exclude %q\n", e))
 	}
 	h := sha256.New()
-	io.WriteString(h, "monogres toolchain root v1\n")
+	io.WriteString(h, "monogres toolchain root v2\n")
 	for _, l := range lines {
 		io.WriteString(h, l)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// RootsDir is where ComposeCached keeps roots and their shared file pool
+// under a store directory: <store>/roots/<key>/root, <store>/roots/.pool.
+func RootsDir(store string) string { return filepath.Join(store, "roots") }
+
+func poolOf(store string) pool { return pool{filepath.Join(RootsDir(store), ".pool")} }
+
 // ComposeCached returns the root for pkgs from <store>/roots/<key>/root,
-// composing it first if absent. A new root is composed under <store>/tmp
-// and renamed into place, so a root in roots/ is always complete; two
-// concurrent callers both succeed and one result is kept.
+// composing it first if absent. Roots share one file pool
+// (<store>/roots/.pool): a file two roots hold is stored once and
+// hard-linked, and a .deb is decompressed once per store. A new root is
+// composed under <store>/tmp and renamed into place, so a root in roots/
+// is always complete; two concurrent callers both succeed and one result
+// is kept.
 func ComposeCached(ctx context.Context, store string, pkgs []Package, open Opener, opts Options) (Root, error) {
 	key := Key(pkgs, opts)
-	final := filepath.Join(store, "roots", key)
+	final := filepath.Join(RootsDir(store), key)
 	if r, ok := readCached(final, key); ok {
 		return r, nil
 	}
-	for _, d := range []string{filepath.Join(store, "roots"), filepath.Join(store, "tmp")} {
+	for _, d := range []string{RootsDir(store), filepath.Join(store, "tmp")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return Root{}, fmt.Errorf("toolchains: %w", err)
 		}
@@ -91,18 +108,21 @@ func ComposeCached(ctx context.Context, store string, pkgs []Package, open Opene
 		return Root{}, fmt.Errorf("toolchains: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	r, err := Compose(ctx, pkgs, open, filepath.Join(tmp, "root"), opts)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return Root{}, fmt.Errorf("toolchains: %w", err)
+	}
+	r, err := compose(ctx, poolOf(store), pkgs, open, filepath.Join(tmp, "root"), opts)
 	if err != nil {
 		return Root{}, err
 	}
-	var list bytes.Buffer
-	for _, p := range pkgs {
+	var list strings.Builder
+	for _, p := range sortPackages(pkgs) {
 		fmt.Fprintf(&list, "%s %s %s %s\n", p.Name, p.Arch, p.Version, p.SHA256)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "packages"), list.Bytes(), 0o644); err != nil {
+	if err := writeAtomic(filepath.Join(tmp, "packages"), []byte(list.String())); err != nil {
 		return Root{}, fmt.Errorf("toolchains: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "digest"), []byte(r.Digest+"\n"), 0o644); err != nil {
+	if err := writeAtomic(filepath.Join(tmp, "digest"), []byte(r.Digest+"\n")); err != nil {
 		return Root{}, fmt.Errorf("toolchains: %w", err)
 	}
 	if err := os.Rename(tmp, final); err != nil {
@@ -132,9 +152,25 @@ func readCached(dir, key string) (Root, bool) {
 // postgres (uid 1000), hosts) and empty mount points (dev, proc, sys, tmp).
 // No ld.so.cache is made: glibc's built-in search path covers the multiarch
 // directories. Every mtime is RootEpoch; setuid/setgid bits and ownership
-// are dropped. Packages are applied in (name, arch) order, so a path two
-// packages ship holds the later one's version.
+// are dropped; every mode is set explicitly (the umask does not matter).
+// Packages are applied in (name, arch) order, so a path two packages ship
+// holds the later one's version.
+//
+// Compose uses a private file pool next to dest, removed afterwards;
+// ComposeCached shares one per store.
 func Compose(ctx context.Context, pkgs []Package, open Opener, dest string, opts Options) (Root, error) {
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return Root{}, fmt.Errorf("toolchains: %w", err)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(dest), ".pool-")
+	if err != nil {
+		return Root{}, fmt.Errorf("toolchains: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	return compose(ctx, pool{dir}, pkgs, open, dest, opts)
+}
+
+func sortPackages(pkgs []Package) []Package {
 	pkgs = slices.Clone(pkgs)
 	slices.SortFunc(pkgs, func(a, b Package) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
@@ -142,112 +178,87 @@ func Compose(ctx context.Context, pkgs []Package, open Opener, dest string, opts
 		}
 		return strings.Compare(a.Arch, b.Arch)
 	})
+	return pkgs
+}
+
+func compose(ctx context.Context, pl pool, pkgs []Package, open Opener, dest string, opts Options) (Root, error) {
+	pkgs = sortPackages(pkgs)
+	for i := 1; i < len(pkgs); i++ {
+		if pkgs[i].Name == pkgs[i-1].Name && pkgs[i].Arch == pkgs[i-1].Arch {
+			return Root{}, fmt.Errorf("toolchains: compose: %s and %s are both in the package set", pkgs[i-1], pkgs[i])
+		}
+	}
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return Root{}, fmt.Errorf("toolchains: %w", err)
 	}
 	if ents, err := os.ReadDir(dest); err != nil || len(ents) > 0 {
 		return Root{}, fmt.Errorf("toolchains: compose into %s: directory not empty", dest)
 	}
-	x := &extractor{root: dest, opts: opts, dirModes: map[string]fs.FileMode{}}
+	lists, err := pl.entriesAll(ctx, pkgs, open, opts)
+	if err != nil {
+		return Root{}, err
+	}
+	x := &extractor{root: dest, pool: pl, dirModes: map[string]fs.FileMode{"": 0o755}, sums: map[string]string{}}
 	if err := x.skeleton(); err != nil {
 		return Root{}, err
 	}
-
-	// Read and decompress in parallel, apply in order; at most workers+1
-	// data.tars are held in memory at once.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type result struct {
-		tar []byte
-		err error
-	}
-	results := make([]chan result, len(pkgs))
-	for i := range results {
-		results[i] = make(chan result, 1)
-	}
-	xzPath, _ := exec.LookPath("xz") // optional: a faster data.tar.xz decoder
-	workers := max(2, runtime.GOMAXPROCS(0))
-	sem := make(chan struct{}, workers+1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for i, p := range pkgs {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i] <- result{err: ctx.Err()}
-				continue
-			}
-			wg.Go(func() {
-				b, err := readDeb(ctx, p, open, xzPath)
-				results[i] <- result{b, err}
-			})
-		}
-	})
-	var err error
 	for i, p := range pkgs {
-		res := <-results[i]
-		if err = res.err; err == nil {
-			err = x.apply(p, res.tar)
+		if err := ctx.Err(); err != nil {
+			return Root{}, err
 		}
-		<-sem
-		if err != nil {
-			break
+		if err := x.apply(lists[i]); errors.Is(err, fs.ErrNotExist) {
+			// A pool file went missing (GC ran): extract this .deb again.
+			os.Remove(pl.list(p, opts))
+			var ents []debEntry
+			if ents, err = pl.entries(ctx, p, open, opts); err == nil {
+				err = x.apply(ents)
+			}
+			if err != nil {
+				return Root{}, fmt.Errorf("toolchains: %s: %w", p, err)
+			}
+		} else if err != nil {
+			return Root{}, fmt.Errorf("toolchains: %s: %w", p, err)
 		}
-	}
-	cancel()
-	wg.Wait()
-	if err != nil {
-		return Root{}, err
 	}
 	if err := x.finish(); err != nil {
 		return Root{}, err
 	}
-	d, err := DigestTree(dest)
+	d, err := digestTree(dest, x.sums)
 	if err != nil {
 		return Root{}, err
 	}
 	return Root{Dir: dest, Key: Key(pkgs, opts), Digest: d}, nil
 }
 
-// readDeb opens p, verifies size and sha256, and returns its data.tar.
-func readDeb(ctx context.Context, p Package, open Opener, xzPath string) ([]byte, error) {
-	rc, err := open(ctx, p)
-	if err != nil {
-		return nil, fmt.Errorf("toolchains: open %s: %w", p, err)
+// entriesAll returns the entry list of every package, extracting the
+// .debs the pool lacks in parallel.
+func (p pool) entriesAll(ctx context.Context, pkgs []Package, open Opener, opts Options) ([][]debEntry, error) {
+	out := make([][]debEntry, len(pkgs))
+	errs := make([]error, len(pkgs))
+	sem := make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
+	for i, pkg := range pkgs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if ctx.Err() == nil {
+				out[i], errs[i] = p.entries(ctx, pkg, open, opts)
+			} else {
+				errs[i] = ctx.Err()
+			}
+		})
 	}
-	defer rc.Close()
-	h := sha256.New()
-	cr := &countReader{r: io.TeeReader(rc, h)}
-	data, err := readDataTar(ctx, cr, xzPath)
-	if err != nil {
-		return nil, fmt.Errorf("toolchains: %s (%s): %w", p, p.Filename, err)
-	}
-	if _, err := io.Copy(io.Discard, cr); err != nil {
-		return nil, fmt.Errorf("toolchains: %s: %w", p, err)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 || (p.Size != 0 && cr.n != p.Size) {
-		return nil, fmt.Errorf("toolchains: %s: got sha256 %s size %d, want sha256 %s size %d", p, got, cr.n, p.SHA256, p.Size)
-	}
-	return data, nil
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// extractor writes .deb data into root, never outside it: every path is
+// extractor places .deb entries into root, never outside it: every path is
 // resolved component by component with symlinks interpreted as in a chroot.
 type extractor struct {
 	root     string
-	opts     Options
+	pool     pool
 	dirModes map[string]fs.FileMode // applied at the end so later writes work
+	sums     map[string]string      // root-relative path -> sha256 of pool files linked there
 }
 
 // usrMerged are the top directories bookworm's usrmerge turns into links.
@@ -255,7 +266,7 @@ var usrMerged = []string{"bin", "sbin", "lib", "lib64"}
 
 func (x *extractor) skeleton() error {
 	for _, d := range usrMerged {
-		if err := os.MkdirAll(filepath.Join(x.root, "usr", d), 0o755); err != nil {
+		if _, err := x.resolve("usr/"+d, true); err != nil {
 			return fmt.Errorf("toolchains: %w", err)
 		}
 		if err := os.Symlink("usr/"+d, filepath.Join(x.root, d)); err != nil {
@@ -265,112 +276,76 @@ func (x *extractor) skeleton() error {
 	return nil
 }
 
-// target maps a tar member name to a clean root-relative path, applying
-// the merged-/usr redirect; "" means skip. Names with ".." are an error.
-func (x *extractor) target(name string) (string, error) {
-	for _, c := range strings.Split(name, "/") {
-		if c == ".." {
-			return "", fmt.Errorf("path %q has a \"..\" component", name)
+func (x *extractor) apply(ents []debEntry) error {
+	for _, e := range ents {
+		if err := x.entry(e); err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
 		}
 	}
-	rel := strings.TrimPrefix(path.Clean("/"+name), "/")
-	if rel == "" {
-		return "", nil
-	}
-	top, _, _ := strings.Cut(rel, "/")
-	if slices.Contains(usrMerged, top) {
-		rel = "usr/" + rel
-	}
-	for _, ex := range x.opts.Exclude {
-		if strings.HasPrefix(rel+"/", ex) || strings.HasPrefix(rel, ex) {
-			return "", nil
-		}
-	}
-	return rel, nil
+	return nil
 }
 
-func (x *extractor) apply(p Package, data []byte) error {
-	tr := tar.NewReader(bytes.NewReader(data))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("toolchains: %s: data.tar: %w", p, err)
-		}
-		if err := x.entry(h, tr); err != nil {
-			return fmt.Errorf("toolchains: %s: %s: %w", p, h.Name, err)
-		}
-	}
-}
-
-func (x *extractor) entry(h *tar.Header, r io.Reader) error {
-	rel, err := x.target(h.Name)
-	if err != nil || rel == "" {
-		return err
-	}
-	mode := fs.FileMode(h.Mode) & (fs.ModePerm | fs.ModeSticky)
-	if h.Mode&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	switch h.Typeflag {
-	case tar.TypeDir:
-		real, err := x.resolve(rel, true)
+func (x *extractor) entry(e debEntry) error {
+	if e.Type == 'd' {
+		real, err := x.resolve(e.Path, true)
 		if err != nil {
 			return err
 		}
-		x.dirModes[real] = mode
+		x.dirModes[real] = e.Mode
 		return nil
-	case tar.TypeReg, tar.TypeSymlink, tar.TypeLink:
-	default:
-		return nil // devices, fifos: not in a build root
 	}
-	dir, base := path.Split(rel)
+	dir, base := path.Split(e.Path)
 	rdir, err := x.resolve(strings.TrimSuffix(dir, "/"), true)
 	if err != nil {
 		return err
 	}
-	dst := filepath.Join(x.root, rdir, base)
-	if err := x.clear(dst); err != nil {
+	rel := path.Join(rdir, base)
+	dst := filepath.Join(x.root, rel)
+	if err := x.clear(rel); err != nil {
 		return err
 	}
-	switch h.Typeflag {
-	case tar.TypeSymlink:
-		return os.Symlink(h.Linkname, dst)
-	case tar.TypeLink:
-		lrel, err := x.target(h.Linkname)
-		if err != nil || lrel == "" {
-			return fmt.Errorf("hard link to %q: %v", h.Linkname, err)
-		}
-		ldir, lbase := path.Split(lrel)
-		rl, err := x.resolve(strings.TrimSuffix(ldir, "/"), false)
-		if err != nil {
-			return fmt.Errorf("hard link to %q: %w", h.Linkname, err)
-		}
-		src := filepath.Join(x.root, rl, lbase)
-		if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
-			return fmt.Errorf("hard link to %q: not a regular file in the root", h.Linkname)
-		}
-		return os.Link(src, dst)
+	if e.Type == 'l' {
+		return os.Symlink(e.Link, dst)
 	}
-	f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY|noFollow, 0o600)
+	src := x.pool.file(e.Sum, e.Mode)
+	if err := os.Link(src, dst); errors.Is(err, syscall.EMLINK) {
+		if err = copyFile(src, dst, e.Mode); err == nil { // the pool file has too many links
+			err = lutimes(dst, RootEpoch)
+		}
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	x.sums[rel] = e.Sum
+	return nil
+}
+
+func copyFile(src, dst string, mode fs.FileMode) error {
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY|noFollow, 0o600)
+	if err != nil {
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(mode)
 	}
-	return f.Close()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
-// clear removes whatever non-directory is at dst (never following it).
-func (x *extractor) clear(dst string) error {
+// clear removes whatever non-directory is at the root-relative path rel
+// (never following it).
+func (x *extractor) clear(rel string) error {
+	dst := filepath.Join(x.root, rel)
 	fi, err := os.Lstat(dst)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -381,12 +356,14 @@ func (x *extractor) clear(dst string) error {
 	if fi.IsDir() {
 		return fmt.Errorf("a directory is in the way")
 	}
+	delete(x.sums, rel)
 	return os.Remove(dst)
 }
 
 // resolve returns the symlink-free root-relative path of the directory
 // rel, following symlinks as a chroot would (absolute targets start at the
-// root, ".." stops at the root). With create, missing directories are made.
+// root, ".." stops at the root). With create, missing directories are made
+// (mode 0755 unless a package says otherwise).
 func (x *extractor) resolve(rel string, create bool) (string, error) {
 	comps := splitPath(rel)
 	cur := ""
@@ -405,6 +382,9 @@ func (x *extractor) resolve(rel string, create bool) (string, error) {
 		case errors.Is(err, fs.ErrNotExist) && create:
 			if err := os.Mkdir(host, 0o755); err != nil {
 				return "", err
+			}
+			if _, ok := x.dirModes[next]; !ok {
+				x.dirModes[next] = 0o755
 			}
 			cur = next
 		case err != nil:
@@ -497,10 +477,13 @@ func (x *extractor) finish() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(etc)) {
 		dst := filepath.Join(x.root, name)
-		if err := x.clear(dst); err != nil {
+		if err := x.clear(name); err != nil {
 			return fmt.Errorf("toolchains: /%s: %w", name, err)
 		}
 		if err := os.WriteFile(dst, []byte(etc[name]), 0o644); err != nil {
+			return fmt.Errorf("toolchains: %w", err)
+		}
+		if err := os.Chmod(dst, 0o644); err != nil { // whatever the umask
 			return fmt.Errorf("toolchains: %w", err)
 		}
 	}
@@ -520,6 +503,11 @@ func (x *extractor) finish() error {
 		if err != nil {
 			return err
 		}
+		if d.Type().IsRegular() {
+			if rel, _ := filepath.Rel(x.root, p); x.sums[filepath.ToSlash(rel)] != "" {
+				return nil // a pool file: already RootEpoch
+			}
+		}
 		return lutimes(p, RootEpoch)
 	})
 }
@@ -527,7 +515,11 @@ func (x *extractor) finish() error {
 // DigestTree is the hex sha256 of a tree: for every entry in lexical
 // order, its path, type, permission bits, and content sha256 or link
 // target. Mtimes and owners are not part of it.
-func DigestTree(dir string) (string, error) {
+func DigestTree(dir string) (string, error) { return digestTree(dir, nil) }
+
+// digestTree is DigestTree with the content sha256 of some files already
+// known (by slash-separated path relative to dir).
+func digestTree(dir string, known map[string]string) (string, error) {
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -550,9 +542,11 @@ func DigestTree(dir string) (string, error) {
 		case fi.IsDir():
 			fmt.Fprintf(h, "D %q %o\n", rel, perm)
 		case fi.Mode().IsRegular():
-			sum, err := fileSHA256(p, buf)
-			if err != nil {
-				return err
+			sum, ok := known[filepath.ToSlash(rel)]
+			if !ok {
+				if sum, err = fileSHA256(p, buf); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(h, "F %q %o %d %s\n", rel, perm, fi.Size(), sum)
 		default:

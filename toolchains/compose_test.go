@@ -141,7 +141,7 @@ func TestComposeHostile(t *testing.T) {
 	for _, name := range []string{"../outside", "./usr/../../outside"} {
 		deb := makeDeb(t, []tarEntry{{name: name, typ: tar.TypeReg, body: "x"}})
 		_, err := Compose(context.Background(), []Package{pkgFor("dotdot", deb)}, memOpener(map[string][]byte{"dotdot": deb}), filepath.Join(outer, "r2-"+fmt.Sprint(len(name))), Options{})
-		if err == nil || !strings.Contains(err.Error(), `".." component`) {
+		if err == nil || !strings.Contains(err.Error(), `path traversal ("..")`) {
 			t.Errorf("%s: err = %v, want a \"..\" error", name, err)
 		}
 	}
@@ -341,34 +341,4 @@ func treeSize(t testing.TB, dir string) int64 {
 		return nil
 	})
 	return n
-}
-
-// The pure Go xz decoder and the host xz give the same data.tar.
-func TestDataTarDecoders(t *testing.T) {
-	xzPath, err := exec.LookPath("xz")
-	if err != nil {
-		t.Skip("no xz on PATH: only the pure Go decoder is used (apt-get install xz-utils)")
-	}
-	pkgs, err := Resolve(bookwormIndex(t), Request{Arch: "amd64", Packages: []string{"make"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mk []Package
-	for _, p := range pkgs {
-		if p.Name == "make" {
-			mk = append(mk, p)
-		}
-	}
-	open := debCache(t, mk)
-	var got [][]byte
-	for _, xz := range []string{"", xzPath} {
-		b, err := readDeb(context.Background(), mk[0], open, xz)
-		if err != nil {
-			t.Fatalf("xz %q: %v", xz, err)
-		}
-		got = append(got, b)
-	}
-	if len(got[0]) < 100000 || !bytes.Equal(got[0], got[1]) {
-		t.Errorf("data.tar differs: %d bytes (Go) vs %d (xz)", len(got[0]), len(got[1]))
-	}
 }

@@ -1,133 +1,225 @@
 package toolchains
 
 import (
+	"archive/tar"
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"strconv"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/monogres/monogres/internal/archive"
 )
 
-// maxDataTar bounds the uncompressed data.tar of one .deb.
-const maxDataTar = 4 << 30
+// A pool holds the regular files of every extracted .deb once, named by
+// content and mode, so roots hard-link them instead of holding copies:
+//
+//	<dir>/files/<sha256>-<mode>   a file (mode in octal), mtime RootEpoch
+//	<dir>/debs/<deb>-<opts>.json  the entries of one .deb (see debEntry)
+//
+// A .deb is decompressed once per pool; every later root replays its
+// entry list. Files and lists are written under temporary names and
+// linked or renamed into place, so concurrent composers share a pool.
+type pool struct{ dir string }
 
-// readDataTar reads a .deb (an ar archive: debian-binary, control.tar.*,
-// data.tar.*) from r and returns its uncompressed data.tar. r is read to
-// the end so a hashing reader under it sees every byte. xzPath, when not
-// empty, is an xz program used for data.tar.xz (several times faster than
-// the pure Go decoder; the output is the same).
-func readDataTar(ctx context.Context, r io.Reader, xzPath string) ([]byte, error) {
-	br := bufio.NewReaderSize(r, 1<<16)
-	magic := make([]byte, 8)
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != "!<arch>\n" {
-		return nil, errors.New("not an ar archive (bad magic)")
-	}
-	var data []byte
-	sawBinary := false
-	for {
-		var hdr [60]byte
-		if _, err := io.ReadFull(br, hdr[:]); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("ar header: %w", err)
-		}
-		if string(hdr[58:60]) != "`\n" {
-			return nil, errors.New("ar header: bad terminator")
-		}
-		name := strings.TrimSuffix(strings.TrimSpace(string(hdr[0:16])), "/")
-		size, err := strconv.ParseInt(strings.TrimSpace(string(hdr[48:58])), 10, 64)
-		if err != nil || size < 0 {
-			return nil, fmt.Errorf("ar member %q: bad size %q", name, hdr[48:58])
-		}
-		body := io.LimitReader(br, size)
-		switch {
-		case name == "debian-binary":
-			b, _ := io.ReadAll(body)
-			if !bytes.HasPrefix(b, []byte("2.")) {
-				return nil, fmt.Errorf("debian-binary %q: unsupported format", bytes.TrimSpace(b))
-			}
-			sawBinary = true
-		case strings.HasPrefix(name, "data.tar"):
-			if data != nil {
-				return nil, errors.New("two data.tar members")
-			}
-			if data, err = decompressMember(ctx, strings.TrimPrefix(name, "data.tar"), body, xzPath); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-		}
-		if _, err := io.Copy(io.Discard, body); err != nil {
-			return nil, fmt.Errorf("ar member %q: %w", name, err)
-		}
-		if size%2 == 1 {
-			if _, err := br.Discard(1); err != nil && err != io.EOF {
-				return nil, err
-			}
-		}
-	}
-	if !sawBinary {
-		return nil, errors.New("no debian-binary member")
-	}
-	if data == nil {
-		return nil, errors.New("no data.tar member")
-	}
-	return data, nil
+// debEntry is one entry of a .deb as it lands in a root: its
+// root-relative path after the merged-/usr redirect, type ('d' directory,
+// 'f' file, 'l' symlink), permission bits (and sticky bit), and the pool
+// file's sha256 and size or the symlink's target.
+type debEntry struct {
+	Type byte        `json:"t"`
+	Path string      `json:"p"`
+	Mode fs.FileMode `json:"m,omitempty"`
+	Sum  string      `json:"s,omitempty"`
+	Size int64       `json:"z,omitempty"`
+	Link string      `json:"l,omitempty"`
 }
 
-func decompressMember(ctx context.Context, ext string, r io.Reader, xzPath string) ([]byte, error) {
-	if ext == ".xz" && xzPath != "" {
-		var out, stderr bytes.Buffer
-		cmd := exec.CommandContext(ctx, xzPath, "--decompress", "--stdout", "--single-stream")
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = r, &out, &stderr
-		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("%s: %v: %s", xzPath, err, bytes.TrimSpace(stderr.Bytes()))
+func (p pool) file(sum string, mode fs.FileMode) string {
+	return filepath.Join(p.dir, "files", fmt.Sprintf("%s-%04o", sum, mode))
+}
+
+func (p pool) list(deb Package, opts Options) string {
+	return filepath.Join(p.dir, "debs", deb.SHA256+"-"+opts.key()[:16]+".json")
+}
+
+// entries returns the entry list of deb, extracting it into the pool
+// first if the pool has none.
+func (p pool) entries(ctx context.Context, deb Package, open Opener, opts Options) ([]debEntry, error) {
+	if b, err := os.ReadFile(p.list(deb, opts)); err == nil {
+		var ents []debEntry
+		if json.Unmarshal(b, &ents) == nil {
+			return ents, nil
 		}
-		if out.Len() > maxDataTar {
-			return nil, fmt.Errorf("larger than %d bytes uncompressed", maxDataTar)
-		}
-		return out.Bytes(), nil
 	}
-	var dr io.Reader
-	switch ext {
-	case "":
-		dr = r
-	case ".gz":
-		z, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		defer z.Close()
-		dr = z
-	case ".xz":
-		z, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		dr = z
-	case ".zst":
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, err
-		}
-		defer z.Close()
-		dr = z
-	default:
-		return nil, fmt.Errorf("unsupported compression %q", ext)
-	}
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(dr, maxDataTar+1))
+	ents, err := p.extract(ctx, deb, open, opts)
 	if err != nil {
 		return nil, err
 	}
-	if n > maxDataTar {
-		return nil, fmt.Errorf("larger than %d bytes uncompressed", maxDataTar)
+	b, err := json.Marshal(ents)
+	if err != nil {
+		return nil, err
 	}
-	return buf.Bytes(), nil
+	if err := writeAtomic(p.list(deb, opts), b); err != nil {
+		return nil, fmt.Errorf("toolchains: %w", err)
+	}
+	return ents, nil
+}
+
+// extract streams deb's data.tar (internal/archive reads the ar, the
+// compression and the tar, and refuses unsafe names) into the pool, and
+// checks the .deb's size and sha256. Nothing is recorded for a .deb that
+// fails the check; pool files it left are garbage for GC.
+func (p pool) extract(ctx context.Context, deb Package, open Opener, opts Options) ([]debEntry, error) {
+	rc, err := open(ctx, deb)
+	if err != nil {
+		return nil, fmt.Errorf("toolchains: open %s: %w", deb, err)
+	}
+	defer rc.Close()
+	h := sha256.New()
+	cr := &countReader{r: io.TeeReader(rc, h)}
+	var ents []debEntry
+	files := map[string]debEntry{} // for hard links
+	err = archive.Walk(ctx, cr, deb.Filename, func(th *tar.Header, r io.Reader) error {
+		rel := opts.target(th.Name)
+		if rel == "" {
+			return nil
+		}
+		mode := fs.FileMode(th.Mode) & fs.ModePerm
+		if th.Mode&0o1000 != 0 {
+			mode |= fs.ModeSticky
+		}
+		e := debEntry{Path: rel, Mode: mode}
+		switch th.Typeflag {
+		case tar.TypeDir:
+			e.Type = 'd'
+		case tar.TypeSymlink:
+			e.Type, e.Mode, e.Link = 'l', 0, th.Linkname
+		case tar.TypeLink:
+			t, ok := files[opts.target(th.Linkname)]
+			if !ok {
+				return fmt.Errorf("%s: hard link to %q, not a file extracted before it", th.Name, th.Linkname)
+			}
+			e = t
+			e.Path = rel
+		default:
+			var err error
+			if e.Sum, e.Size, err = p.put(r, mode); err != nil {
+				return fmt.Errorf("%s: %w", th.Name, err)
+			}
+			e.Type = 'f'
+			files[rel] = e
+		}
+		ents = append(ents, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("toolchains: %s (%s): %w", deb, deb.Filename, err)
+	}
+	if _, err := io.Copy(io.Discard, cr); err != nil {
+		return nil, fmt.Errorf("toolchains: %s: %w", deb, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != deb.SHA256 || (deb.Size != 0 && cr.n != deb.Size) {
+		return nil, fmt.Errorf("toolchains: %s: got sha256 %s size %d, want sha256 %s size %d", deb, got, cr.n, deb.SHA256, deb.Size)
+	}
+	return ents, nil
+}
+
+// put stores r as a pool file with mode and returns its sha256 and size.
+func (p pool) put(r io.Reader, mode fs.FileMode) (string, int64, error) {
+	dir := filepath.Join(p.dir, "files")
+	f, err := os.CreateTemp(dir, ".tmp-")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(dir, 0o755); err == nil {
+			f, err = os.CreateTemp(dir, ".tmp-")
+		}
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if err == nil {
+		err = f.Chmod(mode) // explicitly: the umask must not matter
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = lutimes(tmp, RootEpoch)
+	}
+	if err != nil {
+		return "", 0, err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := os.Link(tmp, p.file(sum, mode)); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", 0, err
+	}
+	return sum, n, nil
+}
+
+// target maps a cleaned tar member name to its root-relative path,
+// applying the merged-/usr redirect; "" means not extracted (excluded).
+func (o Options) target(name string) string {
+	rel := strings.TrimPrefix(path.Clean("/"+name), "/")
+	if rel == "" {
+		return ""
+	}
+	top, _, _ := strings.Cut(rel, "/")
+	if slices.Contains(usrMerged, top) {
+		rel = "usr/" + rel
+	}
+	for _, ex := range o.Exclude {
+		if strings.HasPrefix(rel+"/", ex) || strings.HasPrefix(rel, ex) {
+			return ""
+		}
+	}
+	return rel
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeAtomic writes b to name through a temporary file and a rename.
+func writeAtomic(name string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	w := bufio.NewWriter(f)
+	w.Write(b)
+	err = w.Flush()
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
 }
