@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/toolchains"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -121,7 +122,7 @@ func TestCacheHitStartsNoSandbox(t *testing.T) {
 	cfg := Config{
 		Store:  st,
 		OutDir: out,
-		Toolchain: func(context.Context, string) (Toolchain, error) {
+		Toolchain: func(context.Context, toolchains.Cell) (Toolchain, error) {
 			return Toolchain{Dir: "/nonexistent/root", Digest: rootDigest}, nil
 		},
 		Sink: event.Func(func(e event.Event) { kinds = append(kinds, e.Kind) }),
@@ -163,7 +164,7 @@ func TestBuildErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := func(context.Context, string) (Toolchain, error) {
+	tc := func(context.Context, toolchains.Cell) (Toolchain, error) {
 		return Toolchain{Dir: "/nonexistent", Digest: rootDigest}, nil
 	}
 	c := testCell(15, "amd64")
@@ -193,7 +194,7 @@ func BenchmarkCacheHit(b *testing.B) {
 	c.Source.SourceDateEpoch = 1700000000
 	st, a := cachedStore(b, c)
 	c.Source.SHA256 = a.Inputs[0].SHA256
-	cfg := Config{Store: st, OutDir: b.TempDir(), Toolchain: func(context.Context, string) (Toolchain, error) {
+	cfg := Config{Store: st, OutDir: b.TempDir(), Toolchain: func(context.Context, toolchains.Cell) (Toolchain, error) {
 		return Toolchain{Dir: "/nonexistent", Digest: rootDigest}, nil
 	}}
 	b.ResetTimer()

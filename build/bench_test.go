@@ -12,6 +12,7 @@ import (
 	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/testenv"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // BenchmarkBarebonesVsHost times, in one run on one machine, a monogres
@@ -35,7 +36,7 @@ func BenchmarkBarebonesVsHost(b *testing.B) {
 	ctx := context.Background()
 	shared := testStore(b)
 	tcf := buildtest.RealToolchain(b, shared.Dir())
-	if _, err := tcf(ctx, "amd64"); err != nil { // warm toolchain
+	if _, err := tcf(ctx, toolchains.Cell{Target: "amd64"}); err != nil { // warm toolchain
 		b.Fatal(err)
 	}
 	c := cell15("barebones", "amd64")

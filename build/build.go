@@ -37,6 +37,7 @@ import (
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // RecipeVersion is part of every action key; bump it whenever a recipe,
@@ -75,16 +76,20 @@ type Cell struct {
 	Deps []string
 }
 
-// Toolchain is a composed root file system for a target.
+// Toolchain is a composed root file system for one cell.
 type Toolchain struct {
 	Dir    string // host directory of the root
 	Digest string // hex sha256 of the tree (toolchains.DigestTree)
+	// Packages names the Debian packages in the root ("gcc-12",
+	// "libssl-dev:arm64" for a foreign arch); nil means unknown.
+	Packages []string
 }
 
-// ToolchainFunc returns the toolchain root that builds for target arch
-// ("amd64" native root, "arm64" cross root). Callers wire it to
-// toolchains.ComposeCached over the locked packages.
-type ToolchainFunc func(ctx context.Context, arch string) (Toolchain, error)
+// ToolchainFunc returns the toolchain root of one cell: its target's base,
+// its options' -dev packages and, for an extension cell, the extension's
+// packages (toolchains.Cell). Callers wire it to toolchains.ComposeCached
+// over the locked layers.
+type ToolchainFunc func(ctx context.Context, c toolchains.Cell) (Toolchain, error)
 
 // Config is what Build and Verify need besides the cells.
 type Config struct {

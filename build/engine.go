@@ -16,6 +16,7 @@ import (
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/archive"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // Build builds cells in dependency order, cfg.Jobs at a time, each with
@@ -200,7 +201,7 @@ func (e *engine) prepare(ctx context.Context, c Cell) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	tc, err := e.cfg.Toolchain(ctx, c.Arch)
+	tc, err := e.cfg.Toolchain(ctx, toolchains.Cell{Target: c.Arch, Options: c.Options})
 	if err != nil {
 		return prepared{}, fmt.Errorf("build: cell %s: toolchain for %s: %w", c.Name, c.Arch, err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // TestMatrix builds the rest of the 15.18 matrix: with MONOGRES_FULL_MATRIX=1
@@ -38,7 +39,7 @@ func TestMatrix(t *testing.T) {
 		cells = append(cells, cell15(set, arch))
 	}
 	for _, c := range cells { // compose roots first: durations below are the engine's
-		if _, err := cfg.Toolchain(context.Background(), c.Arch); err != nil {
+		if _, err := cfg.Toolchain(context.Background(), toolchains.Cell{Target: c.Arch, Options: c.Options}); err != nil {
 			t.Fatal(err)
 		}
 	}

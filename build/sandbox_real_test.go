@@ -12,6 +12,7 @@ import (
 	"github.com/monogres/monogres/build/buildtest"
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/testenv"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // TestSandboxInRealRoot runs the sandbox's isolation checks in the real
@@ -22,7 +23,7 @@ func TestSandboxInRealRoot(t *testing.T) {
 	testenv.RequireRoot(t, "namespaces, real toolchain roots")
 	ctx := context.Background()
 	shared := testStore(t)
-	tc, err := buildtest.RealToolchain(t, shared.Dir())(ctx, "amd64")
+	tc, err := buildtest.RealToolchain(t, shared.Dir())(ctx, toolchains.Cell{Target: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}

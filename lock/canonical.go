@@ -18,6 +18,7 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 	}
 	l = &Lock{}
 	var in *Input
+	var root *Root
 	seen := map[string]bool{} // keys set in the current table
 	set := func(k string) bool {
 		if seen[k] {
@@ -41,7 +42,16 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			}
 			continue
 		}
+		if line == "[[root]]" {
+			l.Roots = append(l.Roots, Root{})
+			root, in = &l.Roots[len(l.Roots)-1], nil
+			clear(seen)
+			continue
+		}
 		if line == "[[input]]" {
+			if root != nil {
+				return nil, false // Encode writes roots last
+			}
 			l.Inputs = append(l.Inputs, Input{})
 			in = &l.Inputs[len(l.Inputs)-1]
 			clear(seen)
@@ -52,6 +62,22 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			return nil, false
 		}
 		ok = true
+		if root != nil {
+			switch k {
+			case "name":
+				root.Name, ok = unquote(v)
+			case "request":
+				root.Request, ok = unquote(v)
+			case "dropped":
+				root.Dropped, ok = unquote(v)
+			default:
+				return nil, false
+			}
+			if !ok {
+				return nil, false
+			}
+			continue
+		}
 		if in == nil {
 			switch k {
 			case "version":

@@ -67,6 +67,22 @@ type Lock struct {
 	// Debian packages are re-resolved only when it changes or on --update toolchain.
 	Toolchain string  `toml:"toolchain,omitempty"`
 	Inputs    []Input `toml:"input"`
+	// Roots are the toolchain layers (package sets) the lock resolved,
+	// sorted by name; a deb input's Roots name the layers it belongs to.
+	Roots []Root `toml:"root"`
+}
+
+// Root is one toolchain layer: a target's base, an option's or an
+// extension's packages for a target ("amd64", "amd64~opt:icu",
+// "arm64~ext:pgmemcache").
+type Root struct {
+	Name string `toml:"name"`
+	// Request is "sha256:<hex>" of what decides the layer's closure; the
+	// layer is resolved again only when it changes.
+	Request string `toml:"request"`
+	// Dropped is the resolver's reason when the layer could not be
+	// resolved; the cells needing it are dropped for its target.
+	Dropped string `toml:"dropped,omitempty"`
 }
 
 // Find returns the input named name; a nil lock has no inputs.
@@ -161,6 +177,15 @@ func Encode(l *Lock) ([]byte, error) {
 			b.WriteString("]\n")
 		}
 	}
+	for i, r := range l.Roots {
+		if i > 0 && l.Roots[i-1].Name >= r.Name {
+			return nil, fmt.Errorf("lock: roots not sorted or duplicated at %q", r.Name)
+		}
+		fmt.Fprintf(&b, "\n[[root]]\nname = %s\nrequest = %s\n", tomlString(r.Name), tomlString(r.Request))
+		if r.Dropped != "" {
+			fmt.Fprintf(&b, "dropped = %s\n", tomlString(r.Dropped))
+		}
+	}
 	return b.Bytes(), nil
 }
 
@@ -243,6 +268,17 @@ func validate(file string, l *Lock) error {
 		}
 		seen[in.Name] = true
 	}
+	roots := make(map[string]bool, len(l.Roots))
+	for i, r := range l.Roots {
+		switch {
+		case r.Name == "":
+			return fmt.Errorf("%s: root[%d]: missing name", file, i)
+		case roots[r.Name]:
+			return fmt.Errorf("%s: root[%d] %q: duplicate root", file, i, r.Name)
+		}
+		roots[r.Name] = true
+	}
+	slices.SortFunc(l.Roots, func(a, b Root) int { return strings.Compare(a.Name, b.Name) })
 	l.Sort()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -30,9 +31,11 @@ type Options struct {
 	Offline bool
 	// Hash downloads urls and hashes them. Required unless Offline.
 	Hash func(ctx context.Context, in Input) (Hashed, error)
-	// Toolchain resolves the toolchain's Debian packages (and the index files
-	// they came from) into inputs. Nil or Offline keeps the old lock's.
-	Toolchain func(ctx context.Context, m *manifest.Manifest) ([]Input, error)
+	// Toolchain resolves the toolchain's layers into Debian package inputs
+	// (and the index files they came from) and root entries; old (may be
+	// nil) is the previous lock, whose unchanged layers it may keep. Nil or
+	// Offline keeps the old lock's.
+	Toolchain func(ctx context.Context, m *manifest.Manifest, old *Lock) ([]Input, []Root, error)
 }
 
 // Result is a resolved lock plus what could not be resolved offline.
@@ -48,6 +51,7 @@ func ManifestDigest(m *manifest.Manifest) string {
 		Name     string
 		Versions []string
 		Packages []string
+		Target   map[string]manifest.ToolchainTarget `json:",omitempty"`
 		Sources  []manifest.Source
 		Releases []manifest.Release
 	}
@@ -64,23 +68,36 @@ func ManifestDigest(m *manifest.Manifest) string {
 		Sources: m.Postgres.Sources, Releases: m.Postgres.Releases, Toolchain: m.Toolchain, Plugins: m.Plugins,
 	}
 	for _, e := range m.Extensions {
-		view.Extensions = append(view.Extensions, extView{e.Name, e.Versions, e.Packages, e.Sources, e.Releases})
+		view.Extensions = append(view.Extensions, extView{e.Name, e.Versions, e.Packages, e.Target, e.Sources, e.Releases})
 	}
 	return digestJSON(view)
 }
 
 // ToolchainDigest is the digest of what decides the toolchain packages: the
-// toolchain section, the targets and the extensions' extra packages.
+// toolchain section, the targets and the options they do not support, and
+// the extensions' packages (for all and per target).
 func ToolchainDigest(m *manifest.Manifest) string {
 	var extra []string
 	for _, e := range m.Extensions {
 		extra = append(extra, e.Packages...)
+		for _, t := range slices.Sorted(maps.Keys(e.Target)) {
+			for _, p := range e.Target[t].Packages {
+				extra = append(extra, e.Name+" target "+t+": "+p)
+			}
+		}
+	}
+	var unsupported []string
+	for _, t := range m.Postgres.Targets {
+		for _, o := range m.Targets[string(t)].Unsupported {
+			unsupported = append(unsupported, string(t)+": "+string(o))
+		}
 	}
 	return digestJSON(struct {
-		Toolchain manifest.Toolchain
-		Targets   []manifest.Arch
-		Extra     []string
-	}{m.Toolchain, m.Postgres.Targets, extra})
+		Toolchain   manifest.Toolchain
+		Targets     []manifest.Arch
+		Extra       []string
+		Unsupported []string `json:",omitempty"`
+	}{m.Toolchain, m.Postgres.Targets, extra, unsupported})
 }
 
 func digestJSON(v any) string {
@@ -241,18 +258,26 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		// Keep the old packages: they are pending re-resolution, not unwanted.
 		res.Pending = append(res.Pending, "toolchain")
 		res.Lock.Inputs = append(res.Lock.Inputs, oldToolchain(old)...)
+		res.Lock.Roots = old.roots()
 	case toolchainStale:
 		if opts.Toolchain == nil {
 			return nil, fmt.Errorf("lock: the toolchain needs resolving and no resolver is set")
 		}
-		debs, err := opts.Toolchain(ctx, m)
+		keep := old
+		if updatesToolchain(opts.Update) {
+			keep = nil // re-resolve every layer
+		}
+		debs, roots, err := opts.Toolchain(ctx, m, keep)
 		if err != nil {
 			return nil, err
 		}
 		res.Lock.Inputs = append(res.Lock.Inputs, debs...)
+		res.Lock.Roots = roots
 	default:
 		res.Lock.Inputs = append(res.Lock.Inputs, oldToolchain(old)...)
+		res.Lock.Roots = old.roots()
 	}
+	slices.SortFunc(res.Lock.Roots, func(a, b Root) int { return strings.Compare(a.Name, b.Name) })
 	res.Lock.Sort()
 	for i := 1; i < len(res.Lock.Inputs); i++ {
 		if res.Lock.Inputs[i].Name == res.Lock.Inputs[i-1].Name {
@@ -273,6 +298,13 @@ func oldToolchain(old *Lock) []Input {
 		}
 	}
 	return out
+}
+
+func (l *Lock) roots() []Root {
+	if l == nil {
+		return nil
+	}
+	return slices.Clone(l.Roots)
 }
 
 func updatesToolchain(names []string) bool {

@@ -394,8 +394,8 @@ func TestCheck(t *testing.T) {
 
 func TestCheckToolchain(t *testing.T) {
 	m := parse(t, "[postgres]\nversions = [\"15.18\"]\n[toolchain]\npackages = [\"gcc\"]\n")
-	debs := func(ctx context.Context, m *manifest.Manifest) ([]Input, error) {
-		return []Input{{Name: "deb/amd64/gcc", Kind: KindDeb, Arch: "amd64", SHA256: shaA}}, nil
+	debs := func(ctx context.Context, m *manifest.Manifest, old *Lock) ([]Input, []Root, error) {
+		return []Input{{Name: "deb/amd64/gcc", Kind: KindDeb, Arch: "amd64", SHA256: shaA, Roots: []string{"amd64"}}}, []Root{{Name: "amd64", Request: "sha256:" + shaA}}, nil
 	}
 	res, err := Resolve(context.Background(), m, nil, Options{Toolchain: debs})
 	if err != nil {
@@ -411,14 +411,14 @@ func TestCheckToolchain(t *testing.T) {
 		t.Errorf("fresh lock stale: %v", r)
 	}
 	// Unchanged toolchain: the resolver is not called, the old packages stay.
-	kept, err := Resolve(context.Background(), m, res.Lock, Options{Toolchain: func(context.Context, *manifest.Manifest) ([]Input, error) {
-		return nil, errors.New("must not be called")
+	kept, err := Resolve(context.Background(), m, res.Lock, Options{Toolchain: func(context.Context, *manifest.Manifest, *Lock) ([]Input, []Root, error) {
+		return nil, nil, errors.New("must not be called")
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := kept.Lock.Find("deb/amd64/gcc"); !ok {
-		t.Error("toolchain packages dropped")
+	if _, ok := kept.Lock.Find("deb/amd64/gcc"); !ok || len(kept.Lock.Roots) != 1 || kept.Lock.Roots[0].Name != "amd64" {
+		t.Errorf("toolchain packages or roots dropped: %v", kept.Lock.Roots)
 	}
 	m2 := parse(t, "[postgres]\nversions = [\"15.18\"]\n[toolchain]\npackages = [\"gcc\", \"make\"]\n")
 	r := reasons(t, m2, res.Lock)

@@ -11,41 +11,50 @@ import (
 	"github.com/monogres/monogres/internal/testenv"
 )
 
-// The default package lists resolve against the real bookworm index, and
-// resolution is deterministic.
+// The default layers resolve against the real bookworm index,
+// deterministically, and a cell's root holds its options' libraries only.
 func TestResolveDefaultsBookworm(t *testing.T) {
 	idx := bookwormIndex(t)
 	if len(idx.Release.SHA256) != 64 || len(idx.Packages) != 2 {
 		t.Fatalf("index pins: %+v %+v", idx.Release, idx.Packages)
 	}
-	for _, target := range []string{"amd64", "arm64"} {
-		req, err := DefaultRequest(target)
+	spec := DefaultSpec("amd64", "arm64")
+	res, err := ResolveSpec(idx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := ResolveSpec(idx, spec, nil)
+	if d := cmp.Diff(res, again); d != "" {
+		t.Errorf("resolution not deterministic:\n%s", d)
+	}
+	regular := []string{"nls", "readline", "openssl", "uuid", "zlib", "icu", "llvm", "lz4", "plpython", "systemd", "zstd"}
+	for _, tc := range []struct {
+		cell      Cell
+		want, not []string
+	}{
+		{Cell{Target: "amd64"}, []string{"gcc-12:amd64", "dash:amd64", "make:amd64"}, []string{"clang-14:amd64", "libreadline-dev:amd64", "libssl-dev:amd64"}},
+		{Cell{Target: "amd64", Options: regular}, []string{"gcc-12:amd64", "clang-14:amd64", "libreadline-dev:amd64", "libicu-dev:amd64"}, []string{"libkrb5-dev:amd64"}},
+		{Cell{Target: "arm64"}, []string{"gcc-12-aarch64-linux-gnu:amd64", "qemu-user-static:amd64", "libc6:arm64"}, []string{"libreadline-dev:arm64", "libreadline-dev:amd64"}},
+		{Cell{Target: "arm64", Options: regular}, []string{"libreadline-dev:arm64", "libssl-dev:arm64"}, []string{"clang-14:amd64", "libssl-dev:amd64"}},
+	} {
+		pkgs, err := res.Packages(tc.cell)
 		if err != nil {
-			t.Fatal(err)
-		}
-		pkgs, err := Resolve(idx, req)
-		if err != nil {
-			t.Fatalf("%s: %v", target, err)
-		}
-		again, _ := Resolve(idx, req)
-		if d := cmp.Diff(pkgs, again); d != "" {
-			t.Errorf("%s: resolution not deterministic:\n%s", target, d)
+			t.Fatalf("%v: %v", tc.cell, err)
 		}
 		var size int64
-		arches := map[string]int{}
 		for _, p := range pkgs {
 			size += p.Size
-			arches[p.Arch]++
 		}
-		t.Logf("%s root: %d packages (%v), %.1f MB of .debs", target, len(pkgs), arches, float64(size)/1e6)
-		want := []string{"gcc-12:amd64", "dash:amd64", "clang-14:amd64", "libreadline-dev:amd64"}
-		if target == "arm64" {
-			want = append(want, "gcc-12-aarch64-linux-gnu:amd64", "qemu-user-static:amd64", "libreadline-dev:arm64", "libc6:arm64")
-		}
+		t.Logf("%s %d options: %d packages, %.1f MB of .debs", tc.cell.Target, len(tc.cell.Options), len(pkgs), float64(size)/1e6)
 		got := names(pkgs)
-		for _, w := range want {
+		for _, w := range tc.want {
 			if !slices.Contains(got, w) {
-				t.Errorf("%s root lacks %s", target, w)
+				t.Errorf("%v root lacks %s", tc.cell, w)
+			}
+		}
+		for _, n := range tc.not {
+			if slices.Contains(got, n) {
+				t.Errorf("%v root has %s, which none of its layers asks for", tc.cell, n)
 			}
 		}
 	}

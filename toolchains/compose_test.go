@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -296,10 +297,17 @@ func TestComposeCachedDeterministic(t *testing.T) {
 func BenchmarkComposeAmd64(b *testing.B) {
 	testenv.RequireRoot(b, "chroot and apt-get")
 	req := gccRequest()
-	if os.Getenv("MONOGRES_BENCH_FULL") != "" {
-		req, _ = DefaultRequest("amd64")
-	}
 	pkgs, open := resolveAndFetch(b, req)
+	if os.Getenv("MONOGRES_BENCH_FULL") != "" {
+		res, err := ResolveSpec(bookwormIndex(b), DefaultSpec("amd64"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if pkgs, err = res.Packages(Cell{Target: "amd64", Options: slices.Collect(maps.Keys(optionPackages))}); err != nil {
+			b.Fatal(err)
+		}
+		open = debCache(b, pkgs)
+	}
 	ctx := context.Background()
 	b.Run("cold", func(b *testing.B) {
 		var size int64

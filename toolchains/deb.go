@@ -89,7 +89,7 @@ func (p pool) extract(ctx context.Context, deb Package, open Opener, opts Option
 	cr := &countReader{r: io.TeeReader(rc, h)}
 	var ents []debEntry
 	files := map[string]debEntry{} // for hard links
-	err = archive.Walk(ctx, cr, deb.Filename, func(th *tar.Header, r io.Reader) error {
+	err = archive.Walk(ctx, cr, deb.String(), func(th *tar.Header, r io.Reader) error {
 		rel := opts.target(th.Name)
 		if rel == "" {
 			return nil
@@ -123,7 +123,7 @@ func (p pool) extract(ctx context.Context, deb Package, open Opener, opts Option
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("toolchains: %s (%s): %w", deb, deb.Filename, err)
+		return nil, fmt.Errorf("toolchains: %w", err)
 	}
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		return nil, fmt.Errorf("toolchains: %s: %w", deb, err)

@@ -1,8 +1,8 @@
 package toolchains
 
 import (
-	"fmt"
 	"slices"
+	"strings"
 )
 
 // The default package lists, for the manifest's toolchain section. Names are
@@ -22,43 +22,55 @@ var (
 		"bison", "flex", "g++", "gcc", "gettext", "libc6-dev", "make",
 		"meson", "ninja-build", "perl", "pkg-config", "python3",
 	}
-	// HostDevPackages are the libraries of the option sets (minimal,
-	// regular, full), for the native arch, including LLVM 14 and clang 14
-	// for JIT.
-	HostDevPackages = []string{
-		"clang-14", "libcurl4-openssl-dev", "libicu-dev", "libkrb5-dev",
-		"libldap2-dev", "liblz4-dev", "libnuma-dev", "libpam0g-dev",
-		"libperl-dev", "libreadline-dev", "libselinux1-dev", "libssl-dev",
-		"libsystemd-dev", "liburing-dev", "libxml2-dev", "libxslt1-dev",
-		"libzstd-dev", "llvm-14-dev", "python3-dev", "tcl-dev", "uuid-dev",
-		"zlib1g-dev",
-	}
-	// CrossArm64Packages make the arm64 cross root: the cross compiler, the
-	// option sets' libraries for arm64 (Multi-Arch: same, co-installed with
-	// the native ones), and qemu to run arm64 programs in tests. LLVM JIT,
-	// plpython, plperl and pltcl are not cross-built.
+	// CrossArm64Packages make the arm64 cross base: the cross compiler,
+	// the arm64 C library (Multi-Arch: same, co-installed with the native
+	// one), and qemu to run arm64 programs in tests. The options' arm64
+	// libraries come from their option layers (OptionPackages).
 	CrossArm64Packages = []string{
 		"g++-aarch64-linux-gnu", "gcc-aarch64-linux-gnu",
-		"libc6-dev-arm64-cross", "qemu-user-static",
-		"libc6-dev:arm64", "libcurl4-openssl-dev:arm64", "libicu-dev:arm64",
-		"libkrb5-dev:arm64", "libldap2-dev:arm64", "liblz4-dev:arm64",
-		"libnuma-dev:arm64", "libpam0g-dev:arm64", "libreadline-dev:arm64",
-		"libselinux1-dev:arm64", "libssl-dev:arm64", "libsystemd-dev:arm64",
-		"liburing-dev:arm64", "libxml2-dev:arm64", "libxslt1-dev:arm64",
-		"libzstd-dev:arm64", "uuid-dev:arm64", "zlib1g-dev:arm64",
+		"libc6-dev-arm64-cross", "qemu-user-static", "libc6-dev:arm64",
 	}
 )
 
-// DefaultRequest is the default root for target: "amd64" is the native
-// build root (base, build tools, host -dev packages); "arm64" is the cross
-// root, which runs on amd64 and adds CrossArm64Packages to the native one.
-func DefaultRequest(target string) (Request, error) {
-	native := slices.Concat(BasePackages, BuildTools, HostDevPackages)
-	switch target {
-	case "amd64":
-		return Request{Arch: "amd64", Packages: native}, nil
-	case "arm64":
-		return Request{Arch: "amd64", Packages: slices.Concat(native, CrossArm64Packages)}, nil
+// optionPackages are the bookworm packages each Postgres option builds
+// against, for the native arch (LLVM 14 and clang 14 for JIT).
+var optionPackages = map[string][]string{
+	"readline": {"libreadline-dev"},
+	"openssl":  {"libssl-dev"},
+	"uuid":     {"uuid-dev"},
+	"zlib":     {"zlib1g-dev"},
+	"icu":      {"libicu-dev"},
+	"llvm":     {"clang-14", "llvm-14-dev"},
+	"lz4":      {"liblz4-dev"},
+	"plpython": {"python3-dev"},
+	"systemd":  {"libsystemd-dev"},
+	"zstd":     {"libzstd-dev"},
+	"gssapi":   {"libkrb5-dev"},
+	"ldap":     {"libldap2-dev"},
+	"libxml":   {"libxml2-dev"},
+	"libxslt":  {"libxslt1-dev"},
+	"pam":      {"libpam0g-dev"},
+	"plperl":   {"libperl-dev"},
+	"pltcl":    {"tcl-dev"},
+	"selinux":  {"libselinux1-dev"},
+	"liburing": {"liburing-dev"},
+	"libnuma":  {"libnuma-dev"},
+	"libcurl":  {"libcurl4-openssl-dev"},
+}
+
+// OptionPackages are the packages option adds to the root of a cell for
+// target: the native names for amd64, the ":<target>" multiarch ones for a
+// cross target. Options without libraries (nls: gettext is a build tool;
+// debug, cassert, ...) add none.
+func OptionPackages(option, target string) []string {
+	pkgs := optionPackages[option]
+	if target == HostArch {
+		return slices.Clone(pkgs)
 	}
-	return Request{}, fmt.Errorf("toolchains: no default toolchain for target arch %q (have amd64, arm64)", target)
+	out := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		name, rest, _ := strings.Cut(p, " ")
+		out[i] = strings.TrimSpace(name + ":" + target + " " + rest)
+	}
+	return out
 }

@@ -1,6 +1,8 @@
 package toolchains
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -42,12 +44,53 @@ func (idx *Index) Inputs() []lock.Input {
 	return out
 }
 
-// FromLock returns the Debian packages of the toolchain root serving target
-// (the lock inputs of kind deb whose Roots name it), ready for Compose.
-func FromLock(l *lock.Lock, target string) []Package {
-	var out []Package
+// LockEntries are r as lock entries: every .deb once, with the sorted
+// names of the layers it belongs to, the index files of idx (nil: none),
+// and one root entry per layer of s with its request digest (and the
+// reason, for a dropped layer).
+func (r *Resolved) LockEntries(s Spec, idx *Index) ([]lock.Input, []lock.Root, error) {
+	byName := map[string]*lock.Input{}
+	var inputs []lock.Input
+	if idx != nil {
+		inputs = idx.Inputs()
+	}
+	digests := s.Digests()
+	var roots []lock.Root
+	for _, l := range s.Layers {
+		roots = append(roots, lock.Root{Name: l.Name, Request: digests[l.Name], Dropped: r.Dropped[l.Name]})
+		for _, p := range r.Layers[l.Name] {
+			in := p.Input()
+			if have, ok := byName[in.Name]; ok {
+				if have.SHA256 != in.SHA256 {
+					return nil, nil, fmt.Errorf("toolchains: %s resolved to two versions (%s, %s)", in.Name, have.Version, in.Version)
+				}
+				if !slices.Contains(have.Roots, l.Name) {
+					have.Roots = append(have.Roots, l.Name)
+				}
+				continue
+			}
+			in.Roots = []string{l.Name}
+			byName[in.Name] = &in
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(byName)) {
+		in := byName[name]
+		slices.Sort(in.Roots)
+		inputs = append(inputs, *in)
+	}
+	slices.SortFunc(roots, func(a, b lock.Root) int { return strings.Compare(a.Name, b.Name) })
+	return inputs, roots, nil
+}
+
+// FromLock returns the layers l pins: the deb inputs by the layers their
+// Roots name, and the dropped layers of l's root entries.
+func FromLock(l *lock.Lock) *Resolved {
+	r := &Resolved{Layers: map[string][]Package{}, Dropped: map[string]string{}}
+	if l == nil {
+		return r
+	}
 	for _, in := range l.Inputs {
-		if in.Kind != lock.KindDeb || !slices.Contains(in.Roots, target) {
+		if in.Kind != lock.KindDeb {
 			continue
 		}
 		name := in.Name[strings.LastIndexByte(in.Name, '/')+1:]
@@ -55,7 +98,35 @@ func FromLock(l *lock.Lock, target string) []Package {
 		if len(in.URLs) > 0 {
 			url = in.URLs[0]
 		}
-		out = append(out, Package{Name: name, Version: in.Version, Arch: in.Arch, URL: url, SHA256: in.SHA256, Size: in.Size})
+		p := Package{Name: name, Version: in.Version, Arch: in.Arch, URL: url, SHA256: in.SHA256, Size: in.Size}
+		for _, root := range in.Roots {
+			r.Layers[root] = append(r.Layers[root], p)
+		}
 	}
-	return out
+	for _, root := range l.Roots {
+		if root.Dropped != "" {
+			r.Dropped[root.Name] = root.Dropped
+		} else if _, ok := r.Layers[root.Name]; !ok {
+			r.Layers[root.Name] = nil // a layer that adds nothing to its base
+		}
+	}
+	return r
+}
+
+// KeepFrom keeps the layers of old whose request digest is unchanged (and
+// which were not dropped).
+func KeepFrom(old *lock.Lock) Keep {
+	if old == nil {
+		return nil
+	}
+	pinned := FromLock(old)
+	return func(layer, digest string) ([]Package, bool) {
+		for _, r := range old.Roots {
+			if r.Name == layer && r.Request == digest && r.Dropped == "" {
+				pkgs, ok := pinned.Layers[layer]
+				return pkgs, ok
+			}
+		}
+		return nil, false
+	}
 }

@@ -48,11 +48,23 @@ type Request struct {
 // The result is sorted by name, then arch. An unsatisfiable relation is an
 // error naming the chain that needed it, e.g.
 // "gcc-12 -> cpp-12 -> libmpc3 (>= 1.1): no candidate".
-func Resolve(idx *Index, req Request) ([]Package, error) {
+func Resolve(idx *Index, req Request) ([]Package, error) { return resolveOver(idx, req, nil) }
+
+// resolveOver resolves req with the closed package set base already
+// installed, and returns only the packages req adds: a relation base
+// satisfies needs nothing more. A base package the index no longer lists
+// still satisfies relations on its own name and version.
+func resolveOver(idx *Index, req Request, base []Package) ([]Package, error) {
 	if req.Arch == "" {
 		return nil, fmt.Errorf("toolchains: resolve: request has no native arch")
 	}
 	r := &resolver{idx: idx, native: req.Arch, selected: map[string]*entry{}, deps: map[*entry][]dependency.Relation{}}
+	inBase := map[string]bool{}
+	for _, p := range base {
+		id := p.Name + ":" + p.Arch
+		inBase[id] = true
+		r.selected[id] = idx.entryOf(p)
+	}
 	for _, s := range req.Packages {
 		d, err := dependency.Parse(s)
 		if err != nil || len(d.Relations) != 1 {
@@ -79,9 +91,11 @@ func Resolve(idx *Index, req Request) ([]Package, error) {
 			}
 		}
 	}
-	out := make([]Package, 0, len(r.selected))
-	for _, e := range r.selected {
-		out = append(out, e.Package)
+	out := make([]Package, 0, len(r.selected)-len(inBase))
+	for id, e := range r.selected {
+		if !inBase[id] {
+			out = append(out, e.Package)
+		}
 	}
 	slices.SortFunc(out, func(a, b Package) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Arch, b.Arch))
@@ -312,4 +326,16 @@ func relString(rel dependency.Relation) string {
 		s = append(s, p.String())
 	}
 	return strings.Join(s, " | ")
+}
+
+// entryOf returns the index entry of p, or an entry made from p alone
+// when the index does not list that version.
+func (idx *Index) entryOf(p Package) *entry {
+	for _, e := range idx.byName[p.Name] {
+		if e.Arch == p.Arch && e.Version == p.Version {
+			return e
+		}
+	}
+	v, _ := version.Parse(p.Version)
+	return &entry{Package: p, ver: v}
 }

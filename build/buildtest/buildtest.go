@@ -25,32 +25,42 @@ var bookworm = sync.OnceValues(func() (*toolchains.Index, error) {
 	return toolchains.FetchIndex(ctx, nil, toolchains.Source{BaseURL: toolchains.DefaultBaseURL, Suite: toolchains.DefaultSuite, Components: []string{"main"}, Arches: []string{"amd64", "arm64"}})
 })
 
-// RealToolchain composes (or finds cached in storeDir) the default toolchain
-// root of each target arch from real bookworm packages, downloaded once into
-// the test cache.
+// RealToolchain composes (or finds cached in storeDir) the root of each
+// cell from real bookworm packages, downloaded once into the test cache:
+// the default layers (toolchains.DefaultSpec), resolved the way `monogres
+// lock` resolves the repository's manifest, so both share roots and
+// action keys.
 func RealToolchain(t testing.TB, storeDir string) build.ToolchainFunc {
+	return RealToolchainFor(t, storeDir, toolchains.DefaultSpec("amd64", "arm64"))
+}
+
+// RealToolchainFor is RealToolchain over the layers of spec (a manifest's,
+// for extensions with packages: toolchains.ManifestSpec).
+func RealToolchainFor(t testing.TB, storeDir string, spec toolchains.Spec) build.ToolchainFunc {
 	debs := filepath.Join(testenv.CacheDir(t), "debs")
 	if err := os.MkdirAll(debs, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	return func(ctx context.Context, arch string) (build.Toolchain, error) {
+	var resolved *toolchains.Resolved
+	return func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		idx, err := bookworm()
+		if resolved == nil {
+			idx, err := bookworm()
+			if err != nil {
+				return build.Toolchain{}, err
+			}
+			if resolved, err = toolchains.ResolveSpec(idx, spec, nil); err != nil {
+				return build.Toolchain{}, err
+			}
+		}
+		req, err := resolved.Request(c)
 		if err != nil {
 			return build.Toolchain{}, err
 		}
-		req, err := toolchains.DefaultRequest(arch)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		pkgs, err := toolchains.Resolve(idx, req)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		files := make([]testenv.File, len(pkgs))
-		for i, p := range pkgs {
+		files := make([]testenv.File, len(req.Packages))
+		for i, p := range req.Packages {
 			files[i] = testenv.File{URL: p.URL, SHA256: p.SHA256, Dst: filepath.Join(debs, p.SHA256+".deb")}
 		}
 		if err := testenv.DownloadAll(ctx, files); err != nil {
@@ -59,10 +69,10 @@ func RealToolchain(t testing.TB, storeDir string) build.ToolchainFunc {
 		open := func(_ context.Context, p toolchains.Package) (io.ReadCloser, error) {
 			return os.Open(filepath.Join(debs, p.SHA256+".deb"))
 		}
-		r, err := toolchains.ComposeCached(ctx, storeDir, pkgs, open, toolchains.DefaultOptions)
+		r, err := toolchains.ComposeCached(ctx, storeDir, req.Packages, open, toolchains.DefaultOptions)
 		if err != nil {
 			return build.Toolchain{}, err
 		}
-		return build.Toolchain{Dir: r.Dir, Digest: r.Digest}, nil
+		return build.Toolchain{Dir: r.Dir, Digest: r.Digest, Packages: toolchains.Names(req.Packages)}, nil
 	}
 }

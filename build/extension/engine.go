@@ -22,6 +22,7 @@ import (
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/plugins/sdk"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // Build builds the parent Postgres cells of cells (build.Build: cached ones
@@ -336,7 +337,7 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent build.Result, o run
 	if p.sde, err = e.sourceDateEpoch(ctx, c, srcArchive); err != nil {
 		return p, err
 	}
-	if p.tc, err = e.cfg.Toolchain(ctx, c.Parent.Arch); err != nil {
+	if p.tc, err = e.cfg.Toolchain(ctx, toolchains.Cell{Target: c.Parent.Arch, Options: c.Parent.Options, Extension: c.Extension}); err != nil {
 		return p, fmt.Errorf("extension: cell %s: toolchain for %s: %w", c.Name, c.Parent.Arch, err)
 	}
 	if err := os.MkdirAll(o.scratch, 0o755); err != nil {
@@ -364,6 +365,9 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent build.Result, o run
 		return p, fmt.Errorf("extension: cell %s: recipe %s: %w%s", c.Name, c.Recipe, err, logNote(p.planLog))
 	}
 	locked := func(name string) bool {
+		if p.tc.Packages != nil {
+			return slices.Contains(p.tc.Packages, name) // in this cell's root
+		}
 		return e.cfg.LockedPackage != nil && e.cfg.LockedPackage(c.Parent.Arch, name)
 	}
 	p.plan = plan

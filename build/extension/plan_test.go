@@ -16,6 +16,7 @@ import (
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/plugins"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // writeTarGz writes files (name -> content) as a .tar.gz below dir/prefix.
@@ -61,8 +62,8 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 		}
 		return lock.Input{SHA256: sha, Size: size}
 	}
-	tc := func(ctx context.Context, arch string) (build.Toolchain, error) {
-		return build.Toolchain{Dir: t.TempDir(), Digest: "root-" + arch}, nil
+	tc := func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
+		return build.Toolchain{Dir: t.TempDir(), Digest: "root-" + c.Target}, nil
 	}
 	// The parent: a fake source and a fake package recorded under the
 	// parent's real action key.

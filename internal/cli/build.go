@@ -111,14 +111,21 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 	var bcells []build.Cell
 	var ecells []extension.Cell
 	need := map[string]lock.Input{}
-	arches := map[string]bool{}
+	roots := toolchains.FromLock(l)
 	for _, c := range cells {
+		// The .debs of the cell's root (a dropped root fails the cell
+		// when it is built, with the resolver's reason).
+		if req, err := roots.Request(rootCell(c)); err == nil {
+			for _, p := range req.Packages {
+				in := p.Input()
+				need[in.Name] = in
+			}
+		}
 		src, ok := l.Find(c.Input)
 		if !ok {
 			return nil, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath)
 		}
 		need[src.Name] = src
-		arches[string(c.Arch)] = true
 		if c.Extension == "" {
 			bcells = append(bcells, buildCell(c, src))
 			continue
@@ -132,13 +139,6 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 			need[ec.Plugin.Name] = ec.Plugin
 		}
 		ecells = append(ecells, ec)
-	}
-	for a := range arches {
-		for _, in := range l.Inputs {
-			if in.Kind == lock.KindDeb && slices.Contains(in.Roots, a) {
-				need[in.Name] = in
-			}
-		}
 	}
 	inputs := make([]lock.Input, 0, len(need))
 	for _, in := range need {
@@ -155,7 +155,7 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 	sum := sha256.Sum256(lockBytes)
 	cfg := build.Config{
 		Store:      st,
-		Toolchain:  composeToolchain(st, l),
+		Toolchain:  composeToolchain(st, roots),
 		OutDir:     bf.out,
 		Jobs:       bf.jobs,
 		MakeJobs:   bf.makeJobs,
@@ -225,17 +225,27 @@ func extensionCell(c plan.Cell, pg lock.Input, l *lock.Lock, lockPath string) (e
 	return ec, nil
 }
 
-// lockedPackage reports whether the lock's toolchain for arch has the
-// Debian package name (a plugin's extra_packages must).
+// lockedPackage reports whether the lock has the Debian package name in
+// some root for arch (a plugin's extra_packages must; the extension engine
+// checks the cell's own root first).
 func lockedPackage(l *lock.Lock) func(arch, name string) bool {
 	return func(arch, name string) bool {
-		for _, p := range toolchains.FromLock(l, arch) {
-			if p.Name == name {
+		for _, in := range l.Inputs {
+			if in.Kind == lock.KindDeb && strings.HasSuffix(in.Name, "/"+name) && slices.ContainsFunc(in.Roots, func(r string) bool { return r == arch || strings.HasPrefix(r, arch+"~") }) {
 				return true
 			}
 		}
 		return false
 	}
+}
+
+// rootCell is what the toolchain root of c serves.
+func rootCell(c plan.Cell) toolchains.Cell {
+	rc := toolchains.Cell{Target: string(c.Arch), Extension: c.Extension}
+	for _, o := range c.Options {
+		rc.Options = append(rc.Options, string(o))
+	}
+	return rc
 }
 
 func buildCell(c plan.Cell, src lock.Input) build.Cell {
@@ -250,18 +260,18 @@ func buildCell(c plan.Cell, src lock.Input) build.Cell {
 }
 
 // composeToolchain returns the ToolchainFunc composing (or finding cached)
-// the locked root for a target arch from .debs in the store.
-func composeToolchain(st *store.Store, l *lock.Lock) build.ToolchainFunc {
-	return func(ctx context.Context, arch string) (build.Toolchain, error) {
-		pkgs := toolchains.FromLock(l, arch)
-		if len(pkgs) == 0 {
-			return build.Toolchain{}, fmt.Errorf("monogres.lock has no toolchain packages for %s: declare [toolchain] packages and run `monogres lock`", arch)
+// the root of a cell from the locked layers and the .debs in the store.
+func composeToolchain(st *store.Store, roots *toolchains.Resolved) build.ToolchainFunc {
+	return func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
+		req, err := roots.Request(c)
+		if err != nil {
+			return build.Toolchain{}, fmt.Errorf("%w (run `monogres lock` if the manifest's toolchain changed)", err)
 		}
 		open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
-		root, err := toolchains.ComposeCached(ctx, st.Dir(), pkgs, open, toolchains.DefaultOptions)
+		root, err := toolchains.ComposeCached(ctx, st.Dir(), req.Packages, open, toolchains.DefaultOptions)
 		if err != nil {
 			return build.Toolchain{}, err
 		}
-		return build.Toolchain{Dir: root.Dir, Digest: root.Digest}, nil
+		return build.Toolchain{Dir: root.Dir, Digest: root.Digest, Packages: toolchains.Names(req.Packages)}, nil
 	}
 }

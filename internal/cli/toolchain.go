@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 
@@ -15,40 +16,19 @@ import (
 // source for machines that cannot reach the manifest's archive.
 const aptLists = "/var/lib/apt/lists"
 
-// toolchainRoots returns the package request of each toolchain root, by the
-// target arch it serves: the amd64 root, and the amd64-hosted arm64 cross root.
-func toolchainRoots(m *manifest.Manifest) map[string]toolchains.Request {
-	host := slices.Clone(m.Toolchain.Packages)
-	for _, e := range m.Extensions {
-		host = append(host, e.Packages...)
-	}
-	roots := map[string]toolchains.Request{}
-	for _, t := range m.Postgres.Targets {
-		pkgs := slices.Concat(host, m.Toolchain.Target[string(t)].Packages)
-		roots[string(t)] = toolchains.Request{Arch: "amd64", Packages: pkgs}
-	}
-	return roots
-}
-
-// resolveToolchain resolves the manifest's toolchain roots against the
+// resolveToolchain resolves the manifest's toolchain layers against the
 // pinned Debian archive (or, failing that, apt's local lists) into lock
-// inputs: every .deb with the roots it belongs to, and the index files.
-func (e *env) resolveToolchain(ctx context.Context, m *manifest.Manifest) ([]lock.Input, error) {
-	arches := []string{"amd64"}
+// entries: every .deb with the layers it belongs to, the index files, and
+// one root entry per layer. Layers of old whose request is unchanged are
+// kept as they are.
+func (e *env) resolveToolchain(ctx context.Context, m *manifest.Manifest, old *lock.Lock) ([]lock.Input, []lock.Root, error) {
+	spec := toolchains.ManifestSpec(m)
+	src := spec.Source
+	src.Arches = []string{toolchains.HostArch}
 	for _, t := range m.Postgres.Targets {
-		if string(t) != "amd64" && len(m.Toolchain.Target[string(t)].Packages) > 0 {
-			arches = append(arches, string(t))
+		if !slices.Contains(src.Arches, string(t)) {
+			src.Arches = append(src.Arches, string(t))
 		}
-	}
-	src := toolchains.Source{BaseURL: m.Toolchain.Archive, Suite: m.Toolchain.Suite, Components: m.Toolchain.Components, Arches: arches}
-	if src.BaseURL == "" {
-		src.BaseURL = toolchains.DefaultBaseURL
-	}
-	if src.Suite == "" {
-		src.Suite = toolchains.DefaultSuite
-	}
-	if len(src.Components) == 0 {
-		src.Components = []string{"main"}
 	}
 	fmt.Fprintf(e.stderr, "resolving toolchain packages from %s %s\n", src.BaseURL, src.Suite)
 	idx, err := toolchains.FetchIndex(ctx, http.DefaultClient, src)
@@ -56,40 +36,20 @@ func (e *env) resolveToolchain(ctx context.Context, m *manifest.Manifest) ([]loc
 		var err2 error
 		idx, err2 = toolchains.LoadAptLists(aptLists, src)
 		if err2 != nil {
-			return nil, fmt.Errorf("%s: toolchain: %v; apt lists fallback: %v", m.File, err, err2)
+			return nil, nil, fmt.Errorf("%s: toolchain: %v; apt lists fallback: %v", m.File, err, err2)
 		}
 		fmt.Fprintf(e.stderr, "archive unreachable (%v); resolved from %s\n", err, aptLists)
 	}
-	byName := map[string]*lock.Input{}
-	var order []string
-	roots := toolchainRoots(m)
-	targets := make([]string, 0, len(roots))
-	for t := range roots {
-		targets = append(targets, t)
+	res, err := toolchains.ResolveSpec(idx, spec, toolchains.KeepFrom(old))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: toolchain: %w", m.File, err)
 	}
-	slices.Sort(targets)
-	for _, t := range targets {
-		pkgs, err := toolchains.Resolve(idx, roots[t])
-		if err != nil {
-			return nil, fmt.Errorf("%s: toolchain for %s: %w", m.File, t, err)
-		}
-		for _, p := range pkgs {
-			in := p.Input()
-			if have, ok := byName[in.Name]; ok {
-				if have.SHA256 != in.SHA256 {
-					return nil, fmt.Errorf("%s: toolchain: %s resolved to two versions (%s, %s)", m.File, in.Name, have.Version, in.Version)
-				}
-				have.Roots = append(have.Roots, t)
-				continue
-			}
-			in.Roots = []string{t}
-			byName[in.Name] = &in
-			order = append(order, in.Name)
-		}
+	for _, name := range slices.Sorted(maps.Keys(res.Dropped)) {
+		fmt.Fprintf(e.stderr, "toolchain layer %s dropped: %s\n", name, res.Dropped[name])
 	}
-	out := idx.Inputs()
-	for _, n := range order {
-		out = append(out, *byName[n])
+	inputs, roots, err := res.LockEntries(spec, idx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: toolchain: %w", m.File, err)
 	}
-	return out, nil
+	return inputs, roots, nil
 }

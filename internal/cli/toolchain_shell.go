@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/charmbracelet/x/term"
 
 	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
 )
 
 func runToolchain(e *env, args []string) error {
@@ -35,9 +36,20 @@ func runToolchain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	inputs := rootInputs(l, *arch)
-	if len(inputs) == 0 {
-		return fmt.Errorf("%s has no toolchain root for %s", e.lockPath, *arch)
+	// The root of the target's cells with every option: base plus every
+	// option layer.
+	cell := toolchains.Cell{Target: *arch}
+	for _, o := range manifest.Options {
+		cell.Options = append(cell.Options, string(o))
+	}
+	roots := toolchains.FromLock(l)
+	req, err := roots.Request(cell)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.lockPath, err)
+	}
+	var inputs []lock.Input
+	for _, p := range req.Packages {
+		inputs = append(inputs, p.Input())
 	}
 	f, err := e.fetcher(m, st, 8, false, e.sink(false))
 	if err != nil {
@@ -46,7 +58,7 @@ func runToolchain(e *env, args []string) error {
 	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return err
 	}
-	root, err := composeToolchain(st, l)(e.ctx, *arch)
+	root, err := composeToolchain(st, roots)(e.ctx, cell)
 	if err != nil {
 		return err
 	}
@@ -74,15 +86,4 @@ func runToolchain(e *env, args []string) error {
 func isTTY(x any) bool {
 	f, ok := x.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
-}
-
-// rootInputs returns the locked .debs of the toolchain root serving arch.
-func rootInputs(l *lock.Lock, arch string) []lock.Input {
-	var out []lock.Input
-	for _, in := range l.Inputs {
-		if in.Kind == lock.KindDeb && slices.Contains(in.Roots, arch) {
-			out = append(out, in)
-		}
-	}
-	return out
 }

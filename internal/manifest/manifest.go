@@ -101,10 +101,14 @@ type Extension struct {
 	Build    BuildKind `toml:"build" json:"build"`
 	// Postgres constrains the compatible Postgres versions ("*" if empty).
 	Postgres Spec `toml:"postgres" json:"postgres"`
-	// Packages are extra toolchain packages the build needs.
-	Packages []string  `toml:"packages" json:"packages,omitempty"`
-	Sources  []Source  `toml:"source" json:"source,omitempty"`
-	Releases []Release `toml:"release" json:"release,omitempty"`
+	// Packages are extra toolchain packages the build needs, for every
+	// target; they go into this extension's cells' roots only.
+	Packages []string `toml:"packages" json:"packages,omitempty"`
+	// Target adds packages per target arch, where names differ or must be
+	// qualified ([extension.target.arm64] packages = ["libfoo-dev:arm64"]).
+	Target   map[string]ToolchainTarget `toml:"target" json:"target,omitempty"`
+	Sources  []Source                   `toml:"source" json:"source,omitempty"`
+	Releases []Release                  `toml:"release" json:"release,omitempty"`
 	// Params are passed to the build plugin (build = "plugin:NAME") as the
 	// request's params, so one plugin can serve many extensions.
 	Params map[string]string `toml:"params" json:"params,omitempty"`
@@ -352,6 +356,11 @@ func (m *Manifest) validate() error {
 		}
 		if e.Postgres.String() == "" {
 			m.Extensions[i].Postgres, _ = ParseSpec("*")
+		}
+		for a := range e.Target {
+			if !slices.Contains(p.Targets, Arch(a)) {
+				return fmt.Errorf("%s: target.%s: arch %s is not in postgres.targets", where, a, a)
+			}
 		}
 		if e.Build != "contrib" && len(e.Sources) == 0 {
 			return fmt.Errorf("%s: source: at least one [[extension.source]] is required for build %q", where, e.Build)
