@@ -41,7 +41,7 @@ func Walk(ctx context.Context, r io.Reader, name string, fn WalkFunc) error {
 	if format == Zip {
 		return fmt.Errorf("%s: zip cannot be read as a stream", name)
 	}
-	dr, closer, err := Decompress(ctx, format, tr)
+	dr, closer, err := decompressFast(ctx, format, tr)
 	if err != nil {
 		return fmt.Errorf("%s: %s: %v", name, format, err)
 	}
@@ -99,10 +99,9 @@ var xzPath = sync.OnceValue(func() string {
 	return p
 })
 
-// Decompress wraps r according to the tar format f (the one decompressor
-// switch; tar.xz goes through the xz program when installed). The returned
-// func releases the decoder and must be called.
-func Decompress(ctx context.Context, f Format, r io.Reader) (io.Reader, func(), error) {
+// decompressFast is decompress with tar.xz going through the xz program
+// when one is installed. The returned func releases the decoder.
+func decompressFast(ctx context.Context, f Format, r io.Reader) (io.Reader, func(), error) {
 	if f != TarXz || xzPath() == "" {
 		return decompress(f, r)
 	}
