@@ -141,6 +141,8 @@ func TestAddingExtensionKeepsPostgresActionKeys(t *testing.T) {
 name = "added"
 versions = ["1.0"]
 build = "pgxs"
+packages = ["gperf"]
+[extension.target.amd64]
 packages = ["libgeos-dev"]
 [extension.target.arm64]
 packages = ["libgeos-dev:arm64"]
@@ -166,6 +168,9 @@ urls = ["https://example.invalid/added-{version}.tar.gz"]
 		}
 		if !slices.ContainsFunc(got, func(p toolchains.Package) bool { return p.Name == "libgeos-dev" && p.Arch == target }) {
 			t.Errorf("%s root of the added extension lacks libgeos-dev:%s", target, target)
+		}
+		if !slices.ContainsFunc(got, func(p toolchains.Package) bool { return p.Name == "gperf" && p.Arch == "amd64" }) {
+			t.Errorf("%s root of the added extension lacks gperf (packages for every target)", target)
 		}
 		pg, _ := toolchains.FromLock(l2).Packages(toolchains.Cell{Target: target})
 		if slices.ContainsFunc(pg, func(p toolchains.Package) bool { return p.Name == "libgeos-dev" }) {
