@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/toolchains"
 )
 
 // Issue 10 finding 7: builds extracted sources by path without re-hashing,
@@ -35,7 +36,7 @@ func TestBuildRefusesDamagedSource(t *testing.T) {
 	p := st.Path(c.Source.SHA256)
 	os.Chmod(p, 0o644)
 	os.WriteFile(p, src, 0o444)
-	tc := func(context.Context, string) (Toolchain, error) {
+	tc := func(context.Context, toolchains.Cell) (Toolchain, error) {
 		t.Error("a damaged source got as far as the toolchain")
 		return Toolchain{}, nil
 	}
