@@ -52,6 +52,7 @@ func commands() []command {
 	return []command{
 		{"init", "write a commented starter monogres.toml", runInit},
 		{"key", "generate a signing key pair (key generate NAME) or print the signing key's public key (key public)", runKey},
+		{"index", "discover Postgres releases and pin their sha256 from Debian, upstream and git (index update), or fail on a changed digest (index check)", runIndex},
 		{"lock", "pin every input of monogres.toml by sha256 into monogres.lock", runLock},
 		{"plan", "list the matrix of cells and the options each gets", runPlan},
 		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},

@@ -3,7 +3,11 @@ package manifest
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -142,24 +146,15 @@ func builtinIndex() (*Index, error) {
 	for _, s := range builtinSources {
 		x.Sources[s.Name] = s
 	}
-	byVersion := map[string]Release{}
 	for v, r := range raw.Tarball {
 		apt, err := aptHint(r.DebianSuite, r.DebianOrig)
 		if err != nil {
 			return nil, fmt.Errorf("built-in release index: tarball %s: %v", v, err)
 		}
-		byVersion[v] = Release{Version: v, Source: "tarball", SHA256: SHA256(r.SHA256), Size: r.Size, Apt: apt, SourceDateEpoch: sourceDateEpochs[v]}
+		x.add(Release{Version: v, Source: "tarball", SHA256: SHA256(r.SHA256), Size: r.Size, Apt: apt, SourceDateEpoch: sourceDateEpochs[v]})
 	}
 	for v, r := range raw.GitHub {
-		g := Release{Version: v, Source: "github", SHA256: SHA256(r.SHA256), Tag: r.Tag}
-		if _, ok := byVersion[v]; ok {
-			x.Alternatives[v] = append(x.Alternatives[v], g)
-			continue
-		}
-		byVersion[v] = g
-	}
-	for _, r := range byVersion {
-		x.Releases = append(x.Releases, r)
+		x.add(Release{Version: v, Source: "github", SHA256: SHA256(r.SHA256), Tag: r.Tag})
 	}
 	for o, s := range raw.Compat {
 		x.OptionSpecs[Option(o)] = mustSpec(s)
@@ -193,16 +188,136 @@ func mustSpec(s string) Spec {
 	return sp
 }
 
+// add puts r in the index, replacing the entry of the same version and
+// source. Per version the release tarball is chosen over any other source
+// (the tarball is what upstream releases and Debian ships); the others are
+// alternatives.
+func (x *Index) add(r Release) {
+	i, found := slices.BinarySearchFunc(x.Releases, MustVersion(r.Version), func(r Release, v Version) int { return MustVersion(r.Version).Compare(v) })
+	if !found {
+		x.Releases = slices.Insert(x.Releases, i, r)
+		return
+	}
+	cur := x.Releases[i]
+	if cur.Source == r.Source {
+		x.Releases[i] = r
+		return
+	}
+	alts := slices.DeleteFunc(x.Alternatives[r.Version], func(a Release) bool { return a.Source == r.Source })
+	if r.Source == "tarball" {
+		x.Releases[i], r = r, cur
+	}
+	x.Alternatives[r.Version] = append(alts, r)
+}
+
+// Pinned returns the indexed release of version v from source (the chosen
+// one or an alternative).
+func (x *Index) Pinned(v Version, source string) (Release, bool) {
+	if r, ok := x.Lookup(v); ok && r.Source == source {
+		return r, true
+	}
+	for _, a := range x.Alternatives[v.String()] {
+		if a.Source == source {
+			return a, true
+		}
+	}
+	return Release{}, false
+}
+
 func (x *Index) sort() {
 	slices.SortFunc(x.Releases, func(a, b Release) int { return MustVersion(a.Version).Compare(MustVersion(b.Version)) })
 }
 
-// buildIndex merges the manifest's sources, releases and option specs into
-// the built-in index.
+// Crawl is the manifest's [index] table: where `monogres index update`
+// discovers Postgres releases. Debian suites are read from the toolchain's
+// archive unless DebianArchive is set; the toolchain's suite is always read.
+type Crawl struct {
+	DebianArchive string   `toml:"debian_archive" json:"debian_archive,omitempty"`
+	DebianSuites  []string `toml:"debian_suites" json:"debian_suites,omitempty"`
+	// Upstream is a directory laid out like
+	// https://ftp.postgresql.org/pub/source/ (vX.Y/postgresql-X.Y.tar.bz2
+	// and its .sha256).
+	Upstream string `toml:"upstream" json:"upstream,omitempty"`
+	// Git is a Postgres git repository (path or URL) whose REL_X_Y tags are
+	// archived locally as GitHub would.
+	Git string `toml:"git" json:"git,omitempty"`
+	// Postgres limits which versions are indexed (default: all).
+	Postgres Spec `toml:"postgres" json:"postgres,omitzero"`
+}
+
+// Versions is the [index] postgres spec, nil if unset (all versions).
+func (c Crawl) Versions() *Spec {
+	if c.Postgres.String() == "" {
+		return nil
+	}
+	return &c.Postgres
+}
+
+// IndexFileName is the crawler's output, read from beside the manifest.
+const IndexFileName = "monogres.index.json"
+
+// IndexFile is what `monogres index update` writes: releases with the
+// digests it read from sources a packager trusts. They add to the built-in
+// index and are overridden by the manifest's [[postgres.release]].
+type IndexFile struct {
+	Postgres []IndexedRelease `json:"postgres"`
+}
+
+// IndexedRelease is one crawled release and where its digest was read.
+type IndexedRelease struct {
+	Release
+	Origins []string `json:"origins"`
+}
+
+// ReadIndexFile reads an index file; a missing file is an empty index.
+func ReadIndexFile(path string) (*IndexFile, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &IndexFile{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var f IndexFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	for i, r := range f.Postgres {
+		if _, err := ParseVersion(r.Version); err != nil {
+			return nil, fmt.Errorf("%s: postgres[%d]: version: %v", path, i, err)
+		}
+		if err := new(SHA256).UnmarshalText([]byte(r.SHA256)); err != nil {
+			return nil, fmt.Errorf("%s: postgres[%d] %s: sha256: %v", path, i, r.Version, err)
+		}
+		if r.Source != "tarball" && r.Source != "github" {
+			return nil, fmt.Errorf("%s: postgres[%d] %s: source %q: want tarball or github", path, i, r.Version, r.Source)
+		}
+	}
+	return &f, nil
+}
+
+// IndexFilePath is where the index file of the manifest at file lives.
+func IndexFilePath(file string) string { return filepath.Join(filepath.Dir(file), IndexFileName) }
+
+// Builtin returns the built-in release index (without any manifest's or
+// index file's additions).
+func Builtin() (*Index, error) { return builtinIndex() }
+
+// buildIndex merges the index file beside the manifest, then the manifest's
+// sources, releases and option specs into the built-in index.
 func (m *Manifest) buildIndex() (*Index, error) {
 	x, err := builtinIndex()
 	if err != nil {
 		return nil, err
+	}
+	if m.File != "" {
+		f, err := ReadIndexFile(IndexFilePath(m.File))
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range f.Postgres {
+			x.add(r.Release)
+		}
 	}
 	for _, s := range m.Postgres.Sources {
 		x.Sources[s.Name] = s

@@ -33,6 +33,8 @@ type Manifest struct {
 	Distdirs   []string          `toml:"distdirs" json:"distdirs,omitempty"`
 	Default    []string          `toml:"default" json:"default,omitempty"`
 	Options    map[string]Spec   `toml:"options" json:"options,omitempty"`
+	// Crawl says where `monogres index update` discovers releases.
+	Crawl Crawl `toml:"index" json:"index,omitzero"`
 	// TrustedKeys are the public keys ("NAME:BASE64", see internal/keys)
 	// whose signatures on packages, attestations and cache entries are
 	// trusted. They choose whom to believe, not what to build, so they are

@@ -392,3 +392,43 @@ func TestBuildKind(t *testing.T) {
 		}
 	}
 }
+
+func TestIndexFileBesideManifest(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "monogres.toml")
+	if err := os.WriteFile(path, []byte("[postgres]\nversions = [\"18.*\"]\n[index]\ndebian_suites = [\"sid\"]\npostgres = \">=18\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb, gh := strings.Repeat("7", 64), strings.Repeat("8", 64)
+	file := `{"postgres": [
+  {"version": "18.7", "source": "github", "sha256": "` + gh + `", "tag": "REL_18_7", "origins": ["git"]},
+  {"version": "18.7", "source": "tarball", "sha256": "` + tb + `", "size": 5, "origins": ["debian sid"]}
+]}`
+	if err := os.WriteFile(filepath.Join(dir, IndexFileName), []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Crawl.DebianSuites) != 1 || m.Crawl.DebianSuites[0] != "sid" || !m.Crawl.Postgres.Match(MustVersion("18.1")) || m.Crawl.Postgres.Match(MustVersion("17.1")) {
+		t.Errorf("[index] = %+v", m.Crawl)
+	}
+	// The file's tarball is chosen, its tag archive is the alternative,
+	// whatever their order in the file.
+	if v, _ := m.Index.Newest(mustSpec("18.*")); v.String() != "18.7" {
+		t.Errorf("18.* = %s, want 18.7 from the index file", v)
+	}
+	if r, _ := m.Index.Lookup(MustVersion("18.7")); string(r.SHA256) != tb || r.Source != "tarball" {
+		t.Errorf("18.7 = %+v, want the tarball", r)
+	}
+	if a, ok := m.Index.Pinned(MustVersion("18.7"), "github"); !ok || string(a.SHA256) != gh {
+		t.Errorf("18.7 github = %+v %v", a, ok)
+	}
+	if err := os.WriteFile(filepath.Join(dir, IndexFileName), []byte(`{"postgres": [{"version": "18.7", "source": "tarball", "sha256": "xyz"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), IndexFileName+": bad sha256 \"xyz\"") {
+		t.Errorf("bad index file: %v", err)
+	}
+}

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/monogres/monogres/index"
+	"github.com/monogres/monogres/internal/debarchive"
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/store"
+)
+
+// runIndex is `monogres index update|check`: crawl the sources the
+// manifest's [index] table and toolchain name, then write new releases to
+// monogres.index.json beside the manifest (update) or only report (check).
+// Both exit 1 when a crawler reports a digest other than the pinned one.
+func runIndex(e *env, args []string) error {
+	if len(args) == 0 || (args[0] != "update" && args[0] != "check") {
+		return usageError{"want `index update` (write new releases to " + manifest.IndexFileName + ") or `index check` (CI gate: fail on a changed digest, list new releases)"}
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("index "+sub, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	keyring := fs.String("keyring", "", "trust the OpenPGP keys in this file for Debian Release signatures instead of Debian 12's archive keys")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{"index " + sub + " takes no arguments"}
+	}
+	m, err := manifest.Load(e.manifestPath)
+	if err != nil {
+		return err
+	}
+	crawlers, err := indexCrawlers(e, m, *keyring)
+	if err != nil {
+		return err
+	}
+	found, err := index.CrawlAll(e.ctx, crawlers)
+	if err != nil {
+		return err
+	}
+	builtin, err := manifest.Builtin()
+	if err != nil {
+		return err
+	}
+	path := manifest.IndexFilePath(e.manifestPath)
+	cur, err := manifest.ReadIndexFile(path)
+	if err != nil {
+		return err
+	}
+	res := index.Merge(builtin, cur, found, m.Crawl.Versions())
+	var names []string
+	for _, c := range crawlers {
+		names = append(names, c.Name())
+	}
+	fmt.Fprintf(e.stdout, "crawled %s: %d releases, %d match their pins, %d new\n", strings.Join(names, "; "), len(found), res.Confirmed, len(res.New))
+	for _, r := range res.New {
+		fmt.Fprintf(e.stdout, "new: %s %s sha256:%s (%s)\n", r.Version, r.Source, r.SHA256, strings.Join(r.Origins, ", "))
+	}
+	if sub == "update" && (len(res.New) > 0 || !sameFile(cur, &res.File)) {
+		if err := writeIndexFile(path, &res.File); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s; run `monogres lock --update postgres/MAJOR` to move a locked major to a new release\n", path)
+	}
+	if len(res.Conflicts) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "monogres index %s: %d pinned release(s) changed digest upstream (a pinned version never changes; nothing was written for them):\n", sub, len(res.Conflicts))
+		for _, c := range res.Conflicts {
+			fmt.Fprintf(&b, "  %s\n", c)
+		}
+		return exitError{code: exitFail, msg: strings.TrimSuffix(b.String(), "\n")}
+	}
+	return nil
+}
+
+// indexCrawlers are the crawlers of a manifest: the toolchain's Debian
+// suite and [index] debian_suites, [index] upstream, [index] git.
+func indexCrawlers(e *env, m *manifest.Manifest, keyringFile string) ([]index.Crawler, error) {
+	var kr *debarchive.Keyring
+	if keyringFile != "" {
+		f, err := os.Open(keyringFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if kr, err = debarchive.ReadKeyring(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", keyringFile, err)
+		}
+	}
+	spec := m.Crawl.Versions()
+	archive := m.Crawl.DebianArchive
+	if archive == "" {
+		archive = m.Toolchain.Archive
+	}
+	var cs []index.Crawler
+	var suites []string
+	for _, s := range append([]string{m.Toolchain.Suite}, m.Crawl.DebianSuites...) {
+		if s != "" && !slices.Contains(suites, s) {
+			suites = append(suites, s)
+		}
+	}
+	if archive != "" {
+		for _, s := range suites {
+			cs = append(cs, index.Debian{Archive: archive, Suite: s, Components: []string{"main"}, Keyring: kr})
+		}
+	}
+	if m.Crawl.Upstream != "" {
+		cs = append(cs, index.Upstream{URL: m.Crawl.Upstream, Spec: spec})
+	}
+	if g := m.Crawl.Git; g != "" {
+		repo := g
+		if !filepath.IsAbs(g) && !strings.Contains(g, "://") {
+			repo = filepath.Join(filepath.Dir(e.manifestPath), g)
+		}
+		if strings.Contains(g, "://") {
+			dir, err := store.DefaultDir()
+			if err != nil {
+				return nil, err
+			}
+			if repo, err = index.Mirror(e.ctx, g, filepath.Join(dir, "index", "git")); err != nil {
+				return nil, err
+			}
+		}
+		cs = append(cs, index.Git{Repo: repo, Spec: spec})
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%s: nothing to crawl: set [toolchain] archive and suite, or [index] debian_suites, upstream or git", e.manifestPath)
+	}
+	return cs, nil
+}
+
+func encodeIndexFile(f *manifest.IndexFile) []byte {
+	if f.Postgres == nil {
+		f.Postgres = []manifest.IndexedRelease{}
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n')
+}
+
+func sameFile(a, b *manifest.IndexFile) bool {
+	return bytes.Equal(encodeIndexFile(a), encodeIndexFile(b))
+}
+
+// writeIndexFile replaces path atomically.
+func writeIndexFile(path string, f *manifest.IndexFile) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".monogres.index-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(encodeIndexFile(f)); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
