@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/toolchains"
 )
@@ -75,4 +76,61 @@ func RealToolchainFor(t testing.TB, storeDir string, spec toolchains.Spec) build
 		}
 		return build.Toolchain{Dir: r.Dir, Digest: r.Digest, Packages: toolchains.Names(req.Packages)}, nil
 	}
+}
+
+// defaultResolved is the default layers resolved against bookworm, once
+// per test binary.
+var defaultResolved = sync.OnceValues(func() (*toolchains.Resolved, error) {
+	idx, err := bookworm()
+	if err != nil {
+		return nil, err
+	}
+	return toolchains.ResolveSpec(idx, toolchains.DefaultSpec("amd64", "arm64"), nil)
+})
+
+// RealPackages are the packages of the default root of cell c (what
+// RealToolchain composes for it); their .debs are at DebPath once
+// RealToolchain has composed the root.
+func RealPackages(t testing.TB, c toolchains.Cell) []toolchains.Package {
+	t.Helper()
+	r, err := defaultResolved()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := r.Packages(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkgs
+}
+
+// DebPath is where the test cache keeps the .deb of p.
+func DebPath(t testing.TB, p toolchains.Package) string {
+	return filepath.Join(testenv.CacheDir(t), "debs", p.SHA256+".deb")
+}
+
+// SharedPostgres builds 15.18 Postgres cells in the shared test store
+// ($MONOGRES_TEST_CACHE/store), where the extension tests build their
+// parents: the first test of a run builds them, every later one finds
+// them in the action cache. The packages are published into out.
+func SharedPostgres(t testing.TB, out string, cells ...build.Cell) []build.Result {
+	t.Helper()
+	st, err := store.Open(filepath.Join(testenv.CacheDir(t), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Has(testenv.PG1518.SHA256) {
+		local := filepath.Join(testenv.CacheDir(t), "src", "postgresql-15_15.18.orig.tar.bz2")
+		if err := testenv.Download(context.Background(), testenv.PG1518.URLs[0], testenv.PG1518.SHA256, local); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.AddFile(context.Background(), local); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := build.Build(context.Background(), build.Config{Store: st, Toolchain: RealToolchain(t, st.Dir()), OutDir: out, Jobs: 1, MakeJobs: 2}, cells)
+	if err != nil {
+		t.Fatalf("building %d Postgres cells in the shared test store: %v", len(cells), err)
+	}
+	return res
 }

@@ -55,6 +55,7 @@ func commands() []command {
 		{"index", "discover Postgres releases and pin their sha256 from Debian, upstream and git (index update), or fail on a changed digest (index check)", runIndex},
 		{"lock", "pin every input of monogres.toml by sha256 into monogres.lock", runLock},
 		{"plan", "list the matrix of cells and the options each gets", runPlan},
+		{"export", "write built packages as an OCI image layout (export oci) or .deb files (export deb)", runExport},
 		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
 		{"attest", "check a signed attestation (provenance, verification summary) against a package (attest verify)", runAttest},

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"context"
+	"github.com/monogres/monogres/export/deb"
+	"github.com/monogres/monogres/export/oci"
+	"github.com/monogres/monogres/internal/evidence"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// runExport is `monogres export oci|deb CELL... --out DIR`: it reads the
+// packages `monogres build` published (--from, default out/) and writes an
+// OCI image layout or .deb files.
+func runExport(e *env, args []string) error {
+	if len(args) == 0 || (args[0] != "oci" && args[0] != "deb") {
+		return usageError{"want: export oci|deb CELL... --out DIR"}
+	}
+	format := args[0]
+	fl := flags("export "+format, e.stderr)
+	out := fl.String("out", "", "directory to write ("+map[string]string{"oci": "an OCI image layout", "deb": ".deb files"}[format]+")")
+	from := fl.String("from", "out", "directory holding CELL.tar.zst and CELL.json (monogres build --out)")
+	prefix := fl.String("prefix", "", "deb: install prefix (default /opt/monogres/<postgres cell>)")
+	cells, err := parse(fl, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(cells) == 0 || *out == "" {
+		return usageError{"export " + format + ": want CELL... and --out DIR"}
+	}
+	_, l, err := readLock(e.lockPath)
+	if err != nil {
+		return fmt.Errorf("%v (export takes the runtime base and Depends from the lock's toolchain)", err)
+	}
+	var pkgs []*evidence.Package
+	for _, c := range cells {
+		p, err := evidence.Load(c, filepath.Join(*from, c+".tar.zst"), filepath.Join(*from, c+".json"))
+		if err != nil {
+			return fmt.Errorf("%w (build it first: monogres build --out %s %s)", err, *from, c)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if format == "deb" {
+		for _, p := range pkgs {
+			path, err := deb.Write(*out, debCell(p, l), deb.Options{Prefix: *prefix})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "%s: %s\n", p.Cell, path)
+		}
+		return nil
+	}
+	var ocells []oci.Cell
+	for _, p := range pkgs {
+		c := oci.Cell{Name: p.Cell, Arch: cellArch(p.Cell), PackagePath: p.PackagePath, Manifest: p.Manifest, Extension: p.Ext.Extension}
+		for _, a := range []oci.Attachment{
+			{Path: strings.TrimSuffix(p.PackagePath, ".tar.zst") + evidence.SBOMSuffix, MediaType: "application/spdx+json"},
+			{Path: strings.TrimSuffix(p.PackagePath, ".tar.zst") + evidence.ProvenanceSuffix, MediaType: "application/vnd.dsse.envelope.v1+json"},
+		} {
+			if _, err := os.Stat(a.Path); err == nil {
+				c.Attach = append(c.Attach, a)
+			}
+		}
+		if c.Extension == "" {
+			if c.Base, err = e.runtimeBase(l, c.Arch); err != nil {
+				return err
+			}
+		}
+		ocells = append(ocells, c)
+	}
+	imgs, err := oci.Write(e.ctx, *out, ocells)
+	if err != nil {
+		return err
+	}
+	for _, i := range imgs {
+		fmt.Fprintf(e.stdout, "%s: oci:%s:%s %s\n", i.Cell, *out, i.Ref, i.Digest)
+	}
+	return nil
+}
+
+func cellArch(cell string) string { return cell[strings.LastIndexByte(cell, '~')+1:] }
+
+// debCell is the deb exporter's view of a package.
+func debCell(p *evidence.Package, l *lock.Lock) deb.Cell {
+	parts := strings.Split(p.Cell, "~")
+	arch := cellArch(p.Cell)
+	c := deb.Cell{Name: p.Cell, Arch: arch, PackagePath: p.PackagePath, Manifest: p.Manifest, RootVersions: map[string]string{}}
+	if len(parts) >= 2 {
+		c.Version, c.OptionSet = parts[1], parts[len(parts)-2]
+	}
+	if p.Ext.Extension != "" {
+		c.Extension, c.Parent, c.Version = p.Ext.Extension, p.Ext.Parent, p.Ext.ExtensionVersion
+	}
+	pkgs, _ := toolchains.FromLock(l).Packages(toolchains.Cell{Target: arch})
+	for _, pk := range pkgs {
+		c.RootVersions[pk.Name] = pk.Version
+	}
+	return c
+}
+
+// runtimeBase composes (or finds cached) the root of oci.RuntimeBase from
+// the lock's toolchain packages for arch, read from the store.
+func (e *env) runtimeBase(l *lock.Lock, arch string) (string, error) {
+	pkgs, err := toolchains.FromLock(l).Packages(toolchains.Cell{Target: arch})
+	if err != nil {
+		return "", fmt.Errorf("export oci: runtime base: %w", err)
+	}
+	var base []toolchains.Package
+	for _, p := range pkgs {
+		if slices.Contains(oci.RuntimeBase, p.Name) && (p.Arch == arch || p.Arch == "all") {
+			base = append(base, p)
+		}
+	}
+	if len(base) != len(oci.RuntimeBase) {
+		return "", fmt.Errorf("export oci: the lock's %s toolchain lacks some of %s", arch, strings.Join(oci.RuntimeBase, ", "))
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return "", err
+	}
+	open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
+	r, err := toolchains.ComposeCached(e.ctx, st.Dir(), base, open, toolchains.DefaultOptions)
+	if err != nil {
+		return "", fmt.Errorf("export oci: runtime base: %w (run monogres fetch)", err)
+	}
+	return r.Dir, nil
+}
