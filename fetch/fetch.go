@@ -388,9 +388,18 @@ The bytes may have been replaced on the server or mirror (a re-rolled
 release), or an attacker may have intercepted the download. Nothing was
 stored.
 
-If you updated the input on purpose, run `+"`monogres lock --update %s`"+`.
-Otherwise, try another mirror or report it to the input's publisher.`, e.Input)
+%s
+Otherwise, try another mirror or report it to the input's publisher.`, e.fix())
 	return b.String()
+}
+
+// fix is the advice for a deliberate change: a plugin's pin lives in the
+// manifest, so `lock --update` cannot change it.
+func (e *MismatchError) fix() string {
+	if name, ok := strings.CutPrefix(e.Input, "plugin/"); ok {
+		return fmt.Sprintf("If you rebuilt the plugin on purpose, pin the new file in monogres.toml\n(`monogres plugin build DIR --pin %s` does it) and run `monogres lock`;\nwhile writing a plugin, use path = instead of url and sha256.", name)
+	}
+	return fmt.Sprintf("If you updated the input on purpose, run `monogres lock --update %s`.", e.Input)
 }
 
 // mismatch converts a store mismatch into a *MismatchError for in from source.

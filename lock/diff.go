@@ -56,13 +56,16 @@ func equalInput(a, b Input) bool {
 		a.SourceDateEpoch == b.SourceDateEpoch && a.Apt == b.Apt && slices.Equal(a.Roots, b.Roots)
 }
 
-// short renders "17.7 (sha256:cd34ab12)".
-func short(in *Input) string {
+// short renders "17.7 (sha256:cd34ab12…)" with n hex digits.
+func short(in *Input, n int) string {
 	h := in.SHA256
-	if h == "" {
+	switch {
+	case h == "":
 		h = "not yet hashed"
-	} else {
-		h = "sha256:" + h[:min(12, len(h))] + "…"
+	case n >= len(h):
+		h = "sha256:" + h
+	default:
+		h = "sha256:" + h[:n] + "…"
 	}
 	if in.Version == "" {
 		return "(" + h + ")"
@@ -76,11 +79,16 @@ func short(in *Input) string {
 func (c Change) String() string {
 	switch c.Kind {
 	case Added:
-		return fmt.Sprintf("• Added '%s': %s", c.Name, short(c.New))
+		return fmt.Sprintf("• Added '%s': %s", c.Name, short(c.New, 12))
 	case Removed:
-		return fmt.Sprintf("• Removed '%s': %s", c.Name, short(c.Old))
+		return fmt.Sprintf("• Removed '%s': %s", c.Name, short(c.Old, 12))
 	}
-	s := fmt.Sprintf("• Updated '%s': %s → %s", c.Name, short(c.Old), short(c.New))
+	// Show enough of two different hashes to tell them apart.
+	n := 12
+	for a, b := c.Old.SHA256, c.New.SHA256; a != b && n < min(len(a), len(b)) && a[:n] == b[:n]; {
+		n += 4
+	}
+	s := fmt.Sprintf("• Updated '%s': %s → %s", c.Name, short(c.Old, n), short(c.New, n))
 	var what []string
 	if !slices.Equal(c.Old.URLs, c.New.URLs) {
 		what = append(what, "urls")

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -208,6 +210,14 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		}
 	}
 	for _, p := range m.Plugins {
+		if p.Path != "" {
+			in, err := localPlugin(m, p)
+			if err != nil {
+				return nil, err
+			}
+			want = append(want, in)
+			continue
+		}
 		want = append(want, Input{Name: "plugin/" + p.Name, Kind: KindPlugin, URLs: []string{p.URL}, SHA256: string(p.SHA256)})
 	}
 
@@ -285,6 +295,26 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		}
 	}
 	return res, nil
+}
+
+// LocalURL is the URL prefix of a local plugin's input: "file:" and its
+// path relative to the manifest, e.g. "file:plugins/mine.wasm".
+const LocalURL = "file:"
+
+// localPlugin hashes the local plugin file p.Path (relative to the
+// manifest) into its input. A local file is hashed on every resolve, also
+// offline, so `lock --check` sees it change.
+func localPlugin(m *manifest.Manifest, p manifest.Plugin) (Input, error) {
+	file := p.Path
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(filepath.Dir(m.File), file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return Input{}, fmt.Errorf("%s: plugin %q: path: %w (build it with `monogres plugin build DIR -o %s`)", m.File, p.Name, err, p.Path)
+	}
+	sum := sha256.Sum256(b)
+	return Input{Name: "plugin/" + p.Name, Kind: KindPlugin, URLs: []string{LocalURL + filepath.ToSlash(p.Path)}, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b))}, nil
 }
 
 // oldToolchain returns the Debian packages and index files old pins.
@@ -392,6 +422,8 @@ func Check(ctx context.Context, m *manifest.Manifest, old *Lock) (reasons []stri
 	changes = Diff(old, res.Lock)
 	for _, c := range changes {
 		switch {
+		case c.Kind == Updated && c.Old.SHA256 != c.New.SHA256 && c.New.Kind == KindPlugin && len(c.New.URLs) == 1 && strings.HasPrefix(c.New.URLs[0], LocalURL):
+			reasons = append(reasons, fmt.Sprintf("plugin %s: its local file %s changed since it was locked (lock has sha256 %s, the file has %s): run `monogres lock` to pin the new file", strings.TrimPrefix(c.Name, "plugin/"), strings.TrimPrefix(c.New.URLs[0], LocalURL), c.Old.SHA256, c.New.SHA256))
 		case c.Kind == Updated && c.Old.SHA256 != c.New.SHA256 && c.Old.Version == c.New.Version:
 			reasons = append(reasons, fmt.Sprintf("input %s: the lock says sha256 %s but the index says %s", c.Name, c.Old.SHA256, c.New.SHA256))
 		case c.Kind == Removed:

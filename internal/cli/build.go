@@ -93,23 +93,26 @@ func printResult(w io.Writer, r build.Result) {
 
 func short(h string) string { return h[:min(16, len(h))] }
 
-// runCells fetches what the cells need, then builds or verifies them.
-func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf buildFlags, sink event.Sink) ([]build.Result, error) {
+// setupCells checks the lock, fetches what the cells need and returns the
+// engine config with the Postgres and extension cells to build. Builds and
+// `plugin run --cell` both start here.
+func (e *env) setupCells(m *manifest.Manifest, cells []plan.Cell, bf buildFlags, sink event.Sink) (cfg build.Config, l *lock.Lock, bcells []build.Cell, ecells []extension.Cell, err error) {
+	fail := func(err error) (build.Config, *lock.Lock, []build.Cell, []extension.Cell, error) {
+		return build.Config{}, nil, nil, nil, err
+	}
 	lockBytes, l, err := readLock(e.lockPath)
 	if err != nil {
-		return nil, fmt.Errorf("%v (run `monogres lock` first)", err)
+		return fail(fmt.Errorf("%v (run `monogres lock` first)", err))
 	}
 	if reasons, _, err := lock.Check(e.ctx, m, l); err != nil {
-		return nil, err
+		return fail(err)
 	} else if len(reasons) > 0 {
-		return nil, fmt.Errorf("%s is out of date (%s): run `monogres lock`", e.lockPath, reasons[0])
+		return fail(fmt.Errorf("%s is out of date (%s): run `monogres lock`", e.lockPath, reasons[0]))
 	}
 	st, err := e.openStore()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	var bcells []build.Cell
-	var ecells []extension.Cell
 	need := map[string]lock.Input{}
 	roots := toolchains.FromLock(l)
 	for _, c := range cells {
@@ -123,7 +126,7 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 		}
 		src, ok := l.Find(c.Input)
 		if !ok {
-			return nil, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath)
+			return fail(fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath))
 		}
 		need[src.Name] = src
 		if c.Extension == "" {
@@ -132,8 +135,9 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 		}
 		ec, err := extensionCell(c, src, l, e.lockPath)
 		if err != nil {
-			return nil, err
+			return fail(err)
 		}
+		ec.Params = extensionParams(m, c.Extension)
 		need[ec.Source.Name] = ec.Source
 		if ec.Plugin.Name != "" {
 			need[ec.Plugin.Name] = ec.Plugin
@@ -147,13 +151,13 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 	slices.SortFunc(inputs, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
 	f, err := e.fetcher(m, st, 8, bf.offline, sink)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	if err := f.Fetch(e.ctx, inputs); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	sum := sha256.Sum256(lockBytes)
-	cfg := build.Config{
+	cfg = build.Config{
 		Store:      st,
 		Toolchain:  composeToolchain(st, roots),
 		OutDir:     bf.out,
@@ -165,8 +169,17 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 	}
 	if bf.out != "" {
 		if err := os.MkdirAll(bf.out, 0o755); err != nil {
-			return nil, err
+			return fail(err)
 		}
+	}
+	return cfg, l, bcells, ecells, nil
+}
+
+// runCells fetches what the cells need, then builds or verifies them.
+func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf buildFlags, sink event.Sink) ([]build.Result, error) {
+	cfg, l, bcells, ecells, err := e.setupCells(m, cells, bf, sink)
+	if err != nil {
+		return nil, err
 	}
 	ecfg := extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}
 	var results []build.Result

@@ -60,7 +60,7 @@ func commands() []command {
 		{"store", "add files to, verify, or garbage-collect the store", runStore},
 		{"attest", "check a signed attestation (provenance, verification summary) against a package (attest verify)", runAttest},
 		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
-		{"plugin", "run a wasm build plugin on a request outside a build (plugin run)", runPlugin},
+		{"plugin", "write, build and dry-run wasm build plugins (plugin init|build|run)", runPlugin},
 		{"toolchain", "run a shell or command inside a locked toolchain root in the build sandbox (toolchain shell)", runToolchain},
 		{"tui", "open the terminal UI (also: monogres with no arguments on a terminal)", runTUI},
 		{"verify", "rebuild cells without the cache and compare package digests", runVerify},

@@ -67,6 +67,11 @@ func (e *env) fetcher(m *manifest.Manifest, st *store.Store, jobs int, offline b
 			f.LocalDirs = append(f.LocalDirs, abs)
 		}
 	}
+	for _, p := range m.Plugins {
+		if p.Path != "" { // a local plugin is found beside itself, by name and sha256
+			f.Distdirs = append(f.Distdirs, filepath.Dir(filepath.Join(filepath.Dir(m.File), p.Path)))
+		}
+	}
 	for _, mr := range m.Mirrors {
 		f.Mirrors = append(f.Mirrors, fetch.Mirror{From: mr.From, To: mr.To})
 	}

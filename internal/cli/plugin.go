@@ -1,28 +1,207 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
+	"github.com/monogres/monogres/build/extension"
+	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/plugins"
+	"github.com/monogres/monogres/plugins/sdk"
 )
 
+const pluginUsage = `usage:
+  monogres plugin init DIR [--module PATH]
+  monogres plugin build DIR [-o FILE] [--pin NAME]
+  monogres plugin run --cell CELL
+  monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]`
+
 func runPlugin(e *env, args []string) error {
-	if len(args) == 0 || args[0] != "run" {
-		return usageError{"usage: monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]"}
+	if len(args) == 0 {
+		return usageError{pluginUsage}
 	}
-	fl := flags("plugin run", e.stderr)
-	request := fl.String("request", "-", "JSON request file (- for stdin)")
-	src := fl.String("src", "", "source tree the plugin sees read-only at /src (default: empty)")
-	pos, err := parse(fl, args[1:])
+	switch args[0] {
+	case "init":
+		return runPluginInit(e, args[1:])
+	case "build":
+		return runPluginBuild(e, args[1:])
+	case "run":
+		return runPluginRun(e, args[1:])
+	}
+	return usageError{pluginUsage}
+}
+
+// runPluginInit writes a plugin scaffold that builds and passes its test
+// as generated.
+func runPluginInit(e *env, args []string) error {
+	fl := flags("plugin init", e.stderr)
+	module := fl.String("module", "", "module path of the plugin (default: example.com/DIRNAME)")
+	pos, err := parse(fl, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{"usage: monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]"}
+		return usageError{"usage: monogres plugin init DIR [--module PATH]"}
+	}
+	dir := pos[0]
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return fmt.Errorf("plugin init: %s is not empty; give a new or empty directory", dir)
+	}
+	name := filepath.Base(filepath.Clean(dir))
+	if abs, err := filepath.Abs(dir); err == nil {
+		name = filepath.Base(abs)
+	}
+	if *module == "" {
+		*module = "example.com/" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(name, "-"))
+	}
+	files, err := plugins.Scaffold(*module, name)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stdout, "wrote a plugin in %s (module %s)\n  test it:  cd %s && go test ./...\n  build it: monogres plugin build %s\n", dir, *module, dir, dir)
+	return nil
+}
+
+// runPluginBuild builds a plugin reproducibly and optionally pins it.
+func runPluginBuild(e *env, args []string) error {
+	fl := flags("plugin build", e.stderr)
+	out := fl.String("o", "", "output .wasm file (default: DIR/NAME.wasm, or the path = of the --pin plugin)")
+	pin := fl.String("pin", "", "pin the built plugin in the manifest's [[plugin]] NAME (its sha256, or its path = file)")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"usage: monogres plugin build DIR [-o FILE] [--pin NAME]"}
+	}
+	dir := pos[0]
+	var local *manifest.Plugin
+	if *pin != "" {
+		m, err := manifest.Load(e.manifestPath)
+		if err != nil {
+			return err
+		}
+		for i := range m.Plugins {
+			if m.Plugins[i].Name == *pin {
+				local = &m.Plugins[i]
+			}
+		}
+		if local == nil {
+			return fmt.Errorf("plugin build: %s has no [[plugin]] named %q", e.manifestPath, *pin)
+		}
+		if local.Path != "" && *out == "" {
+			*out = filepath.Join(filepath.Dir(e.manifestPath), local.Path)
+		}
+	}
+	if *out == "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return err
+		}
+		*out = filepath.Join(dir, filepath.Base(abs)+".wasm")
+	}
+	sum, err := plugins.Build(e.ctx, dir, *out, e.stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "sha256 %s  %s\n", sum, *out)
+	if local == nil {
+		return nil
+	}
+	if local.Path != "" {
+		fmt.Fprintf(e.stdout, "plugin %s is path = %s: run `monogres lock` to pin it\n", *pin, local.Path)
+		return nil
+	}
+	changed, err := pinPlugin(e.manifestPath, *pin, sum)
+	if err != nil {
+		return err
+	}
+	if changed {
+		fmt.Fprintf(e.stdout, "pinned [[plugin]] %s to sha256 %s in %s: publish %s at its url, then run `monogres lock`\n", *pin, sum, e.manifestPath, *out)
+	} else {
+		fmt.Fprintf(e.stdout, "[[plugin]] %s in %s already pins sha256 %s\n", *pin, e.manifestPath, sum)
+	}
+	return nil
+}
+
+// pinPlugin rewrites the sha256 of [[plugin]] name in the manifest text,
+// keeping everything else (comments, order) as it is.
+func pinPlugin(path, name, sum string) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	nameRE := regexp.MustCompile(`^\s*name\s*=\s*"` + regexp.QuoteMeta(name) + `"\s*(#.*)?$`)
+	shaRE := regexp.MustCompile(`^(\s*sha256\s*=\s*")([0-9a-fA-F]*)("\s*(#.*)?)$`)
+	start, in, found := -1, false, false
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "[") {
+			in = t == "[[plugin]]"
+			start = i
+			continue
+		}
+		if in && nameRE.MatchString(strings.TrimRight(l, "\n")) {
+			for j := start + 1; j < len(lines) && !strings.HasPrefix(strings.TrimSpace(lines[j]), "["); j++ {
+				if m := shaRE.FindStringSubmatch(strings.TrimRight(lines[j], "\n")); m != nil {
+					if strings.EqualFold(m[2], sum) {
+						return false, nil
+					}
+					lines[j] = m[1] + sum + m[3] + "\n"
+					found = true
+					break
+				}
+			}
+			break
+		}
+	}
+	if !found {
+		return false, fmt.Errorf("%s: [[plugin]] %s has no sha256 = line to update", path, name)
+	}
+	out := strings.Join(lines, "")
+	if !strings.HasSuffix(string(data), "\n") {
+		out = strings.TrimSuffix(out, "\n")
+	}
+	if _, err := manifest.Parse(path, []byte(out)); err != nil {
+		return false, fmt.Errorf("pinning %s: %w", name, err)
+	}
+	return true, os.WriteFile(path, []byte(out), 0o644)
+}
+
+func runPluginRun(e *env, args []string) error {
+	const usage = "usage: monogres plugin run --cell CELL | monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]"
+	fl := flags("plugin run", e.stderr)
+	cell := fl.String("cell", "", "dry-run the plugin of this extension cell exactly as a build would plan it")
+	request := fl.String("request", "-", "JSON request file (- for stdin)")
+	src := fl.String("src", "", "source tree the plugin sees read-only at /src (default: empty)")
+	pos, err := parse(fl, args)
+	if err != nil {
+		return err
+	}
+	if *cell != "" {
+		if len(pos) != 0 {
+			return usageError{usage}
+		}
+		return e.runPluginCell(*cell)
+	}
+	if len(pos) != 1 {
+		return usageError{usage}
 	}
 	wasm, err := e.pluginPath(pos[0])
 	if err != nil {
@@ -43,6 +222,81 @@ func runPlugin(e *env, args []string) error {
 	}
 	opts := plugins.Options{CacheDir: filepath.Join(st.Dir(), "wasm")}
 	return plugins.RunFile(e.ctx, wasm, req, *src, e.stdout, e.stderr, opts)
+}
+
+// runPluginCell plans one extension cell the way `monogres build` does
+// (extension.Prepare: same request, lock check, source, parent package),
+// then prints the request, the plugin's stderr, the tree diff of the
+// applied plan, the commands and the package patterns. Anything the
+// build would reject fails it.
+func (e *env) runPluginCell(name string) error {
+	m, cells, err := e.selectCells([]string{name})
+	if err != nil {
+		return err
+	}
+	if len(cells) != 1 || cells[0].Extension == "" {
+		return fmt.Errorf("plugin run --cell: %q selects %d cells; give one extension cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, len(cells))
+	}
+	bf := buildFlags{makeJobs: 2, jobs: 1}
+	cfg, l, _, ecells, err := e.setupCells(m, cells, bf, e.sink(false))
+	if err != nil {
+		return err
+	}
+	c := ecells[0]
+	prep, err := extension.Prepare(e.ctx, extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}, c)
+	if prep.Dir != "" {
+		defer os.RemoveAll(prep.Dir)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "cell %s (recipe %s)\n\nrequest:\n", c.Name, c.Recipe)
+	writeJSON(w, prep.Request)
+	if len(prep.PluginStderr) > 0 {
+		fmt.Fprintf(w, "\nplugin stderr:\n%s\n", bytes.TrimRight(prep.PluginStderr, "\n"))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\ntree diff (the plan applied to the extracted source):\n")
+	if len(prep.Applied) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, a := range prep.Applied {
+		fmt.Fprintf(w, "# %s\n%s", a, sdk.Diff(a.Path, string(a.Old), string(a.New)).Diff)
+	}
+	fmt.Fprintf(w, "\ncommands (in %s of the build sandbox):\n", extension.SrcDir)
+	for _, cmd := range prep.Plan.Commands {
+		fmt.Fprintf(w, "  %s\n", strings.Join(cmd.Argv, " "))
+	}
+	if len(prep.Plan.Package) > 0 {
+		fmt.Fprintf(w, "\npackage: %s\n", strings.Join(prep.Plan.Package, " "))
+	}
+	if len(prep.Plan.ExtraPackages) > 0 {
+		fmt.Fprintf(w, "\nextra packages (in the lock): %s\n", strings.Join(prep.Plan.ExtraPackages, " "))
+	}
+	state := "not built yet"
+	if prep.Cached {
+		state = "in the action cache: a build reuses it"
+	}
+	fmt.Fprintf(w, "\naction %s (%s)\n", prep.ActionKey, state)
+	return nil
+}
+
+// writeJSON writes v indented, without escaping <, > and &.
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// extensionParams are the params of the manifest's extension name.
+func extensionParams(m *manifest.Manifest, name string) map[string]string {
+	for _, x := range m.Extensions {
+		if x.Name == name {
+			return x.Params
+		}
+	}
+	return nil
 }
 
 // pluginPath resolves a .wasm path, or a plugin name of the manifest whose
