@@ -118,10 +118,22 @@ func checkPackage(t *testing.T, cfg build.Config, c build.Cell, r build.Result) 
 	}
 }
 
+// extracted is a package extracted into an arbitrary host directory with
+// its server running, for checks run by runExtracted.
+type extracted struct {
+	T         *testing.T
+	Dir, Data string
+	// Run runs a program of the package's bin/ as the unprivileged user.
+	Run func(argv ...string) string
+	// Psql runs one SQL command and returns its unaligned output.
+	Psql func(sql string) string
+}
+
 // runExtracted extracts a package into an arbitrary host directory and,
 // as an unprivileged user, runs pg_config, initdb and the server from
 // there: the install is relocatable and needs no RPATH or LD_LIBRARY_PATH.
-func runExtracted(t *testing.T, pkg string) {
+// The server must report version; checks run while it is up.
+func runExtracted(t *testing.T, pkg, version string, checks ...func(x extracted)) {
 	t.Helper()
 	base, err := os.MkdirTemp("", "monogres-reloc-")
 	if err != nil {
@@ -162,8 +174,13 @@ func runExtracted(t *testing.T, pkg string) {
 	sock := data
 	run("pg_ctl", "-D", filepath.Join(data, "db"), "-o", "-k "+sock+" -c listen_addresses= -c port=54329", "-l", filepath.Join(data, "log"), "-w", "start")
 	defer run("pg_ctl", "-D", filepath.Join(data, "db"), "-w", "stop")
-	got := run("psql", "-X", "-h", sock, "-p", "54329", "-U", "postgres", "-d", "postgres", "-Atc", "SELECT current_setting('server_version'), 1+1")
-	if got != "15.18|2" {
-		t.Errorf("query from the extracted package: %q", got)
+	psql := func(sql string) string {
+		return run("psql", "-X", "-h", sock, "-p", "54329", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql)
+	}
+	if got := psql("SELECT current_setting('server_version'), 1+1"); got != version+"|2" {
+		t.Errorf("query from the extracted package: %q, want %s|2", got, version)
+	}
+	for _, c := range checks {
+		c(extracted{T: t, Dir: dir, Data: data, Run: run, Psql: psql})
 	}
 }

@@ -143,7 +143,7 @@ func TestBarebones(t *testing.T) {
 		t.Logf("%s: built in %v, package %s", r.Cell, r.Duration.Round(time.Second), r.Package)
 		checkPackage(t, cfg, cells[i], r)
 	}
-	runExtracted(t, res[0].PackagePath)
+	runExtracted(t, res[0].PackagePath, cells[0].PostgresVersion)
 
 	// A second build is a cache hit: no sandbox (no "building" state).
 	rec2 := &recorder{}

@@ -49,7 +49,7 @@ func TestMatrix(t *testing.T) {
 		if r.State == event.StateBuilt {
 			checkPackage(t, cfg, cells[i], r)
 			if cells[i].Arch == "amd64" {
-				runExtracted(t, r.PackagePath)
+				runExtracted(t, r.PackagePath, cells[i].PostgresVersion)
 			}
 		}
 	}

@@ -98,7 +98,9 @@ func postgresPackages(t testing.TB, tc build.ToolchainFunc, parents []build.Cell
 	if err != nil {
 		t.Fatal(err)
 	}
-	addInput(t, shared, testenv.PG1518)
+	for _, p := range parents {
+		addInput(t, shared, p.Source)
+	}
 	start := time.Now()
 	res, err := build.Build(ctx, build.Config{Store: shared, Toolchain: tc, Jobs: 1, MakeJobs: 2, KeepGoing: true}, parents)
 	if err != nil {
@@ -112,8 +114,8 @@ func postgresPackages(t testing.TB, tc build.ToolchainFunc, parents []build.Cell
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sha := range []string{testenv.PG1518.SHA256} {
-		if _, _, err := fresh.AddFile(ctx, shared.Path(sha)); err != nil {
+	for _, p := range parents {
+		if _, _, err := fresh.AddFile(ctx, shared.Path(p.Source.SHA256)); err != nil {
 			t.Fatal(err)
 		}
 	}

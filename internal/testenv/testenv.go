@@ -52,6 +52,30 @@ var PG1518 = lock.Input{
 	StripPrefix: "postgresql-15.18",
 }
 
+// PG186 is the lock input of the real Postgres 18.6 release tarball, as
+// Debian ships it (sid's postgresql-18; not in bookworm's Sources).
+var PG186 = lock.Input{
+	Name:            "postgres/18.6",
+	Kind:            lock.KindPostgres,
+	Version:         "18.6",
+	URLs:            []string{"https://deb.debian.org/debian/pool/main/p/postgresql-18/postgresql-18_18.6.orig.tar.bz2"},
+	SHA256:          "555610c24d53e4316da5b7d3fc25c279d96856d5e0e23ee308c328c5fa881d9f",
+	Size:            22632314,
+	StripPrefix:     "postgresql-18.6",
+	SourceDateEpoch: 1786473511,
+}
+
+// Source returns the path of a real source input in the test cache
+// (src/<file name of its first URL>), downloading it if missing.
+func Source(t testing.TB, in lock.Input) string {
+	t.Helper()
+	path := filepath.Join(CacheDir(t), "src", filepath.Base(in.URLs[0]))
+	if err := Download(context.Background(), in.URLs[0], in.SHA256, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // Download fetches url into dst unless dst exists, checking its sha256
 // before renaming it into place.
 func Download(ctx context.Context, url, sha, dst string) error {

@@ -1,0 +1,47 @@
+package extension_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/buildtest"
+	"github.com/monogres/monogres/build/extension"
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/testenv"
+)
+
+// TestExtensionOnPostgres18 builds numeral 1.3 with PGXS against the meson
+// build postgres~18.6~barebones~amd64 (built once per test cache, as
+// build's TestPostgres18 builds it), passes its smoke test, and verifies
+// it rebuilds bit for bit.
+func TestExtensionOnPostgres18(t *testing.T) {
+	testenv.RequireRoot(t, "namespaces, real toolchain roots")
+	if testing.Short() {
+		t.Skip("builds Postgres 18.6 and an extension (minutes); not in -short")
+	}
+	ctx := context.Background()
+	tc := buildtest.RealToolchain(t, testenv.CacheDir(t)+"/store")
+	p := build.Cell{Name: "postgres~18.6~barebones~amd64", PostgresVersion: "18.6", Major: 18, OptionSet: "barebones", Arch: "amd64", Source: testenv.PG186}
+	st := postgresPackages(t, tc, []build.Cell{p})
+	addInput(t, st, numeral)
+	cells := []extension.Cell{{Name: "numeral~1.3~" + p.Name, Extension: "numeral", Version: "1.3", Source: numeral, Recipe: "pgxs", Parent: p,
+		SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}
+	cfg := extension.Config{Config: build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2}}
+	res, err := extension.Build(ctx, cfg, cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.State != event.StateBuilt {
+		t.Fatalf("%s: state %s, want built", r.Cell, r.State)
+	}
+	t.Logf("%s: built in %v", res[0].Cell, res[0].Duration.Round(time.Second))
+	vres, err := extension.Verify(ctx, cfg, cells)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := vres[0]; v.State != event.StateVerified || v.Rebuilt != res[0].Package {
+		t.Errorf("%s: verify state %s, package %s rebuilt %s", v.Cell, v.State, res[0].Package, v.Rebuilt)
+	}
+}
