@@ -7,3 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MONOGRES_BENCH_BUILD=1 go test ./build/ -run '^$' -bench 'BenchmarkBarebonesVsHost' -benchtime 1x -timeout 90m -v
+# The same for postgres~18.6~barebones~amd64 (meson) against a host
+# meson setup / ninja -j2 / ninja install (needs meson ninja-build bison flex).
+MONOGRES_BENCH_BUILD=1 go test ./build/ -run '^$' -bench 'BenchmarkMesonVsHost' -benchtime 1x -timeout 90m -v
