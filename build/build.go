@@ -31,6 +31,8 @@
 package build
 
 import (
+	"github.com/monogres/monogres/build/sandbox"
+
 	"context"
 	"time"
 
@@ -115,6 +117,9 @@ type Config struct {
 	Sink event.Sink
 	// SkipSmoke skips the smoke test (tests of the engine only).
 	SkipSmoke bool
+	// Limits bound the sandbox of every build and smoke test (zero
+	// fields: sandbox.DefaultLimits).
+	Limits sandbox.Limits
 	// Now is the clock for events; nil means time.Now.
 	Now func() time.Time
 }

@@ -288,7 +288,8 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	fmt.Fprintf(out, "monogres: extracted in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, dir)
 	t0 = time.Now()
 	spec := sandbox.Spec{
-		Root: p.tc.Dir,
+		Limits: e.cfg.Limits,
+		Root:   p.tc.Dir,
 		Mounts: []sandbox.Mount{
 			sandbox.BindRW(src, SrcDir),
 			sandbox.BindRW(work, WorkDir),
@@ -343,6 +344,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 // smoke runs the smoke test of an install tree in the sandbox.
 func (e *engine) smoke(ctx context.Context, p prepared, install string, out io.Writer) error {
 	return sandbox.Run(ctx, sandbox.Spec{
+		Limits: e.cfg.Limits,
 		Root:   p.tc.Dir,
 		Binfmt: Emulation(p.cell.Arch),
 		Mounts: []sandbox.Mount{sandbox.BindRO(install, SmokeDir), sandbox.Tmpfs(HomeDir, 0o755)},

@@ -505,7 +505,8 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) build.Result {
 		return failed("scratch dir", err)
 	}
 	err = sandbox.Run(ctx, sandbox.Spec{
-		Root: p.tc.Dir,
+		Limits: e.cfg.Limits,
+		Root:   p.tc.Dir,
 		// On arm64, pg_config is an arm64 program, run under qemu.
 		Binfmt: build.Emulation(c.Parent.Arch),
 		Mounts: []sandbox.Mount{
@@ -701,6 +702,7 @@ func (e *engine) smoke(ctx context.Context, p prepared, pg, pkg string, out io.W
 		return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
 	}
 	return sandbox.Run(ctx, sandbox.Spec{
+		Limits: e.cfg.Limits,
 		Root:   p.tc.Dir,
 		Binfmt: build.Emulation(p.cell.Parent.Arch),
 		Mounts: []sandbox.Mount{sandbox.BindRO(both, build.SmokeDir), sandbox.Tmpfs(build.HomeDir, 0o755)},

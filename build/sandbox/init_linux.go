@@ -78,13 +78,32 @@ func initMain() int {
 		send(report{Error: fmt.Sprintf("waiting for %s: %v", s.Exec.Argv[0], err)})
 		return 125
 	}
-	r := report{Exited: true, Code: ws.ExitStatus()}
+	r := report{Exited: true, Code: ws.ExitStatus(), FullTmpfs: fullTmpfs(s.Ops)}
 	if ws.Signaled() {
 		r.Signal = int(ws.Signal())
 		r.Code = 128 + r.Signal
 	}
 	send(r)
 	return r.Code
+}
+
+// fullTmpfs lists the sized tmpfs mounts that are (nearly) full, as
+// "/tmp (16 MiB)".
+func fullTmpfs(ops []Op) []string {
+	var full []string
+	for _, op := range ops {
+		if op.Kind != OpTmpfs || op.Size <= 0 || op.Size == devSize {
+			continue
+		}
+		var st unix.Statfs_t
+		if unix.Statfs(op.Target, &st) != nil {
+			continue
+		}
+		if free := int64(st.Bavail) * st.Bsize; free < op.Size/100 || free < 64<<10 {
+			full = append(full, fmt.Sprintf("%s (%s)", op.Target, formatBytes(op.Size)))
+		}
+	}
+	return full
 }
 
 // reap waits for every child (orphans are re-parented to PID 1) until pid
@@ -191,7 +210,7 @@ func start(s *Setup) (int, error) {
 	if err := syscall.Setgroups([]int{}); err != nil && err != syscall.EPERM {
 		return 0, fmt.Errorf("dropping supplementary groups: %w", err)
 	}
-	if err := setLimits(s.Limits); err != nil {
+	if err := setLimits(s.Rlimits); err != nil {
 		return 0, err
 	}
 	syscall.Umask(s.Umask)
@@ -500,13 +519,9 @@ func registerBinfmt(entries []Binfmt) error {
 	return nil
 }
 
-// setLimits applies the non-zero limits to the init, and so to everything
+// setLimits applies the non-zero rlimits to the init, and so to everything
 // it starts.
-func setLimits(l Limits) error {
-	cpu := uint64(0)
-	if l.CPUTime > 0 {
-		cpu = uint64((l.CPUTime + 999_999_999) / 1_000_000_000)
-	}
+func setLimits(l Rlimits) error {
 	for _, lim := range []struct {
 		name     string
 		resource int
@@ -514,18 +529,27 @@ func setLimits(l Limits) error {
 	}{
 		{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE, l.NoFile},
 		{"RLIMIT_NPROC", unix.RLIMIT_NPROC, l.NProc},
-		{"RLIMIT_AS", unix.RLIMIT_AS, l.AddressSpace},
-		{"RLIMIT_CPU", unix.RLIMIT_CPU, cpu},
+		{"RLIMIT_AS", unix.RLIMIT_AS, l.AS},
+		{"RLIMIT_CPU", unix.RLIMIT_CPU, l.CPU},
 	} {
 		if lim.value == 0 {
 			continue
 		}
+		var old syscall.Rlimit
+		_ = syscall.Getrlimit(lim.resource, &old)
+		// A limit above the inherited hard limit cannot be had; the
+		// tighter one stays.
+		value := min(lim.value, old.Max)
+		hard := value
+		if lim.resource == unix.RLIMIT_CPU {
+			// SIGXCPU at the soft limit says why; SIGKILL 5 s later if
+			// that is ignored.
+			hard = min(value+5, old.Max)
+		}
 		// syscall.Setrlimit also tells os/exec not to restore its saved
 		// RLIMIT_NOFILE in children.
-		if err := syscall.Setrlimit(lim.resource, &syscall.Rlimit{Cur: lim.value, Max: lim.value}); err != nil {
-			var old syscall.Rlimit
-			_ = syscall.Getrlimit(lim.resource, &old)
-			return fmt.Errorf("setting %s to %d (inherited hard limit %d): %w", lim.name, lim.value, old.Max, err)
+		if err := syscall.Setrlimit(lim.resource, &syscall.Rlimit{Cur: value, Max: hard}); err != nil {
+			return fmt.Errorf("setting %s to %d (inherited hard limit %d): %w", lim.name, value, old.Max, err)
 		}
 	}
 	return nil

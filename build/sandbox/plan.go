@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 )
 
 // OpKind is one kind of step of a Setup.
@@ -52,17 +53,23 @@ type Exec struct {
 }
 
 // Setup is everything the sandbox init does, in order: Ops, then the host
-// name and loopback, pivot into the new root, then UID/GID, Limits, Umask and
-// Exec. It is plain data; Plan computes it and Run carries it out.
+// name and loopback, pivot into the new root, then Binfmt, UID/GID,
+// Rlimits, Umask and Exec. It is plain data; Plan computes it and Run
+// carries it out (Run puts the sandbox into its cgroups and keeps the wall
+// clock).
+//
+// Limits are the spec's limits with the defaults filled in; the tmpfs
+// size is already in Ops.
 type Setup struct {
 	Ops      []Op   `json:"ops"`
 	Hostname string `json:"hostname"`
 	// Network true means the caller's network namespace is shared.
-	Network bool   `json:"network"`
-	UID     int    `json:"uid"`
-	GID     int    `json:"gid"`
-	Limits  Limits `json:"limits"`
-	Umask   int    `json:"umask"`
+	Network bool    `json:"network"`
+	UID     int     `json:"uid"`
+	GID     int     `json:"gid"`
+	Limits  Limits  `json:"limits"`
+	Rlimits Rlimits `json:"rlimits"`
+	Umask   int     `json:"umask"`
 	// TTY means stdin, stdout and stderr are a pseudo-terminal that
 	// becomes the command's controlling terminal.
 	TTY bool `json:"tty,omitempty"`
@@ -72,10 +79,23 @@ type Setup struct {
 	Exec   Exec     `json:"exec"`
 }
 
+// Rlimits are the setrlimit values (soft and hard) the init gives itself,
+// and so everything it starts; 0 keeps the inherited value.
+type Rlimits struct {
+	NoFile uint64 `json:"nofile,omitempty"`
+	NProc  uint64 `json:"nproc,omitempty"`
+	AS     uint64 `json:"as,omitempty"`
+	CPU    uint64 `json:"cpu,omitempty"`
+}
+
 // devNodes are the host device nodes bound into a KindDev mount; with
 // Spec.TTY /dev/tty is added (it opens the caller's own controlling
 // terminal, so only a command with a terminal of its own may have it).
 var devNodes = [...]string{"null", "zero", "full", "random", "urandom"}
+
+// devSize is the size of /dev's own tmpfs, which holds only mount points
+// and symlinks and is read-only.
+const devSize = 1 << 20
 
 // maxID is the largest uid or gid accepted inside (65534 is "nobody", the
 // overflow id of unmapped users).
@@ -87,6 +107,7 @@ func Plan(spec Spec) (Setup, error) {
 	if err := checkSpec(spec); err != nil {
 		return Setup{}, err
 	}
+	limits := spec.Limits.orDefault()
 	mounts, err := allMounts(spec.Mounts)
 	if err != nil {
 		return Setup{}, err
@@ -106,14 +127,18 @@ func Plan(spec Spec) (Setup, error) {
 		case KindBind:
 			ops = append(ops, Op{Kind: OpBind, Source: path.Clean(m.Source), Target: m.Target, ReadOnly: m.ReadOnly})
 		case KindTmpfs:
-			ops = append(ops, Op{Kind: OpTmpfs, Target: m.Target, Mode: tmpfsMode(m), Size: m.Size})
+			size := m.Size
+			if size == 0 {
+				size = limits.Tmpfs
+			}
+			ops = append(ops, Op{Kind: OpTmpfs, Target: m.Target, Mode: tmpfsMode(m), Size: size})
 			if m.ReadOnly {
 				readOnly = append(readOnly, Op{Kind: OpReadOnly, Target: m.Target})
 			}
 		case KindProc:
 			ops = append(ops, Op{Kind: OpProc, Target: m.Target})
 		case KindDev:
-			ops = append(ops, devOps(m.Target, spec.TTY)...)
+			ops = append(ops, devOps(m.Target, spec.TTY, limits.Tmpfs)...)
 			readOnly = append(readOnly, Op{Kind: OpReadOnly, Target: m.Target})
 		}
 	}
@@ -137,10 +162,15 @@ func Plan(spec Spec) (Setup, error) {
 		Network:  spec.Network,
 		UID:      spec.UID,
 		GID:      spec.GID,
-		Limits:   spec.Limits,
-		Umask:    0o022,
-		TTY:      spec.TTY,
-		Binfmt:   append([]Binfmt(nil), spec.Binfmt...),
+		Limits:   limits,
+		Rlimits: Rlimits{
+			NoFile: limits.NoFile,
+			NProc:  uint64(limits.Processes),
+			CPU:    uint64((limits.CPUTime + time.Second - 1) / time.Second),
+		},
+		Umask:  0o022,
+		TTY:    spec.TTY,
+		Binfmt: append([]Binfmt(nil), spec.Binfmt...),
 		Exec: Exec{
 			Argv: append([]string(nil), spec.Argv...),
 			Env:  append([]string{}, spec.Env...),
@@ -192,8 +222,17 @@ func checkSpec(spec Spec) error {
 			return fmt.Errorf("%s: magic, mask and interpreter may not contain ':', newline or NUL", where)
 		}
 	}
-	if spec.Limits.CPUTime < 0 {
-		return fmt.Errorf("sandbox spec: Limits.CPUTime %v is negative", spec.Limits.CPUTime)
+	l := spec.Limits
+	for _, f := range []struct {
+		name     string
+		negative bool
+	}{
+		{"Processes", l.Processes < 0}, {"Memory", l.Memory < 0}, {"CPUTime", l.CPUTime < 0},
+		{"WallClock", l.WallClock < 0}, {"Tmpfs", l.Tmpfs < 0},
+	} {
+		if f.negative {
+			return fmt.Errorf("sandbox spec: Limits.%s is negative", f.name)
+		}
 	}
 	return nil
 }
@@ -250,8 +289,9 @@ func allMounts(user []Mount) ([]Mount, error) {
 	return all, nil
 }
 
-func devOps(dev string, tty bool) []Op {
-	ops := []Op{{Kind: OpTmpfs, Target: dev, Mode: 0o755}}
+// devOps builds /dev; shm is a tmpfs of shmSize bytes.
+func devOps(dev string, tty bool, shmSize int64) []Op {
+	ops := []Op{{Kind: OpTmpfs, Target: dev, Mode: 0o755, Size: devSize}}
 	nodes := devNodes[:]
 	if tty {
 		nodes = append(nodes, "tty")
@@ -259,7 +299,7 @@ func devOps(dev string, tty bool) []Op {
 	for _, n := range nodes {
 		ops = append(ops, Op{Kind: OpBind, Source: "/dev/" + n, Target: path.Join(dev, n)})
 	}
-	ops = append(ops, Op{Kind: OpTmpfs, Target: path.Join(dev, "shm"), Mode: 0o1777})
+	ops = append(ops, Op{Kind: OpTmpfs, Target: path.Join(dev, "shm"), Mode: 0o1777, Size: shmSize})
 	for _, l := range [...][2]string{
 		{"fd", "/proc/self/fd"},
 		{"stdin", "/proc/self/fd/0"},

@@ -10,19 +10,32 @@ import (
 )
 
 // defaultDev is what Plan makes of the default /dev.
-var defaultDev = []Op{
-	{Kind: OpTmpfs, Target: "/dev", Mode: 0o755},
-	{Kind: OpBind, Source: "/dev/null", Target: "/dev/null"},
-	{Kind: OpBind, Source: "/dev/zero", Target: "/dev/zero"},
-	{Kind: OpBind, Source: "/dev/full", Target: "/dev/full"},
-	{Kind: OpBind, Source: "/dev/random", Target: "/dev/random"},
-	{Kind: OpBind, Source: "/dev/urandom", Target: "/dev/urandom"},
-	{Kind: OpTmpfs, Target: "/dev/shm", Mode: 0o1777},
-	{Kind: OpSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
-	{Kind: OpSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},
-	{Kind: OpSymlink, Target: "/dev/stdout", Link: "/proc/self/fd/1"},
-	{Kind: OpSymlink, Target: "/dev/stderr", Link: "/proc/self/fd/2"},
+var defaultDev = devWith(false)
+
+// devWith is the default /dev, with /dev/tty if tty.
+func devWith(tty bool) []Op {
+	ops := []Op{
+		{Kind: OpTmpfs, Target: "/dev", Mode: 0o755, Size: 1 << 20},
+		{Kind: OpBind, Source: "/dev/null", Target: "/dev/null"},
+		{Kind: OpBind, Source: "/dev/zero", Target: "/dev/zero"},
+		{Kind: OpBind, Source: "/dev/full", Target: "/dev/full"},
+		{Kind: OpBind, Source: "/dev/random", Target: "/dev/random"},
+		{Kind: OpBind, Source: "/dev/urandom", Target: "/dev/urandom"},
+	}
+	if tty {
+		ops = append(ops, Op{Kind: OpBind, Source: "/dev/tty", Target: "/dev/tty"})
+	}
+	return append(ops,
+		Op{Kind: OpTmpfs, Target: "/dev/shm", Mode: 0o1777, Size: 2 << 30},
+		Op{Kind: OpSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
+		Op{Kind: OpSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},
+		Op{Kind: OpSymlink, Target: "/dev/stdout", Link: "/proc/self/fd/1"},
+		Op{Kind: OpSymlink, Target: "/dev/stderr", Link: "/proc/self/fd/2"},
+	)
 }
+
+// defaultRlimits are the Rlimits of DefaultLimits.
+var defaultRlimits = Rlimits{NProc: 1024, CPU: 7200}
 
 func ops(parts ...[]Op) []Op {
 	var all []Op
@@ -47,11 +60,32 @@ func TestPlan(t *testing.T) {
 					[]Op{{Kind: OpRoot, Source: "/r", Skip: []string{"dev", "proc", "tmp"}}},
 					[]Op{{Kind: OpProc, Target: "/proc"}},
 					defaultDev,
-					[]Op{{Kind: OpTmpfs, Target: "/tmp", Mode: 0o1777}},
+					[]Op{{Kind: OpTmpfs, Target: "/tmp", Mode: 0o1777, Size: 2 << 30}},
 					[]Op{{Kind: OpReadOnly, Target: "/dev"}, {Kind: OpReadOnly, Target: "/"}},
 				),
-				Hostname: "monogres", Umask: 0o22,
+				Hostname: "monogres", Umask: 0o22, Limits: DefaultLimits, Rlimits: defaultRlimits,
 				Exec: Exec{Argv: []string{"true"}, Env: []string{}, Dir: "/"},
+			},
+		},
+		{
+			name: "terminal, emulator, tmpfs size",
+			spec: Spec{Root: "/r", Argv: []string{"bash"}, TTY: true, Binfmt: []Binfmt{QemuAarch64("/usr/bin/qemu-aarch64-static")}, Limits: Limits{Tmpfs: 1 << 20}},
+			want: Setup{
+				Ops: ops(
+					[]Op{{Kind: OpRoot, Source: "/r", Skip: []string{"dev", "proc", "tmp"}}},
+					[]Op{{Kind: OpProc, Target: "/proc"}},
+					func() []Op {
+						d := devWith(true)
+						d[7].Size = 1 << 20 // shm
+						return d
+					}(),
+					[]Op{{Kind: OpTmpfs, Target: "/tmp", Mode: 0o1777, Size: 1 << 20}},
+					[]Op{{Kind: OpReadOnly, Target: "/dev"}, {Kind: OpReadOnly, Target: "/"}},
+				),
+				Hostname: "monogres", Umask: 0o22, TTY: true,
+				Binfmt: []Binfmt{QemuAarch64("/usr/bin/qemu-aarch64-static")},
+				Limits: func() Limits { l := DefaultLimits; l.Tmpfs = 1 << 20; return l }(), Rlimits: defaultRlimits,
+				Exec: Exec{Argv: []string{"bash"}, Env: []string{}, Dir: "/"},
 			},
 		},
 		{
@@ -73,17 +107,18 @@ func TestPlan(t *testing.T) {
 					[]Op{{Kind: OpProc, Target: "/proc"}},
 					defaultDev,
 					[]Op{
-						{Kind: OpTmpfs, Target: "/tmp", Mode: 0o1777},
+						{Kind: OpTmpfs, Target: "/tmp", Mode: 0o1777, Size: 2 << 30},
 						{Kind: OpBind, Source: "/src", Target: "/build/src", ReadOnly: true},
 						{Kind: OpBind, Source: "/work", Target: "/build/work"},
 						{Kind: OpBind, Source: "/out", Target: "/build/out"},
-						{Kind: OpTmpfs, Target: "/build/home", Mode: 0o755},
+						{Kind: OpTmpfs, Target: "/build/home", Mode: 0o755, Size: 2 << 30},
 						{Kind: OpReadOnly, Target: "/dev"},
 						{Kind: OpReadOnly, Target: "/"},
 					},
 				),
 				Hostname: "h", Network: true, UID: 1000, GID: 1001,
-				Limits: Limits{NoFile: 1024, CPUTime: time.Minute}, Umask: 0o22,
+				Limits:  func() Limits { l := DefaultLimits; l.NoFile, l.CPUTime = 1024, time.Minute; return l }(),
+				Rlimits: Rlimits{NoFile: 1024, NProc: 1024, CPU: 60}, Umask: 0o22,
 				Exec: Exec{Argv: []string{"make", "-j2"}, Env: env, Dir: "/build/work"},
 			},
 		},
@@ -111,13 +146,13 @@ func TestPlan(t *testing.T) {
 					[]Op{
 						{Kind: OpBind, Source: "/data", Target: "/data", ReadOnly: true},
 						{Kind: OpBind, Source: "/cache/ccache", Target: "/tmp/ccache"},
-						{Kind: OpTmpfs, Target: "/opt/ro", Mode: 0o755},
+						{Kind: OpTmpfs, Target: "/opt/ro", Mode: 0o755, Size: 2 << 30},
 						{Kind: OpReadOnly, Target: "/opt/ro"},
 						{Kind: OpReadOnly, Target: "/dev"},
 						{Kind: OpReadOnly, Target: "/"},
 					},
 				),
-				Hostname: "monogres", Umask: 0o22,
+				Hostname: "monogres", Umask: 0o22, Limits: DefaultLimits, Rlimits: defaultRlimits,
 				Exec: Exec{Argv: []string{"sh"}, Env: []string{}, Dir: "/"},
 			},
 		},
@@ -169,7 +204,10 @@ func TestPlanErrors(t *testing.T) {
 		{"long hostname", with(func(s *Spec) { s.Hostname = strings.Repeat("h", 65) }), "not a valid host name"},
 		{"negative uid", with(func(s *Spec) { s.UID = -1 }), "UID -1 is outside 0..65533"},
 		{"nobody gid", with(func(s *Spec) { s.GID = 65534 }), "GID 65534 is outside 0..65533"},
-		{"negative cpu", with(func(s *Spec) { s.Limits.CPUTime = -time.Second }), "CPUTime -1s is negative"},
+		{"negative cpu", with(func(s *Spec) { s.Limits.CPUTime = -time.Second }), "Limits.CPUTime is negative"},
+		{"negative tmpfs", with(func(s *Spec) { s.Limits.Tmpfs = -1 }), "Limits.Tmpfs is negative"},
+		{"binfmt name", with(func(s *Spec) { s.Binfmt = []Binfmt{{Name: "a:b", Magic: "x", Interpreter: "/q"}} }), "name must be letters"},
+		{"binfmt relative interpreter", with(func(s *Spec) { s.Binfmt = []Binfmt{QemuAarch64("qemu")} }), "interpreter \"qemu\" is not an absolute path"},
 		{"relative target", with(func(s *Spec) { s.Mounts = []Mount{BindRO("/a", "build/src")} }), `Mounts[0] (target "build/src"): target must be an absolute, clean path`},
 		{"unclean target", with(func(s *Spec) { s.Mounts = []Mount{Tmpfs("/a", 0), BindRO("/a", "/build/../etc")} }), `Mounts[1] (target "/build/../etc"): target must be an absolute, clean path`},
 		{"root target", with(func(s *Spec) { s.Mounts = []Mount{BindRO("/a", "/")} }), "cannot mount over /"},

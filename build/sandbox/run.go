@@ -38,6 +38,36 @@ func (e *ExitError) Error() string {
 // ExitCode is Code, the status a shell would report.
 func (e *ExitError) ExitCode() int { return e.Code }
 
+// LimitError reports a sandboxed command that failed after hitting one of
+// its Limits. It unwraps to the *ExitError (or the kill) it explains.
+type LimitError struct {
+	// Limit names the limit: "processes", "memory", "cpu time",
+	// "wall clock" or "tmpfs".
+	Limit string
+	// Detail says what was hit, for example "tmpfs /tmp (16 MiB) is full".
+	Detail string
+	Err    error
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%v: %s limit hit: %s", e.Err, e.Limit, e.Detail)
+}
+
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// formatBytes writes n in binary units: "16 MiB", "2 GiB", "1536 KiB".
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		unit  string
+		shift uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.unit)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
 // SetupError reports a failure of the sandbox init before the command
 // started: a missing mount source, a mount target it could not create, a
 // command not found in PATH. It names the step that failed.

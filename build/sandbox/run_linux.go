@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,7 +36,12 @@ type report struct {
 	Exited      bool   `json:"exited,omitempty"`
 	Code        int    `json:"code,omitempty"`
 	Signal      int    `json:"signal,omitempty"`
+	// FullTmpfs are the sized tmpfs mounts full when the command ended.
+	FullTmpfs []string `json:"full_tmpfs,omitempty"`
 }
+
+// errWallClock is the cause of a run's context when its wall clock is over.
+var errWallClock = errors.New("wall clock limit")
 
 // Run runs spec.Argv in a new sandbox and waits for it. It returns nil when
 // the command exits with status 0, an *ExitError for any other status, a
@@ -53,6 +59,12 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	if err := context.Cause(ctx); err != nil {
 		return fmt.Errorf("sandbox: %s not started: %w", spec.Argv[0], err)
+	}
+	limits := setup.Limits
+	cg := newCgroup(limits)
+	defer cg.remove()
+	if cg.memory == "" {
+		setup.Rlimits.AS = uint64(limits.Memory)
 	}
 	planJSON, err := json.Marshal(setup)
 	if err != nil {
@@ -91,7 +103,9 @@ func Run(ctx context.Context, spec Spec) error {
 	if !spec.Network {
 		flags |= syscall.CLONE_NEWNET
 	}
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	runCtx, cancel := context.WithTimeoutCause(ctx, limits.WallClock, errWallClock)
+	defer cancel()
+	cmd := exec.CommandContext(runCtx, "/proc/self/exe")
 	cmd.Args = []string{initArg0}
 	cmd.Env = []string{initEnv + "=1"}
 	cmd.Dir = "/"
@@ -123,6 +137,13 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	planR.Close()
 	repW.Close()
+	// The init waits for its plan, so it starts nothing before it is in
+	// its cgroups.
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return err
+	}
 	if relay != nil {
 		if err := relay.start(spec.Stdin, spec.Stdout); err != nil {
 			_ = cmd.Process.Kill()
@@ -148,7 +169,10 @@ func Run(ctx context.Context, spec Spec) error {
 		if rep.Code == 0 && rep.Signal == 0 {
 			return nil
 		}
-		return &ExitError{Argv0: spec.Argv[0], Code: rep.Code, Signal: syscall.Signal(rep.Signal)}
+		return explain(&ExitError{Argv0: spec.Argv[0], Code: rep.Code, Signal: syscall.Signal(rep.Signal)}, limits, cg, rep.FullTmpfs)
+	case ctx.Err() == nil && context.Cause(runCtx) == errWallClock:
+		return &LimitError{Limit: "wall clock", Detail: fmt.Sprintf("%v: the sandbox was killed", limits.WallClock),
+			Err: fmt.Errorf("sandboxed command %s killed", spec.Argv[0])}
 	case context.Cause(ctx) != nil:
 		return fmt.Errorf("sandbox: %s killed: %w", spec.Argv[0], context.Cause(ctx))
 	case repErr == nil && rep.Error != "":
@@ -160,4 +184,20 @@ func Run(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("sandbox: the sandbox init for %s ended without a report (%v); "+
 			"does this program call sandbox.Init first thing in main (or TestMain)?", spec.Argv[0], werr)
 	}
+}
+
+// explain names the limit a failed command ran into, if any.
+func explain(xe *ExitError, l Limits, cg *cgroup, fullTmpfs []string) error {
+	forks, oomKills := cg.hits()
+	switch {
+	case xe.Signal == syscall.SIGXCPU:
+		return &LimitError{Limit: "cpu time", Detail: fmt.Sprintf("%v per process (RLIMIT_CPU)", l.CPUTime), Err: xe}
+	case oomKills > 0:
+		return &LimitError{Limit: "memory", Detail: fmt.Sprintf("%s (%s): the OOM killer ended %d processes", formatBytes(l.Memory), cg.mechanism("memory"), oomKills), Err: xe}
+	case forks > 0:
+		return &LimitError{Limit: "processes", Detail: fmt.Sprintf("%d processes and threads (%s): %d forks refused", l.Processes, cg.mechanism("pids"), forks), Err: xe}
+	case len(fullTmpfs) > 0:
+		return &LimitError{Limit: "tmpfs", Detail: "tmpfs " + strings.Join(fullTmpfs, ", tmpfs ") + " is full", Err: xe}
+	}
+	return xe
 }

@@ -91,21 +91,65 @@ func BuildMounts(src, work, out string) []Mount {
 	}
 }
 
-// Limits are resource limits (setrlimit) for everything in the sandbox,
-// including its init process. A zero field keeps the inherited limit.
-// Each limit is set as both soft and hard limit; it cannot exceed the
-// caller's hard limit.
+// Limits bound a sandbox's resources. A zero field takes its value from
+// DefaultLimits (NoFile: the inherited limit), so every sandbox is bounded.
+// When one is hit and the command fails, Run returns a *LimitError naming it.
 type Limits struct {
-	// NoFile is RLIMIT_NOFILE, the number of open files per process.
-	NoFile uint64
-	// NProc is RLIMIT_NPROC, the number of processes and threads of the
-	// sandbox's users.
-	NProc uint64
-	// AddressSpace is RLIMIT_AS in bytes, per process. The sandbox init (a
-	// Go program) needs a few hundred MiB of it, so keep it at 1 GiB or more.
-	AddressSpace uint64
-	// CPUTime is RLIMIT_CPU, per process, rounded up to whole seconds.
+	// Processes bounds the processes and threads of the whole sandbox:
+	// cgroup pids.max (cgroup v2, or v1's pids hierarchy) where Run can
+	// create a cgroup, else RLIMIT_NPROC, which the kernel enforces only
+	// when the caller is not root.
+	Processes int64
+	// Memory bounds the memory of the whole sandbox in bytes, tmpfs
+	// contents included, without swap: cgroup memory.max (v2) or
+	// memory.limit_in_bytes (v1); without a memory cgroup, RLIMIT_AS per
+	// process.
+	Memory int64
+	// CPUTime bounds the CPU time of each process (RLIMIT_CPU, rounded up
+	// to whole seconds).
 	CPUTime time.Duration
+	// WallClock bounds the run: the sandbox is killed when it is over.
+	WallClock time.Duration
+	// Tmpfs is the size in bytes of every tmpfs without a Size of its own
+	// (/tmp, /dev/shm, /build/home and the like).
+	Tmpfs int64
+	// NoFile is RLIMIT_NOFILE, the open files per process.
+	NoFile uint64
+}
+
+// DefaultLimits are the limits of a sandbox whose Spec leaves them zero:
+// room for a parallel Postgres build and its smoke test, not for a fork
+// bomb, a memory hog or a disk filler.
+var DefaultLimits = Limits{
+	Processes: 1024,
+	Memory:    8 << 30,
+	CPUTime:   2 * time.Hour,
+	WallClock: 3 * time.Hour,
+	Tmpfs:     2 << 30,
+}
+
+// orDefault fills the zero fields of l from DefaultLimits.
+func (l Limits) orDefault() Limits {
+	d := DefaultLimits
+	if l.Processes == 0 {
+		l.Processes = d.Processes
+	}
+	if l.Memory == 0 {
+		l.Memory = d.Memory
+	}
+	if l.CPUTime == 0 {
+		l.CPUTime = d.CPUTime
+	}
+	if l.WallClock == 0 {
+		l.WallClock = d.WallClock
+	}
+	if l.Tmpfs == 0 {
+		l.Tmpfs = d.Tmpfs
+	}
+	if l.NoFile == 0 {
+		l.NoFile = d.NoFile
+	}
+	return l
 }
 
 // Spec describes one sandboxed command.
@@ -134,7 +178,7 @@ type Spec struct {
 	// UID and GID are the ids of the command inside the sandbox; 0 is the
 	// default. Both map to the caller's ids on the host.
 	UID, GID int
-	// Limits are resource limits; zero fields are inherited.
+	// Limits bound the sandbox's resources; zero fields take DefaultLimits.
 	Limits Limits
 	// Stdin, Stdout and Stderr are the command's standard streams; nil
 	// means /dev/null. The command never gets the caller's terminal: it

@@ -166,6 +166,7 @@ func (e *env) setupCells(m *manifest.Manifest, cells []plan.Cell, bf buildFlags,
 		KeepGoing:  bf.keepGoing,
 		LockDigest: "sha256:" + hex.EncodeToString(sum[:]),
 		Sink:       sink,
+		Limits:     sandboxLimits(m.Limits),
 	}
 	if bf.out != "" {
 		if err := os.MkdirAll(bf.out, 0o755); err != nil {

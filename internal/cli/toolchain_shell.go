@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 
@@ -67,8 +68,13 @@ func runToolchain(e *env, args []string) error {
 	if *src != "" {
 		mounts = append(mounts, sandbox.BindRW(*src, sandbox.SrcDir))
 	}
+	limits := sandboxLimits(m.Limits)
+	if limits.WallClock == 0 {
+		limits.WallClock = 24 * time.Hour // an interactive session, not a build action
+	}
 	spec := sandbox.Spec{
-		Root: root.Dir, Mounts: mounts, Argv: argv, Env: sandbox.DefaultEnv(0, "TERM="+os.Getenv("TERM")),
+		Limits: limits,
+		Root:   root.Dir, Mounts: mounts, Argv: argv, Env: sandbox.DefaultEnv(0, "TERM="+os.Getenv("TERM")),
 		Dir: sandbox.HomeDir, Network: *network, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
 		// From a terminal the command gets one of its own, relayed by the
 		// sandbox: the caller's terminal never reaches it.

@@ -35,6 +35,9 @@ type Manifest struct {
 	Options    map[string]Spec   `toml:"options" json:"options,omitempty"`
 	// Crawl says where `monogres index update` discovers releases.
 	Crawl Crawl `toml:"index" json:"index,omitzero"`
+	// Limits bound every build action's sandbox.
+	// They decide nothing about the outputs, so they are outside the digest.
+	Limits Limits `toml:"limits" json:"-"`
 	// TrustedKeys are the public keys ("NAME:BASE64", see internal/keys)
 	// whose signatures on packages, attestations and cache entries are
 	// trusted. They choose whom to believe, not what to build, so they are
@@ -382,6 +385,9 @@ func (m *Manifest) validate() error {
 		if err := new(Option).UnmarshalText([]byte(o)); err != nil {
 			return fmt.Errorf("options.%s: %v", o, err)
 		}
+	}
+	if err := m.Limits.check(); err != nil {
+		return err
 	}
 	for a := range m.Toolchain.Target {
 		if !slices.Contains(p.Targets, Arch(a)) {

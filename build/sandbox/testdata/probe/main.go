@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -66,6 +67,34 @@ func main() {
 			fail("write: %v", err)
 		}
 		fmt.Println("wrote", os.Args[2])
+	case "spawn":
+		// The fork bomb: start N sleeping processes, report how many
+		// started, keep them for a moment and fail if any was refused.
+		n, _ := strconv.Atoi(os.Args[2])
+		started := 0
+		var err error
+		for ; started < n; started++ {
+			if _, err = syscall.ForkExec("/bin/sleep", []string{"sleep", os.Args[3]}, &syscall.ProcAttr{}); err != nil {
+				break
+			}
+		}
+		fmt.Printf("started %d of %d processes\n", started, n)
+		time.Sleep(2 * time.Second)
+		if err != nil {
+			fail("fork: %v", err)
+		}
+	case "alloc":
+		// The memory hog: allocate and touch N MiB.
+		n, _ := strconv.Atoi(os.Args[2])
+		var keep [][]byte
+		for i := range n {
+			b := make([]byte, 1<<20)
+			for j := range b {
+				b[j] = byte(i + j)
+			}
+			keep = append(keep, b)
+		}
+		fmt.Printf("allocated %d MiB\n", len(keep))
 	case "tiocsti":
 		// The terminal injection attack: push TEXT into the input queue of
 		// every terminal within reach (the controlling terminal through
