@@ -56,12 +56,3 @@ func AddFiles(ctx context.Context, st *store.Store, paths []string, inputs []loc
 	}
 	return out, nil
 }
-
-// Keep returns the set of sha256 referenced by inputs, for store.GC.
-func Keep(inputs []lock.Input) map[string]bool {
-	keep := make(map[string]bool, len(inputs))
-	for _, in := range inputs {
-		keep[in.SHA256] = true
-	}
-	return keep
-}

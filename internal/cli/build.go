@@ -61,6 +61,9 @@ func runBuildOrVerify(e *env, name string, args []string) error {
 	}
 	sink := e.sink(bf.asJSON)
 	results, err := e.runCells(m, cells, name == "verify", bf, sink)
+	if rerr := e.registerBuilds(results); rerr != nil && err == nil {
+		err = rerr
+	}
 	for _, r := range results {
 		if bf.asJSON {
 			json.NewEncoder(e.stdout).Encode(r)
@@ -77,6 +80,26 @@ func runBuildOrVerify(e *env, name string, args []string) error {
 		}
 	}
 	return nil
+}
+
+// registerBuilds records the action keys of the cells built or found
+// cached under this lock's store registration, so `store gc` keeps their
+// packages and logs.
+func (e *env) registerBuilds(results []build.Result) error {
+	actions := map[string]string{}
+	for _, r := range results {
+		if r.ActionKey != "" && r.Package != "" {
+			actions[r.Cell] = r.ActionKey
+		}
+	}
+	if len(actions) == 0 {
+		return nil
+	}
+	st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	return st.Register(e.lockPath, actions)
 }
 
 func printResult(w io.Writer, r build.Result) {
@@ -111,6 +134,9 @@ func (e *env) setupCells(m *manifest.Manifest, cells []plan.Cell, bf buildFlags,
 	}
 	st, err := e.openStore()
 	if err != nil {
+		return fail(err)
+	}
+	if err := st.Register(e.lockPath, nil); err != nil {
 		return fail(err)
 	}
 	need := map[string]lock.Input{}

@@ -33,6 +33,9 @@ func runFetch(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := st.Register(e.lockPath, nil); err != nil {
+		return err
+	}
 	f, err := e.fetcher(m, st, *jobs, *offline, e.sink(*asJSON))
 	if err != nil {
 		return err
@@ -114,66 +117,4 @@ func (e *env) openStore() (*store.Store, error) {
 		return nil, err
 	}
 	return store.Open(dir)
-}
-
-func runStore(e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"usage: monogres store add FILE... | verify | gc [--dry-run]"}
-	}
-	st, err := e.openStore()
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "add":
-		if len(args) < 2 {
-			return usageError{"usage: monogres store add FILE..."}
-		}
-		var inputs []lock.Input
-		if _, l, err := readLock(e.lockPath); err == nil {
-			inputs = l.Inputs
-		}
-		added, err := fetch.AddFiles(e.ctx, st, args[1:], inputs)
-		for _, a := range added {
-			fmt.Fprintln(e.stdout, a.String())
-		}
-		return err
-	case "verify":
-		rep, err := st.Verify(e.ctx, 4)
-		if err != nil {
-			return err
-		}
-		for _, c := range rep.Corrupt {
-			fmt.Fprintf(e.stdout, "corrupt, evicted: %v\n", c)
-		}
-		fmt.Fprintf(e.stdout, "checked %d entries (%d bytes), %d corrupt\n", rep.Checked, rep.Bytes, len(rep.Corrupt))
-		if len(rep.Corrupt) > 0 {
-			return exitError{code: exitFail}
-		}
-		return nil
-	case "gc":
-		fl := flags("store gc", e.stderr)
-		dry := fl.Bool("dry-run", false, "list what would be removed")
-		if _, err := parse(fl, args[1:]); err != nil {
-			return err
-		}
-		_, l, err := readLock(e.lockPath)
-		if err != nil {
-			return fmt.Errorf("store gc keeps what %s references: %w", e.lockPath, err)
-		}
-		rep, err := st.GC(fetch.Keep(l.Inputs), *dry)
-		if err != nil {
-			return err
-		}
-		verb := "removed"
-		if *dry {
-			verb = "would remove"
-		}
-		for _, r := range rep.Removed {
-			fmt.Fprintf(e.stdout, "%s %s\n", verb, r)
-		}
-		fmt.Fprintf(e.stdout, "%s %d entries (%d bytes), kept %d\n", verb, len(rep.Removed), rep.Bytes, rep.Kept)
-		return nil
-	}
-	return usageError{fmt.Sprintf("unknown store command %q (add, verify, gc)", args[0])}
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -78,9 +78,12 @@ func runLock(e *env, args []string) error {
 	}
 	if bytes.Equal(oldBytes, newBytes) {
 		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
-		return nil
+		return e.registerLock()
 	}
 	if err := writeFileAtomic(e.lockPath, newBytes); err != nil {
+		return err
+	}
+	if err := e.registerLock(); err != nil {
 		return err
 	}
 	changes := lock.Diff(old, res.Lock)
@@ -150,29 +153,19 @@ func readLock(path string) ([]byte, *lock.Lock, error) {
 	return data, l, nil
 }
 
-// writeFileAtomic writes data to path through a synced temp file and a rename,
-// so an interrupted run leaves either the old or the new file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+// registerLock makes the lock a GC root of the store (see store.Register).
+func (e *env) registerLock() error {
+	st, err := e.openStore()
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return st.Register(e.lockPath, nil)
+}
+
+// writeFileAtomic writes data to path so that an interrupted run leaves
+// either the old or the new file.
+func writeFileAtomic(path string, data []byte) error {
+	return store.WriteFileAtomic(path, data, 0o644)
 }
 
 // loadLocked loads the lock or explains that `monogres lock` must run first.

@@ -1,0 +1,225 @@
+// Package gc reclaims what no live project needs from a shared store.
+//
+// The roots are the store's registrations (store.Registration), like Nix
+// gcroots: every `monogres lock`, `fetch` and `build` registers its lock
+// file by path. A registration whose lock file still exists is live; gc
+// keeps, for each live one, the inputs its lock pins, the action-cache
+// entries its builds recorded with the packages, manifests and logs they
+// point to, and the toolchain roots of its lock. Everything else goes: cas/
+// blobs, ac/ entries and logs, roots/, and the dead registrations. A gc run
+// in one project therefore never touches another live project's data.
+package gc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// Report says what Run removed (or, with dry run, would remove).
+type Report struct {
+	Blobs   []string // cas/ sha256
+	Actions []string // ac/ action keys (entry and log)
+	Roots   []string // roots/ keys
+	Dead    []string // lock paths of dead registrations
+	Bytes   int64    // total size of all of the above
+	Live    []string // lock paths of live registrations
+	Kept    int      // cas/ blobs kept
+}
+
+// live is what the live registrations reference.
+type live struct {
+	blobs   map[string]bool
+	actions map[string]bool
+	roots   map[string]bool
+}
+
+// Run collects the store st. With dryRun nothing is removed. A live lock
+// that cannot be read or decoded stops the run before anything is removed:
+// what it needs is not known.
+func Run(st *store.Store, dryRun bool) (Report, error) {
+	var rep Report
+	regs, err := st.Registrations()
+	if err != nil {
+		return rep, err
+	}
+	lv := live{blobs: map[string]bool{}, actions: map[string]bool{}, roots: map[string]bool{}}
+	var dead []store.Registration
+	for _, r := range regs {
+		data, err := os.ReadFile(r.Lock)
+		if errors.Is(err, fs.ErrNotExist) {
+			dead = append(dead, r)
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("store gc: %v (refusing to collect without knowing what it needs)", err)
+		}
+		l, err := lock.Decode(r.Lock, data)
+		if err != nil {
+			return rep, fmt.Errorf("store gc: %v (refusing to collect without knowing what it needs)", err)
+		}
+		rep.Live = append(rep.Live, r.Lock)
+		for _, in := range l.Inputs {
+			lv.blobs[in.SHA256] = true
+		}
+		for _, key := range toolchainRoots(l) {
+			lv.roots[key] = true
+		}
+		for _, key := range r.Actions {
+			lv.actions[key] = true
+		}
+	}
+	// Action-cache entries of live builds keep their package and manifest.
+	for key := range lv.actions {
+		e, ok := readAC(st, key)
+		if !ok {
+			continue
+		}
+		lv.blobs[e.Package], lv.blobs[e.Manifest] = true, true
+	}
+	if err := collectAC(st, lv, dryRun, &rep); err != nil {
+		return rep, err
+	}
+	if err := collectRoots(st, lv, dryRun, &rep); err != nil {
+		return rep, err
+	}
+	cas, err := st.GC(lv.blobs, dryRun)
+	if err != nil {
+		return rep, err
+	}
+	rep.Blobs, rep.Kept = cas.Removed, cas.Kept
+	rep.Bytes += cas.Bytes
+	for _, r := range dead {
+		rep.Dead = append(rep.Dead, r.Lock)
+		if !dryRun {
+			if err := st.Unregister(r); err != nil {
+				return rep, err
+			}
+		}
+	}
+	return rep, nil
+}
+
+// toolchainRoots returns the roots/ keys of the lock's toolchain, one per
+// target it pins packages for.
+func toolchainRoots(l *lock.Lock) []string {
+	var targets []string
+	for _, in := range l.Inputs {
+		for _, t := range in.Roots {
+			if !slices.Contains(targets, t) {
+				targets = append(targets, t)
+			}
+		}
+	}
+	var keys []string
+	for _, t := range targets {
+		if pkgs := toolchains.FromLock(l, t); len(pkgs) > 0 {
+			keys = append(keys, toolchains.Key(pkgs, toolchains.DefaultOptions))
+		}
+	}
+	return keys
+}
+
+func readAC(st *store.Store, key string) (build.ACEntry, bool) {
+	b, err := os.ReadFile(filepath.Join(st.ACDir(), key+".json"))
+	if err != nil {
+		return build.ACEntry{}, false
+	}
+	var e build.ACEntry
+	if json.Unmarshal(b, &e) != nil || e.ActionKey != key {
+		return build.ACEntry{}, false
+	}
+	return e, true
+}
+
+// collectAC removes the ac/ entries and logs of actions no live lock
+// recorded, and SOURCE_DATE_EPOCH memos of blobs nobody keeps.
+func collectAC(st *store.Store, lv live, dryRun bool, rep *Report) error {
+	ents, err := os.ReadDir(st.ACDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store gc: %v", err)
+	}
+	for _, e := range ents {
+		key, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || e.IsDir() || lv.actions[key] {
+			continue
+		}
+		rep.Actions = append(rep.Actions, key)
+		for _, p := range []string{filepath.Join(st.ACDir(), e.Name()), build.LogPath(st, key)} {
+			rep.Bytes += remove(p, dryRun)
+		}
+	}
+	// Logs whose entry is gone.
+	logs, _ := os.ReadDir(filepath.Join(st.ACDir(), "logs"))
+	for _, e := range logs {
+		key, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || lv.actions[key] || slices.Contains(rep.Actions, key) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(st.ACDir(), key+".json")); err == nil {
+			continue
+		}
+		rep.Bytes += remove(filepath.Join(st.ACDir(), "logs", e.Name()), dryRun)
+	}
+	sde, _ := os.ReadDir(filepath.Join(st.ACDir(), "sde"))
+	for _, e := range sde {
+		if !lv.blobs[e.Name()] {
+			rep.Bytes += remove(filepath.Join(st.ACDir(), "sde", e.Name()), dryRun)
+		}
+	}
+	slices.Sort(rep.Actions)
+	return nil
+}
+
+// collectRoots removes the roots/ directories no live lock's toolchain uses.
+func collectRoots(st *store.Store, lv live, dryRun bool, rep *Report) error {
+	ents, err := os.ReadDir(st.RootsDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("store gc: %v", err)
+	}
+	for _, e := range ents {
+		if lv.roots[e.Name()] {
+			continue
+		}
+		rep.Roots = append(rep.Roots, e.Name())
+		rep.Bytes += remove(filepath.Join(st.RootsDir(), e.Name()), dryRun)
+	}
+	return nil
+}
+
+// remove deletes path (a file or a tree) unless dryRun and returns the
+// bytes it held.
+func remove(path string, dryRun bool) int64 {
+	var n int64
+	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	if !dryRun {
+		if err := os.RemoveAll(path); err != nil {
+			// Read-only directories inside a root: make them writable.
+			filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					os.Chmod(p, 0o755)
+				}
+				return nil
+			})
+			os.RemoveAll(path)
+		}
+	}
+	return n
+}
