@@ -5,9 +5,11 @@
 // file by path. A registration whose lock file still exists is live; gc
 // keeps, for each live one, the inputs its lock pins, the action-cache
 // entries its builds recorded with the packages, manifests and logs they
-// point to, and the toolchain roots of its lock. Everything else goes: cas/
-// blobs, ac/ entries and logs, roots/, and the dead registrations. A gc run
-// in one project therefore never touches another live project's data.
+// point to, and the toolchain roots composed only of .debs its lock pins.
+// Everything else goes: cas/ blobs, ac/ entries and logs, roots/ (through
+// toolchains.GC, which also frees the shared file pool), and the dead
+// registrations. A gc run in one project therefore never touches another
+// live project's data.
 package gc
 
 import (
@@ -19,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/store"
@@ -41,7 +44,7 @@ type Report struct {
 type live struct {
 	blobs   map[string]bool
 	actions map[string]bool
-	roots   map[string]bool
+	debs    []map[string]bool // per live lock, the sha256 of the .debs it pins
 }
 
 // Run collects the store st. With dryRun nothing is removed. A live lock
@@ -53,7 +56,7 @@ func Run(st *store.Store, dryRun bool) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	lv := live{blobs: map[string]bool{}, actions: map[string]bool{}, roots: map[string]bool{}}
+	lv := live{blobs: map[string]bool{}, actions: map[string]bool{}}
 	var dead []store.Registration
 	for _, r := range regs {
 		data, err := os.ReadFile(r.Lock)
@@ -72,9 +75,13 @@ func Run(st *store.Store, dryRun bool) (Report, error) {
 		for _, in := range l.Inputs {
 			lv.blobs[in.SHA256] = true
 		}
-		for _, key := range toolchainRoots(l) {
-			lv.roots[key] = true
+		debs := map[string]bool{}
+		for _, in := range l.Inputs {
+			if in.Kind == lock.KindDeb {
+				debs[in.SHA256] = true
+			}
 		}
+		lv.debs = append(lv.debs, debs)
 		for _, key := range r.Actions {
 			lv.actions[key] = true
 		}
@@ -108,26 +115,6 @@ func Run(st *store.Store, dryRun bool) (Report, error) {
 		}
 	}
 	return rep, nil
-}
-
-// toolchainRoots returns the roots/ keys of the lock's toolchain, one per
-// target it pins packages for.
-func toolchainRoots(l *lock.Lock) []string {
-	var targets []string
-	for _, in := range l.Inputs {
-		for _, t := range in.Roots {
-			if !slices.Contains(targets, t) {
-				targets = append(targets, t)
-			}
-		}
-	}
-	var keys []string
-	for _, t := range targets {
-		if pkgs := toolchains.FromLock(l, t); len(pkgs) > 0 {
-			keys = append(keys, toolchains.Key(pkgs, toolchains.DefaultOptions))
-		}
-	}
-	return keys
 }
 
 func readAC(st *store.Store, key string) (build.ACEntry, bool) {
@@ -181,45 +168,89 @@ func collectAC(st *store.Store, lv live, dryRun bool, rep *Report) error {
 	return nil
 }
 
-// collectRoots removes the roots/ directories no live lock's toolchain uses.
+// collectRoots removes the composed roots no live lock can use: a root is
+// live when every .deb it was composed from is pinned by one live lock
+// (its roots/<key>/packages list). toolchains.GC removes the others and
+// the shared pool files only they linked.
 func collectRoots(st *store.Store, lv live, dryRun bool, rep *Report) error {
 	ents, err := os.ReadDir(st.RootsDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store gc: %v", err)
 	}
+	keep := map[string]bool{}
 	for _, e := range ents {
-		if lv.roots[e.Name()] {
+		key := e.Name()
+		if len(key) != 64 || strings.Trim(key, "0123456789abcdef") != "" {
+			continue // the shared file pool, or not a root
+		}
+		if rootLive(filepath.Join(st.RootsDir(), key), lv.debs) {
+			keep[key] = true
 			continue
 		}
-		rep.Roots = append(rep.Roots, e.Name())
-		rep.Bytes += remove(filepath.Join(st.RootsDir(), e.Name()), dryRun)
+		rep.Roots = append(rep.Roots, key)
+		if dryRun {
+			rep.Bytes += freed(filepath.Join(st.RootsDir(), key))
+		}
 	}
+	if dryRun || len(rep.Roots) == 0 {
+		return nil
+	}
+	stats, err := toolchains.GC(st.Dir(), keep)
+	if err != nil {
+		return fmt.Errorf("store gc: %v", err)
+	}
+	rep.Bytes += stats.Bytes
 	return nil
 }
 
-// remove deletes path (a file or a tree) unless dryRun and returns the
-// bytes it held.
-func remove(path string, dryRun bool) int64 {
+func rootLive(dir string, locks []map[string]bool) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "packages"))
+	if err != nil {
+		return false // not a complete root
+	}
+	var debs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 4 {
+			debs = append(debs, f[3])
+		}
+	}
+	for _, pinned := range locks {
+		all := true
+		for _, d := range debs {
+			all = all && pinned[d]
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// freed is the size of the files under dir that only dir links (what
+// removing it frees; pool files other roots link stay).
+func freed(dir string) int64 {
 	var n int64
-	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
+				if s, ok := fi.Sys().(*syscall.Stat_t); !ok || s.Nlink == 1 {
+					n += fi.Size()
+				}
 			}
 		}
 		return nil
 	})
-	if !dryRun {
-		if err := os.RemoveAll(path); err != nil {
-			// Read-only directories inside a root: make them writable.
-			filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					os.Chmod(p, 0o755)
-				}
-				return nil
-			})
-			os.RemoveAll(path)
-		}
-	}
 	return n
+}
+
+// remove deletes the file path unless dryRun and returns its size.
+func remove(path string, dryRun bool) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !dryRun {
+		os.Remove(path)
+	}
+	return fi.Size()
 }

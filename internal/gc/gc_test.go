@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/monogres/monogres/build"
@@ -52,9 +53,9 @@ func newProject(t *testing.T, st *store.Store, name string) project {
 		t.Fatal(err)
 	}
 	// Its toolchain root, as ComposeCached leaves it.
-	p.root = toolchains.Key(toolchains.FromLock(l, "amd64"), toolchains.DefaultOptions)
-	os.MkdirAll(filepath.Join(st.RootsDir(), p.root, "root", "usr", "bin"), 0o755)
-	os.WriteFile(filepath.Join(st.RootsDir(), p.root, "root", "usr", "bin", "gcc"), []byte("gcc"), 0o755)
+	pkgs := toolchains.FromLock(l).Layers["amd64"]
+	p.root = toolchains.Key(pkgs, toolchains.DefaultOptions)
+	makeRoot(t, st, p.root, pkgs)
 	// One built cell in the action cache.
 	p.action, p.pkg, p.manifest = fmt.Sprintf("%064x", len(name)*7919), put(t, st, name+" package"), put(t, st, name+" package manifest")
 	recordAction(t, st, name+"~cell", p.action, p.pkg, p.manifest)
@@ -62,6 +63,21 @@ func newProject(t *testing.T, st *store.Store, name string) project {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// makeRoot lays out roots/<key> as ComposeCached leaves it: the tree, its
+// package list and its digest.
+func makeRoot(t *testing.T, st *store.Store, key string, pkgs []toolchains.Package) {
+	t.Helper()
+	dir := filepath.Join(st.RootsDir(), key)
+	os.MkdirAll(filepath.Join(dir, "root", "usr", "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "root", "usr", "bin", "gcc"), []byte("gcc"), 0o755)
+	var list strings.Builder
+	for _, p := range pkgs {
+		fmt.Fprintf(&list, "%s %s %s %s\n", p.Name, p.Arch, p.Version, p.SHA256)
+	}
+	os.WriteFile(filepath.Join(dir, "packages"), []byte(list.String()), 0o644)
+	os.WriteFile(filepath.Join(dir, "digest"), []byte(key+"\n"), 0o644)
 }
 
 func recordAction(t *testing.T, st *store.Store, cell, key, pkg, man string) {
@@ -91,8 +107,10 @@ func TestGCTwoProjectsOneStore(t *testing.T) {
 	oldPkg := put(t, st, "old package")
 	oldAction := fmt.Sprintf("%064x", 42)
 	recordAction(t, st, "old~cell", oldAction, oldPkg, oldPkg)
-	staleRoot := filepath.Join(st.RootsDir(), fmt.Sprintf("%064x", 43))
-	os.MkdirAll(filepath.Join(staleRoot, "root", "usr"), 0o755)
+	stalePkgs := []toolchains.Package{{Name: "gcc-11", Version: "11", Arch: "amd64", SHA256: fmt.Sprintf("%064x", 44)}}
+	staleKey := toolchains.Key(stalePkgs, toolchains.DefaultOptions)
+	makeRoot(t, st, staleKey, stalePkgs)
+	staleRoot := filepath.Join(st.RootsDir(), staleKey)
 	os.WriteFile(filepath.Join(staleRoot, "root", "usr", "big"), make([]byte, 1<<20), 0o644)
 
 	// --dry-run lists what would go, with the bytes, and removes nothing.
