@@ -198,7 +198,7 @@ func TestRunFile(t *testing.T) {
 	}
 	src := writeTree(t, map[string]string{"Makefile": "all:\n", "x.control.in": "v=@EXTVERSION@\n"})
 	req := `{"extension":{"name":"x","version":"3.0"},"postgres":{"version":"15.18","major":15},
-		"paths":{"source":"/build/src","out":"/build/out","pg_config":"/pg/bin/pg_config"},"params":{"target":"world"}}`
+		"paths":{"source":"/build/src","out":"/build/out","pg_config":"/pg/bin/pg_config"},"params":{"target":"world<&>"}}`
 	var stdout, stderr bytes.Buffer
 	if err := RunFile(context.Background(), wasmPath, strings.NewReader(req), src, &stdout, &stderr, Options{CacheDir: sharedCacheDir}); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
@@ -207,7 +207,7 @@ func TestRunFile(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &p); err != nil {
 		t.Fatalf("stdout is not a plan: %v\n%s", err, stdout.String())
 	}
-	if len(p.Files) != 1 || p.Files[0] != (sdk.File{Path: "x.control", Content: "v=3.0\n"}) || p.Commands[0].Argv[3] != "world" {
+	if len(p.Files) != 1 || p.Files[0] != (sdk.File{Path: "x.control", Content: "v=3.0\n"}) || p.Commands[0].Argv[3] != "world<&>" || !strings.Contains(stdout.String(), `"world<&>"`) {
 		t.Errorf("plan: %s", stdout.String())
 	}
 	if !strings.HasPrefix(stdout.String(), "{\n  \"protocol\": 1,") {

@@ -57,10 +57,13 @@ func RunFile(ctx context.Context, wasmPath string, request io.Reader, srcDir str
 	if err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // plans hold shell and C text: keep < > & readable
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(p); err != nil {
 		return err
 	}
-	_, err = io.Copy(stdout, bytes.NewReader(append(out, '\n')))
+	_, err = io.Copy(stdout, &out)
 	return err
 }
