@@ -122,6 +122,11 @@ type Config struct {
 	Limits sandbox.Limits
 	// Now is the clock for events; nil means time.Now.
 	Now func() time.Time
+	// Evidence, if set, is called once for every package published into
+	// OutDir (built or cached; not verify rebuilds) and writes its SBOM
+	// and signed provenance beside it (internal/evidence); an error fails
+	// the cell.
+	Evidence func(cell string, r *Result) error
 }
 
 // Result is the outcome of one cell.

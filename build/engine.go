@@ -417,6 +417,9 @@ func (e *engine) publish(name string, r *Result, suffix string) error {
 		return err
 	}
 	r.PackagePath, r.ManifestPath = pp, mp
+	if e.cfg.Evidence != nil && suffix == "" {
+		return e.cfg.Evidence(name, r) // SBOM and provenance beside the package
+	}
 	return nil
 }
 

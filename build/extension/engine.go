@@ -757,5 +757,8 @@ func (e *engine) publish(name string, r *build.Result) error {
 		return err
 	}
 	r.PackagePath, r.ManifestPath = pp, mp
+	if e.cfg.Evidence != nil {
+		return e.cfg.Evidence(name, r) // SBOM and provenance beside the package
+	}
 	return nil
 }

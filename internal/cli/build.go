@@ -31,6 +31,7 @@ type buildFlags struct {
 	asJSON         bool
 	out            string
 	offline        bool
+	signingKey     string
 }
 
 func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
@@ -41,6 +42,7 @@ func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
 	fl.BoolVar(&b.asJSON, "json", false, "print events and results as JSON lines")
 	fl.StringVar(&b.out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
 	fl.BoolVar(&b.offline, "offline", false, "fetch inputs from the store and distdirs only")
+	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
 	return fl
 }
 
@@ -208,6 +210,11 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 	if err != nil {
 		return nil, err
 	}
+	var att *attester
+	if bf.out != "" {
+		att = newAttester(e, cfg.Store, toolchains.FromLock(l), bf.signingKey, bcells, ecells)
+		cfg.Evidence = att.hook
+	}
 	ecfg := extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}
 	var results []build.Result
 	var errs []error
@@ -237,6 +244,9 @@ func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf 
 		if err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if verify && att != nil {
+		errs = append(errs, att.summaries(results))
 	}
 	return results, errors.Join(errs...)
 }

@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/extension"
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/evidence"
+	"github.com/monogres/monogres/internal/keys"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// attester writes the evidence of the packages a build publishes (it is
+// build.Config.Evidence) and, after verify, their verification summaries.
+type attester struct {
+	e      *env
+	st     *store.Store
+	keyArg string
+	inputs map[string]evidence.Package // each cell's lock inputs
+	mu     sync.Mutex
+	signer *keys.PrivateKey
+	done   map[string]*evidence.Package
+}
+
+func newAttester(e *env, st *store.Store, roots *toolchains.Resolved, keyArg string, pg []build.Cell, ext []extension.Cell) *attester {
+	a := &attester{e: e, st: st, keyArg: keyArg, inputs: map[string]evidence.Package{}, done: map[string]*evidence.Package{}}
+	debs := func(c toolchains.Cell) []lock.Input {
+		pkgs, _ := roots.Packages(c) // a dropped layer fails the build itself
+		out := make([]lock.Input, len(pkgs))
+		for i, p := range pkgs {
+			out[i] = p.Input()
+		}
+		return out
+	}
+	add := func(c build.Cell) {
+		a.inputs[c.Name] = evidence.Package{Source: c.Source, Toolchain: debs(toolchains.Cell{Target: c.Arch, Options: c.Options})}
+	}
+	for _, c := range pg {
+		add(c)
+	}
+	for _, c := range ext {
+		a.inputs[c.Name] = evidence.Package{Source: c.Source, Plugin: c.Plugin,
+			Toolchain: debs(toolchains.Cell{Target: c.Parent.Arch, Options: c.Parent.Options, Extension: c.Extension})}
+		if _, ok := a.inputs[c.Parent.Name]; !ok {
+			add(c.Parent)
+		}
+	}
+	return a
+}
+
+func (a *attester) key() (*keys.PrivateKey, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.signer == nil {
+		k, err := keys.Signer(a.keyArg)
+		if err != nil {
+			return nil, err
+		}
+		a.signer = k
+	}
+	return a.signer, nil
+}
+
+// hook is build.Config.Evidence: CELL.spdx.json and CELL.intoto.jsonl.
+func (a *attester) hook(cell string, r *build.Result) error {
+	k, err := a.key()
+	if err != nil {
+		return err
+	}
+	p, err := evidence.Load(cell, r.PackagePath, r.ManifestPath)
+	if err != nil {
+		return err
+	}
+	in := a.inputs[cell]
+	p.Source, p.Toolchain, p.Plugin = in.Source, in.Toolchain, in.Plugin
+	if _, _, err := evidence.Write(a.e.ctx, a.st, p, k); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.done[cell] = p
+	a.mu.Unlock()
+	return nil
+}
+
+// summaries writes CELL.vsa.intoto.jsonl for every verified result.
+func (a *attester) summaries(results []build.Result) error {
+	var errs []error
+	for _, r := range results {
+		a.mu.Lock()
+		p := a.done[r.Cell]
+		a.mu.Unlock()
+		if r.State != event.StateVerified || p == nil {
+			continue
+		}
+		k, err := a.key()
+		if err != nil {
+			return err
+		}
+		if _, err := evidence.WriteVSA(a.e.ctx, a.st, p, k, r.Rebuilt); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
