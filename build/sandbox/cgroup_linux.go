@@ -226,7 +226,7 @@ func event(file, key string) int64 {
 // ends a PID namespace's processes when its init exits, but not instantly.
 // What is still busy after a moment is removed in the background.
 func (cg *cgroup) remove() {
-	if !cg.tryRemove(time.Now().Add(200 * time.Millisecond)) {
+	if !cg.tryRemove(time.Now().Add(100 * time.Millisecond)) {
 		go cg.tryRemove(time.Now().Add(10 * time.Second))
 	}
 }
