@@ -103,6 +103,11 @@ func Vendor(dir string) error {
 	if err := os.RemoveAll(sdkDir); err != nil {
 		return err
 	}
+	return WriteFiles(dir, files)
+}
+
+// WriteFiles writes files below dir, making directories as needed.
+func WriteFiles(dir string, files []ScaffoldFile) error {
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

@@ -2,7 +2,10 @@ package plugins
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -90,4 +93,40 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkAuthorLoop measures an author's edit → build → run loop on a
+// scaffolded plugin module: edit main.go, `plugin build` (Build: vendoring
+// and go build with a warm Go build cache), then one run of the fresh wasm
+// on a small tree (RunFile: compile, instantiate, plan).
+func BenchmarkAuthorLoop(b *testing.B) {
+	dir := filepath.Join(b.TempDir(), "loop")
+	files, err := Scaffold("example.com/loop", "loop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := WriteFiles(dir, files); err != nil {
+		b.Fatal(err)
+	}
+	src := writeTree(b, map[string]string{"Makefile": "EXTENSION = pg_demo\n", "pg_demo.control": "default_version = '1.0'\n"})
+	mainGo := filepath.Join(dir, "main.go")
+	orig, _ := os.ReadFile(mainGo)
+	wasm := filepath.Join(dir, "loop.wasm")
+	ctx := context.Background()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		n++
+		os.WriteFile(mainGo, append(append([]byte(nil), orig...), fmt.Sprintf("\n// edit %d\nvar edit = %d\n", n, n)...), 0o644)
+		if _, err := Build(ctx, dir, wasm, os.Stderr); err != nil {
+			b.Fatal(err)
+		}
+		req, _ := os.Open(filepath.Join(dir, "request.json"))
+		err := RunFile(ctx, wasm, req, src, io.Discard, os.Stderr, Options{})
+		req.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(time.Since(start).Seconds()/float64(n), "s/loop")
 }

@@ -44,12 +44,8 @@ func TestDocsSnippets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
 	}
 	// As generated, the scaffold passes its own test.
 	gotest := func() {

@@ -64,14 +64,8 @@ func runPluginInit(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.Content, 0o644); err != nil {
-			return err
-		}
+	if err := plugins.WriteFiles(dir, files); err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote a plugin in %s (module %s)\n  test it:  cd %s && go test ./...\n  build it: monogres plugin build %s\n", dir, *module, dir, dir)
 	return nil
