@@ -10,6 +10,7 @@ import (
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/plan"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
 )
 
 func runPlan(e *env, args []string) error {
@@ -24,6 +25,8 @@ func runPlan(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	_, l, _ := readLock(e.lockPath) // a missing or bad lock: no dropped roots known
+	dropped := toolchains.FromLock(l).Dropped
 	w := bufio.NewWriterSize(e.stdout, 1<<16)
 	defer w.Flush()
 	var buf []byte
@@ -33,6 +36,14 @@ func runPlan(e *env, args []string) error {
 			return nil
 		}
 		n++
+		if c.Extension != "" && len(dropped) > 0 {
+			// An extension whose packages cannot be resolved for this
+			// target: the cell is dropped, with the resolver's reason.
+			layer := toolchains.ExtensionLayer(string(c.Arch), c.Extension)
+			if why, ok := dropped[layer]; ok {
+				c.Drop("toolchain", layer+" cannot be resolved: "+why)
+			}
+		}
 		switch {
 		case *count:
 			return nil

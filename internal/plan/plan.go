@@ -160,3 +160,10 @@ func Match(patterns []string, name string) bool {
 	}
 	return false
 }
+
+// Drop records that the cell does not get what (an option, or "toolchain"
+// when its root cannot be resolved), with the reason.
+func (c *Cell) Drop(what manifest.Option, reason string) {
+	c.Dropped = append(slices.Clip(c.Dropped), Dropped{what, reason})
+	c.baseJSON = nil // the shared JSON no longer fits
+}
