@@ -350,3 +350,160 @@ func treeSize(t testing.TB, dir string) int64 {
 	})
 	return n
 }
+
+// extensionDevs are 20 bookworm -dev packages of the kind extensions need.
+var extensionDevs = []string{
+	"libmemcached-dev", "libsasl2-dev", "libgeos-dev", "libprotobuf-c-dev", "libjson-c-dev",
+	"libpcre2-dev", "libgmp-dev", "libmpfr-dev", "libyaml-dev", "libsodium-dev",
+	"libhiredis-dev", "libcjson-dev", "libxxhash-dev", "libsqlite3-dev", "libev-dev",
+	"libevent-dev", "libmsgpack-dev", "libzmq3-dev", "libmariadb-dev", "libtiff-dev",
+}
+
+// diskUsage is the disk space under dirs, each inode counted once.
+func diskUsage(t testing.TB, dirs ...string) int64 {
+	seen := map[uint64]bool{}
+	var n int64
+	for _, d := range dirs {
+		filepath.Walk(d, func(_ string, fi os.FileInfo, err error) error {
+			if err != nil {
+				return nil
+			}
+			st := fi.Sys().(*syscall.Stat_t)
+			if !seen[st.Ino] {
+				seen[st.Ino] = true
+				n += st.Blocks * 512
+			}
+			return nil
+		})
+	}
+	return n
+}
+
+// The roots of 20 extension cells (each: the amd64 base, the regular
+// option set's layers and one extension's -dev package) against one such
+// root: the pool stores every shared file once.
+func BenchmarkExtensionRootsDisk(b *testing.B) {
+	testenv.RequireRoot(b, "real toolchain roots")
+	idx := bookwormIndex(b)
+	spec := DefaultSpec("amd64")
+	for _, dev := range extensionDevs {
+		spec.Layers = append(spec.Layers, Layer{Name: ExtensionLayer("amd64", dev), Target: "amd64", Packages: []string{dev}, Base: "amd64", Optional: true})
+	}
+	res, err := ResolveSpec(idx, spec, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(res.Dropped) > 0 {
+		b.Fatalf("dropped: %v", res.Dropped)
+	}
+	regular := []string{"nls", "readline", "openssl", "uuid", "zlib", "icu", "llvm", "lz4", "plpython", "systemd", "zstd"}
+	var sets [][]Package
+	var all []Package
+	for _, dev := range extensionDevs {
+		pkgs, err := res.Packages(Cell{Target: "amd64", Options: regular, Extension: dev})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sets = append(sets, pkgs)
+		all = append(all, pkgs...)
+	}
+	open := debCache(b, all)
+	ctx := context.Background()
+	for b.Loop() {
+		one := b.TempDir()
+		if _, err := ComposeCached(ctx, one, sets[0], open, DefaultOptions); err != nil {
+			b.Fatal(err)
+		}
+		store := b.TempDir()
+		start := time.Now()
+		keys := map[string]bool{}
+		for _, pkgs := range sets {
+			r, err := ComposeCached(ctx, store, pkgs, open, DefaultOptions)
+			if err != nil {
+				b.Fatal(err)
+			}
+			keys[r.Key] = true
+		}
+		if len(keys) != len(sets) {
+			b.Fatalf("%d distinct roots for %d package sets", len(keys), len(sets))
+		}
+		elapsed := time.Since(start)
+		oneMB := float64(diskUsage(b, RootsDir(one))) / 1e6
+		allMB := float64(diskUsage(b, RootsDir(store))) / 1e6
+		b.ReportMetric(oneMB, "MB/1root")
+		b.ReportMetric(allMB, "MB/20roots")
+		b.ReportMetric(allMB/oneMB, "x1root")
+		b.ReportMetric(20*oneMB, "MB/20copies")
+		b.ReportMetric(elapsed.Seconds(), "s/20roots")
+	}
+}
+
+// The umask of the composing process changes no mode in a root, so no
+// digest: the root directory, directories only implied by a path, /etc
+// files and pool files all get their modes explicitly.
+func TestComposeUmask(t *testing.T) {
+	deb := makeDeb(t, []tarEntry{
+		{name: "./usr/lib/implied/deep/file", typ: tar.TypeReg, body: "x", mode: 0o644},
+		{name: "./usr/bin/tool", typ: tar.TypeReg, body: "#!/bin/sh\n", mode: 0o755},
+	})
+	p := pkgFor("p", deb)
+	var digests []string
+	for _, mask := range []int{0o022, 0o077} {
+		old := syscall.Umask(mask)
+		r, err := ComposeCached(context.Background(), filepath.Join(t.TempDir(), fmt.Sprint(mask)), []Package{p}, memOpener(map[string][]byte{"p": deb}), Options{})
+		syscall.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, want := range map[string]os.FileMode{".": 0o755, "usr/lib/implied/deep": 0o755, "etc/passwd": 0o644, "usr/lib/implied/deep/file": 0o644, "usr/bin/tool": 0o755} {
+			if fi, err := os.Stat(filepath.Join(r.Dir, f)); err != nil || fi.Mode().Perm() != want {
+				t.Errorf("umask %03o: %s: mode %v (%v), want %v", mask, f, fi.Mode().Perm(), err, want)
+			}
+		}
+		digests = append(digests, r.Digest)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("umask 022 and 077 give digests %v", digests)
+	}
+}
+
+// Roots share pool files; GC removes dead roots and the pool files only
+// they linked, reports the bytes, and a collected root composes again.
+func TestPoolSharingAndGC(t *testing.T) {
+	shared := strings.Repeat("shared ", 10000)
+	a := makeDeb(t, []tarEntry{{name: "./usr/lib/shared", typ: tar.TypeReg, body: shared}, {name: "./usr/lib/only-a", typ: tar.TypeReg, body: strings.Repeat("a", 5000)}})
+	b := makeDeb(t, []tarEntry{{name: "./usr/lib/shared", typ: tar.TypeReg, body: shared}, {name: "./usr/lib/only-b", typ: tar.TypeReg, body: strings.Repeat("b", 7000)}})
+	open := memOpener(map[string][]byte{"a": a, "b": b})
+	store := t.TempDir()
+	ctx := context.Background()
+	ra, err := ComposeCached(ctx, store, []Package{pkgFor("a", a)}, open, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := ComposeCached(ctx, store, []Package{pkgFor("b", b)}, open, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fa, _ := os.Stat(filepath.Join(ra.Dir, "usr/lib/shared"))
+	fb, _ := os.Stat(filepath.Join(rb.Dir, "usr/lib/shared"))
+	if !os.SameFile(fa, fb) {
+		t.Error("the file both roots hold is stored twice")
+	}
+	st, err := GC(store, map[string]bool{ra.Key: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Roots != 1 || st.PoolFiles != 1 || st.Bytes < 7000 {
+		t.Errorf("GC: %+v, want root b and its only-b pool file (7000 bytes) gone", st)
+	}
+	if _, err := os.Stat(rb.Dir); err == nil {
+		t.Error("dead root still there")
+	}
+	if b, err := os.ReadFile(filepath.Join(ra.Dir, "usr/lib/shared")); err != nil || string(b) != shared {
+		t.Errorf("live root damaged: %v", err)
+	}
+	again, err := ComposeCached(ctx, store, []Package{pkgFor("b", b)}, open, Options{})
+	if err != nil || again.Cached || again.Digest != rb.Digest {
+		t.Errorf("recompose after GC: %+v %v, want digest %s", again, err, rb.Digest)
+	}
+}
