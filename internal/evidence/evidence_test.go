@@ -20,7 +20,9 @@ import (
 
 // fakePackage packs a small tree the way the engine does and publishes it
 // with its manifest into out, returning the Package.
-func fakePackage(t *testing.T, out string) *Package {
+func fakePackage(t *testing.T, out string) *Package { return fakePackageB(t, out) }
+
+func fakePackageB(t testing.TB, out string) *Package {
 	t.Helper()
 	tree := t.TempDir()
 	for p, body := range map[string]string{"bin/postgres": "#!/bin/sh\necho 15.18\n", "share/postgresql.conf.sample": "# sample\n", "lib/empty": ""} {
@@ -238,5 +240,19 @@ func TestPackageMustMatchManifest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, p.Cell+SBOMSuffix)); err == nil {
 		t.Error("an SBOM was written anyway")
+	}
+}
+
+// BenchmarkWrite times the evidence of one (small) package: reading and
+// hashing it, the SBOM, the provenance and its signature.
+func BenchmarkWrite(b *testing.B) {
+	out := b.TempDir()
+	p := fakePackageB(b, out)
+	k, _ := keys.Generate("bench")
+	st, _ := store.Open(b.TempDir())
+	for b.Loop() {
+		if _, _, err := Write(context.Background(), st, p, k); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
