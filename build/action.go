@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/plugins/sdk"
 )
 
 // Action is one hermetic build step, shaped like a Bazel Remote Execution
@@ -26,8 +27,12 @@ type Action struct {
 	// RootDigest is the toolchain root's tree digest.
 	RootDigest string `json:"root_digest"`
 	// Inputs are the archives extracted into the input tree, by path.
-	Inputs  []ActionInput `json:"inputs"`
-	Command Command       `json:"command"`
+	Inputs []ActionInput `json:"inputs"`
+	// Recipe and Plan are set for extension cells: the recipe's name
+	// ("pgxs", "plugin:NAME") and the plan it returned.
+	Recipe  string    `json:"recipe,omitempty"`
+	Plan    *sdk.Plan `json:"plan,omitempty"`
+	Command Command   `json:"command"`
 	// Smoke is the smoke test script run on the install (part of the key:
 	// only a build that passed it is cached).
 	Smoke string `json:"smoke"`
@@ -66,13 +71,6 @@ func NewAction(c Cell, rootDigest string, sourceDateEpoch int64) (Action, error)
 	if rootDigest == "" {
 		return Action{}, fmt.Errorf("build: cell %s: toolchain root has no digest", c.Name)
 	}
-	env := sandbox.DefaultEnv(sourceDateEpoch, r.Env...)
-	var ev []EnvVar
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		ev = append(ev, EnvVar{k, v})
-	}
-	slices.SortFunc(ev, func(a, b EnvVar) int { return strings.Compare(a.Name, b.Name) })
 	return Action{
 		RecipeVersion: RecipeVersion,
 		Cell:          c.Name,
@@ -81,12 +79,24 @@ func NewAction(c Cell, rootDigest string, sourceDateEpoch int64) (Action, error)
 		Inputs:        []ActionInput{{Path: SrcDir, SHA256: c.Source.SHA256, StripPrefix: c.Source.StripPrefix}},
 		Command: Command{
 			Arguments:        []string{"/bin/sh", "-c", Script(r)},
-			Environment:      ev,
+			Environment:      envVars(sandbox.DefaultEnv(sourceDateEpoch, r.Env...)),
 			WorkingDirectory: r.Dir,
 			OutputPaths:      r.Outs,
 		},
 		Smoke: SmokeScript(c),
 	}, nil
+}
+
+// envVars turns KEY=VALUE strings into the command's environment, sorted
+// by name.
+func envVars(env []string) []EnvVar {
+	var ev []EnvVar
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		ev = append(ev, EnvVar{k, v})
+	}
+	slices.SortFunc(ev, func(a, b EnvVar) int { return strings.Compare(a.Name, b.Name) })
+	return ev
 }
 
 // Env is the command's environment as KEY=VALUE strings.

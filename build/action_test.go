@@ -169,9 +169,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	c := testCell(15, "amd64")
 	c.Source.SourceDateEpoch = 1
-	b := testCell(15, "arm64")
-	b.Name += "-2"
-	b.Deps = []string{c.Name}
+	b := ExtensionCell("demo~1~"+c.Name, c, c.Source, Extension{Name: "demo", Recipe: "pgxs"})
 	res, err := Build(context.Background(), Config{Store: st, Toolchain: tc, KeepGoing: true}, []Cell{c, b})
 	if err == nil || !strings.Contains(err.Error(), "is not in the store") || !strings.Contains(err.Error(), "monogres fetch") {
 		t.Errorf("missing source: %v", err)

@@ -39,6 +39,7 @@ import (
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/toolchains"
 )
 
@@ -54,12 +55,16 @@ const RecipeVersion = "monogres-postgres-recipe-1"
 // include/).
 const Prefix = "/usr/local/pgsql"
 
-// Cell is one Postgres build target. The plan package produces it; the
-// engine needs nothing else about the manifest.
+// Cell is one build target: a Postgres cell, or an extension cell
+// (Extension set) built against the package of its parent Postgres cell.
+// The plan package produces cells; the engine needs nothing else about the
+// manifest.
 type Cell struct {
-	// Name is "postgres~15.18~barebones~amd64".
+	// Name is "postgres~15.18~barebones~amd64" or
+	// "pg_similarity~1.0~postgres~15.18~barebones~amd64".
 	Name string
-	// PostgresVersion is "15.18"; Major is 15.
+	// PostgresVersion is "15.18"; Major is 15. An extension cell has the
+	// fields of its parent (the target it is built for).
 	PostgresVersion string
 	Major           int
 	// OptionSet is "barebones", "minimal", "regular", "full" or "debug".
@@ -69,13 +74,51 @@ type Cell struct {
 	Options []string
 	// Arch is the target: "amd64" (native) or "arm64" (cross-compiled on amd64).
 	Arch string
-	// Source is the lock input of the Postgres source archive; its bytes
-	// must be in the store (monogres fetch).
+	// Source is the lock input of the cell's source archive (Postgres, or
+	// the extension's "extension/NAME/VERSION"); its bytes must be in the
+	// store (monogres fetch).
 	Source lock.Input
-	// Deps names cells that must be built first (extension cells depend on
-	// their Postgres cell); a dependency not in the set being built is
-	// ignored.
-	Deps []string
+	// Extension is set for extension cells.
+	Extension *Extension
+}
+
+// Extension is what an extension cell adds to its target.
+type Extension struct {
+	// Name and Version name what is built; Name is also the name given to
+	// CREATE EXTENSION in the smoke test.
+	Name    string
+	Version string
+	// Recipe is "pgxs" or "plugin:NAME".
+	Recipe string
+	// Plugin is the lock input of the plugin's wasm ("plugin/NAME") when
+	// Recipe is "plugin:NAME".
+	Plugin lock.Input
+	// Params are passed to a plugin in its request.
+	Params map[string]string
+	// SmokeSQL, if set, runs after CREATE EXTENSION in the smoke test and
+	// must succeed (e.g. a query using one of the extension's functions).
+	SmokeSQL string
+	// Parent names the Postgres cell the extension is built against; it
+	// must be in the same graph (see Run).
+	Parent string
+}
+
+// RootCell is what the toolchain root of c serves: its target, options
+// and extension.
+func RootCell(c Cell) toolchains.Cell {
+	rc := toolchains.Cell{Target: c.Arch, Options: c.Options}
+	if c.Extension != nil {
+		rc.Extension = c.Extension.Name
+	}
+	return rc
+}
+
+// Deps are the cells c needs built first: an extension cell's parent.
+func (c Cell) Deps() []string {
+	if c.Extension != nil {
+		return []string{c.Extension.Parent}
+	}
+	return nil
 }
 
 // Toolchain is a composed root file system for one cell.
@@ -93,10 +136,12 @@ type Toolchain struct {
 // over the locked layers.
 type ToolchainFunc func(ctx context.Context, c toolchains.Cell) (Toolchain, error)
 
-// Config is what Build and Verify need besides the cells.
+// Config is what Run needs besides the cells.
 type Config struct {
 	Store     *store.Store
 	Toolchain ToolchainFunc
+	// Executor runs the commands of actions; nil means Local (build/sandbox).
+	Executor Executor
 	// OutDir, if set, receives <cell>.tar.zst and <cell>.json for every
 	// built or cached cell (hard links into the store, copies across devices).
 	OutDir string
@@ -105,7 +150,7 @@ type Config struct {
 	// removed afterwards (kept on failure only if KeepScratch).
 	ScratchDir  string
 	KeepScratch bool
-	// Jobs is the number of cells built at once (default 1); MakeJobs the
+	// Jobs is the number of actions run at once (default 1); MakeJobs the
 	// make/ninja -j of each (default 2).
 	Jobs     int
 	MakeJobs int
@@ -122,6 +167,13 @@ type Config struct {
 	Limits sandbox.Limits
 	// Now is the clock for events; nil means time.Now.
 	Now func() time.Time
+	// Plugin bounds wasm plugin calls (memory, time, output); CacheDir,
+	// SourceDateEpoch and TempDir are set by the engine.
+	Plugin plugins.Options
+	// LockedPackage reports whether a Debian package name is in the lock's
+	// toolchain for arch; a plan naming another extra package fails its
+	// cell. Nil means the lock holds none.
+	LockedPackage func(arch, name string) bool
 	// Evidence, if set, is called once for every package published into
 	// OutDir (built or cached; not verify rebuilds) and writes its SBOM
 	// and signed provenance beside it (internal/evidence); an error fails

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,41 +17,29 @@ import (
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/archive"
 	"github.com/monogres/monogres/internal/event"
-	"github.com/monogres/monogres/toolchains"
+	"github.com/monogres/monogres/plugins"
+	"github.com/monogres/monogres/plugins/sdk"
 )
-
-// Build builds cells in dependency order, cfg.Jobs at a time, each with
-// cfg.MakeJobs make/ninja jobs: a cell whose action is in the action cache
-// is not rebuilt (no sandbox starts); every other one is extracted, built
-// and installed in the sandbox, smoke-tested, packaged into the store and
-// recorded in the action cache. Results are in the order of cells. The
-// error joins the failures, each with the tail of its log; without
-// cfg.KeepGoing, cells not yet started after a failure are not built.
-func Build(ctx context.Context, cfg Config, cells []Cell) ([]Result, error) {
-	e, err := newEngine(cfg, event.PhaseBuild)
-	if err != nil {
-		return nil, err
-	}
-	return e.schedule(ctx, cells, func(ctx context.Context, c Cell) Result {
-		return e.build(ctx, c, runOpts{jobs: e.cfg.MakeJobs, scratch: e.scratch})
-	})
-}
 
 type engine struct {
 	cfg     Config
-	em      event.Emitter
 	scratch string
+	build   event.Emitter
+	verify  event.Emitter
 	// sde caches derived SOURCE_DATE_EPOCHs by archive sha256.
 	sdeMu sync.Mutex
 	sde   map[string]int64
 }
 
-func newEngine(cfg Config, phase event.Phase) (*engine, error) {
+func newEngine(cfg Config) (*engine, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("build: Config.Store is nil")
 	}
 	if cfg.Toolchain == nil {
 		return nil, errors.New("build: Config.Toolchain is nil")
+	}
+	if cfg.Executor == nil {
+		cfg.Executor = Local{}
 	}
 	if cfg.Jobs <= 0 {
 		cfg.Jobs = 1
@@ -62,92 +51,48 @@ func newEngine(cfg Config, phase event.Phase) (*engine, error) {
 	if scratch == "" {
 		scratch = cfg.Store.TmpDir()
 	}
-	return &engine{cfg: cfg, em: event.Emitter{Sink: cfg.Sink, Phase: phase, Now: cfg.Now}, scratch: scratch, sde: map[string]int64{}}, nil
+	return &engine{
+		cfg: cfg, scratch: scratch, sde: map[string]int64{},
+		build:  event.Emitter{Sink: cfg.Sink, Phase: event.PhaseBuild, Now: cfg.Now},
+		verify: event.Emitter{Sink: cfg.Sink, Phase: event.PhaseVerify, Now: cfg.Now},
+	}, nil
 }
 
-// schedule runs fn for every cell once its dependencies in cells are done.
-func (e *engine) schedule(ctx context.Context, cells []Cell, fn func(context.Context, Cell) Result) ([]Result, error) {
-	idx := map[string]int{}
-	for i, c := range cells {
-		if _, dup := idx[c.Name]; dup {
-			return nil, fmt.Errorf("build: cell %s given twice", c.Name)
-		}
-		idx[c.Name] = i
+func (e *engine) emitter(n Node) event.Emitter {
+	if n.Verify {
+		return e.verify
 	}
-	results := make([]Result, len(cells))
-	done := make([]chan struct{}, len(cells))
-	for i := range done {
-		done[i] = make(chan struct{})
-	}
-	sem := make(chan struct{}, e.cfg.Jobs)
-	var stopMu sync.Mutex
-	stopped := "" // the first failed cell, without KeepGoing
-	var wg sync.WaitGroup
-	for i, c := range cells {
-		wg.Go(func() {
-			defer close(done[i])
-			fail := func(err error) {
-				results[i] = Result{Cell: c.Name, State: event.StateFailed, Err: err}
-				e.em.Finished(c.Name, event.StateFailed, err)
-			}
-			for _, d := range c.Deps {
-				j, ok := idx[d]
-				if !ok {
-					continue
-				}
-				<-done[j]
-				if results[j].State == event.StateFailed {
-					fail(fmt.Errorf("build: cell %s: dependency %s failed", c.Name, d))
-					return
-				}
-			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				fail(fmt.Errorf("build: cell %s not built: %w", c.Name, context.Cause(ctx)))
-				return
-			}
-			defer func() { <-sem }()
-			stopMu.Lock()
-			s := stopped
-			stopMu.Unlock()
-			if s != "" {
-				fail(fmt.Errorf("build: cell %s not built: %s failed (keep going to build the rest)", c.Name, s))
-				return
-			}
-			start := time.Now()
-			r := fn(ctx, c)
-			r.Cell = c.Name
-			r.Duration = time.Since(start)
-			results[i] = r
-			if r.State == event.StateFailed {
-				e.em.Finished(c.Name, event.StateFailed, r.Err)
-				if !e.cfg.KeepGoing {
-					stopMu.Lock()
-					if stopped == "" {
-						stopped = c.Name
-					}
-					stopMu.Unlock()
-				}
-				return
-			}
-			e.em.Finished(c.Name, r.State, nil)
-		})
-	}
-	wg.Wait()
-	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
-	}
-	return results, errors.Join(errs...)
+	return e.build
 }
 
+// runOpts say how one action runs.
 type runOpts struct {
 	jobs    int
 	scratch string
-	bypass  bool // ignore and do not write the action cache
+	bypass  bool // ignore and do not write the action cache (a verify rebuild)
+	em      event.Emitter
+	started *bool // Started was emitted for the node
+}
+
+// node builds (and, for a Verify node, verifies) one cell; deps are the
+// results of its dependencies.
+func (e *engine) node(ctx context.Context, n Node, deps []Result) Result {
+	var parent Result
+	if len(deps) > 0 {
+		parent = deps[0]
+	}
+	started := false
+	o := runOpts{jobs: e.cfg.MakeJobs, scratch: e.scratch, em: e.emitter(n), started: &started}
+	ref := e.action(ctx, n.Cell, parent, o)
+	if !n.Verify || ref.State == event.StateFailed {
+		return ref
+	}
+	o.jobs, o.scratch, o.bypass = e.cfg.MakeJobs+1, filepath.Join(e.scratch, "verify"), true
+	again := e.action(ctx, n.Cell, parent, o)
+	if again.State == event.StateFailed {
+		return again
+	}
+	return e.compare(n.Cell, ref, again)
 }
 
 // sourceDateEpoch is the cell's SOURCE_DATE_EPOCH: from the lock, or the
@@ -179,44 +124,168 @@ func (e *engine) sourceDateEpoch(ctx context.Context, c Cell, path string) (int6
 	return v, nil
 }
 
-// prepared is a cell with its action computed.
+// prepared is a cell with its action computed. An extension cell's
+// source is already staged (with its plan applied) in dir/src.
 type prepared struct {
-	cell   Cell
-	src    string // archive path in the CAS
-	sde    int64
-	tc     Toolchain
-	action Action
-	key    string
+	cell    Cell
+	parent  Result
+	dir     string // scratch dir of this run
+	src     string // the source archive, checked in the store
+	sde     int64
+	tc      Toolchain
+	req     sdk.Request
+	plan    *sdk.Plan
+	applied []plugins.Applied
+	planLog []byte // a plugin's stderr
+	action  Action
+	key     string
 }
 
-func (e *engine) prepare(ctx context.Context, c Cell) (prepared, error) {
-	if err := checkCell(c); err != nil {
-		return prepared{}, err
+// prepare computes the action of c in a fresh scratch dir below
+// o.scratch. The caller removes p.dir.
+func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) (p prepared, err error) {
+	p = prepared{cell: c, parent: parent}
+	if c.Extension == nil {
+		if err := checkCell(c); err != nil {
+			return p, err
+		}
+	} else if parent.Package == "" {
+		return p, fmt.Errorf("build: cell %s: Postgres cell %s has no package", c.Name, c.Extension.Parent)
 	}
 	src, err := e.cfg.Store.Check(c.Source.SHA256)
 	if err != nil {
-		return prepared{}, fmt.Errorf("build: cell %s: source %s: %w", c.Name, c.Source.Name, err)
+		return p, fmt.Errorf("build: cell %s: source %s: %w", c.Name, c.Source.Name, err)
 	}
-	sde, err := e.sourceDateEpoch(ctx, c, src)
+	p.src = src
+	if p.sde, err = e.sourceDateEpoch(ctx, c, src); err != nil {
+		return p, err
+	}
+	if p.tc, err = e.cfg.Toolchain(ctx, RootCell(c)); err != nil {
+		return p, fmt.Errorf("build: cell %s: toolchain root: %w", c.Name, err)
+	}
+	if err := os.MkdirAll(o.scratch, 0o755); err != nil {
+		return p, fmt.Errorf("build: cell %s: scratch dir: %w", c.Name, err)
+	}
+	if p.dir, err = os.MkdirTemp(o.scratch, "build-"+shortName(c.Name)+"-"); err != nil {
+		return p, fmt.Errorf("build: cell %s: scratch dir: %w", c.Name, err)
+	}
+	if c.Extension == nil {
+		if p.action, err = NewAction(c, p.tc.Digest, p.sde); err != nil {
+			return p, err
+		}
+		p.key = p.action.Key()
+		return p, nil
+	}
+	staged := filepath.Join(p.dir, "src")
+	if err := archive.Extract(ctx, src, staged, archive.Options{StripPrefix: c.Source.StripPrefix, Mtime: time.Unix(p.sde, 0)}); err != nil {
+		return p, fmt.Errorf("build: cell %s: extracting %s: %w", c.Name, c.Source.Name, err)
+	}
+	p.req = PluginRequest(c)
+	p.req.SourceDateEpoch = p.sde
+	plan, err := e.plan(ctx, &p, staged)
 	if err != nil {
-		return prepared{}, err
+		return p, err
 	}
-	tc, err := e.cfg.Toolchain(ctx, toolchains.Cell{Target: c.Arch, Options: c.Options})
-	if err != nil {
-		return prepared{}, fmt.Errorf("build: cell %s: toolchain for %s: %w", c.Name, c.Arch, err)
+	if p.tc.Digest == "" {
+		return p, fmt.Errorf("build: cell %s: toolchain root has no digest", c.Name)
 	}
-	a, err := NewAction(c, tc.Digest, sde)
-	if err != nil {
-		return prepared{}, err
-	}
-	return prepared{cell: c, src: src, sde: sde, tc: tc, action: a, key: a.Key()}, nil
+	p.action = extensionAction(c, p.tc.Digest, parent.Package, p.sde, plan)
+	p.key = p.action.Key()
+	return p, nil
 }
 
-// build builds one cell (or finds it in the action cache).
-func (e *engine) build(ctx context.Context, c Cell, o runOpts) Result {
-	p, err := e.prepare(ctx, c)
+// Recipe returns the recipe of extension cell c: the built-in PGXS recipe,
+// or a wasm plugin compiled from its bytes in the store (the compile cache
+// lives in <store>/plugins). close releases it.
+func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer) (r plugins.Recipe, close func(), err error) {
+	x := c.Extension
+	switch {
+	case x.Recipe == "pgxs" || x.Recipe == "":
+		return plugins.PGXS{}, func() {}, nil // sdk.PGXS names a cross target's compiler
+	case strings.HasPrefix(x.Recipe, "plugin:"):
+		name := strings.TrimPrefix(x.Recipe, "plugin:")
+		if x.Plugin.SHA256 == "" {
+			return nil, nil, fmt.Errorf("build: cell %s: build = %q but the cell has no plugin input plugin/%s (run `monogres lock`)", c.Name, x.Recipe, name)
+		}
+		if !e.cfg.Store.Has(x.Plugin.SHA256) {
+			return nil, nil, fmt.Errorf("build: cell %s: plugin %s (sha256 %s) is not in the store %s; run `monogres fetch`", c.Name, x.Plugin.Name, x.Plugin.SHA256, e.cfg.Store.Dir())
+		}
+		wasm, err := os.ReadFile(e.cfg.Store.Path(x.Plugin.SHA256))
+		if err != nil {
+			return nil, nil, fmt.Errorf("build: cell %s: plugin %s: %w", c.Name, x.Plugin.Name, err)
+		}
+		opts := e.cfg.Plugin
+		opts.CacheDir = filepath.Join(e.cfg.Store.Dir(), "plugins")
+		opts.SourceDateEpoch = sde
+		opts.TempDir = e.scratch
+		h, err := plugins.NewHost(ctx, opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("build: cell %s: %w", c.Name, err)
+		}
+		closeHost := func() { h.Close(context.WithoutCancel(ctx)) }
+		m, err := h.Compile(ctx, name, wasm, x.Plugin.SHA256)
+		if err != nil {
+			closeHost()
+			return nil, nil, fmt.Errorf("build: cell %s: %w", c.Name, err)
+		}
+		return plugins.Wasm{Host: h, Module: m, Stderr: stderr}, closeHost, nil
+	}
+	return nil, nil, fmt.Errorf("build: cell %s: build = %q: extension cells build with \"pgxs\" or \"plugin:NAME\"", c.Name, x.Recipe)
+}
+
+// plan runs the recipe of extension cell p.cell on its staged source,
+// checks the plan and applies its files and patches to the source,
+// recording them in p.
+func (e *engine) plan(ctx context.Context, p *prepared, src string) (sdk.Plan, error) {
+	c, x := p.cell, p.cell.Extension
+	var stderr bytes.Buffer
+	r, done, err := e.recipe(ctx, c, p.sde, &stderr)
 	if err != nil {
-		return Result{State: event.StateFailed, Err: err}
+		return sdk.Plan{}, err
+	}
+	plan, err := r.Plan(ctx, p.req, os.DirFS(src))
+	done()
+	p.planLog = stderr.Bytes()
+	if err != nil {
+		return plan, fmt.Errorf("build: cell %s: recipe %s: %w%s", c.Name, x.Recipe, err, logNote(p.planLog))
+	}
+	p.plan = &plan
+	locked := func(name string) bool {
+		if p.tc.Packages != nil {
+			return slices.Contains(p.tc.Packages, name) // in this cell's root
+		}
+		return e.cfg.LockedPackage != nil && e.cfg.LockedPackage(c.Arch, name)
+	}
+	if err := plugins.ValidatePlan(plan, PGDir, locked); err != nil {
+		return plan, fmt.Errorf("build: cell %s: recipe %s returned an unusable plan: %w", c.Name, x.Recipe, err)
+	}
+	if p.applied, err = plugins.ApplyPlan(src, plan); err != nil {
+		return plan, fmt.Errorf("build: cell %s: applying the plan of recipe %s: %w", c.Name, x.Recipe, err)
+	}
+	return plan, nil
+}
+
+func logNote(b []byte) string {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2048 {
+		b = append([]byte("..."), b[len(b)-2048:]...)
+	}
+	return "\nplugin stderr:\n\t" + strings.ReplaceAll(string(b), "\n", "\n\t")
+}
+
+// action builds one cell or finds it in the action cache.
+func (e *engine) action(ctx context.Context, c Cell, parent Result, o runOpts) (r Result) {
+	p, err := e.prepare(ctx, c, parent, o)
+	defer func() {
+		if p.dir != "" && (r.State != event.StateFailed || !e.cfg.KeepScratch) {
+			os.RemoveAll(p.dir)
+		}
+	}()
+	if err != nil {
+		return Result{State: event.StateFailed, ActionKey: p.key, Err: err}
 	}
 	if !o.bypass {
 		hit, ok, err := Lookup(e.cfg.Store, p.key)
@@ -224,7 +293,7 @@ func (e *engine) build(ctx context.Context, c Cell, o runOpts) Result {
 			return Result{State: event.StateFailed, ActionKey: p.key, Err: err}
 		}
 		if ok {
-			r := Result{State: event.StateCached, ActionKey: p.key, Package: hit.Package, Manifest: hit.Manifest, Log: hit.Log}
+			r = Result{State: event.StateCached, ActionKey: p.key, Package: hit.Package, Manifest: hit.Manifest, Log: hit.Log}
 			if err := e.publish(c.Name, &r, ""); err != nil {
 				r.State, r.Err = event.StateFailed, err
 			}
@@ -234,10 +303,14 @@ func (e *engine) build(ctx context.Context, c Cell, o runOpts) Result {
 	return e.run(ctx, p, o)
 }
 
-// run executes a prepared action: extract, build, smoke test, package.
+// run executes a prepared action: stage the inputs, build, collect the
+// install, package, smoke test, record.
 func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	c := p.cell
-	e.em.Started(c.Name) // front ends show it as building
+	if !*o.started {
+		*o.started = true
+		o.em.Started(c.Name) // front ends show it as building
+	}
 	r := Result{State: event.StateFailed, ActionKey: p.key}
 	logPath := LogPath(e.cfg.Store, p.key)
 	if o.bypass {
@@ -253,82 +326,75 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		r.Err = fmt.Errorf("build: cell %s: %w", c.Name, err)
 		return r
 	}
-	lw := &LineWriter{Emit: func(l string) { e.em.Log(c.Name, l) }}
+	defer logf.Close()
+	lw := &LineWriter{Emit: func(l string) { o.em.Log(c.Name, l) }}
 	out := io.MultiWriter(logf, lw)
 	failed := func(step string, err error) Result {
 		lw.Flush()
-		logf.Close()
+		logf.Sync()
 		r.Err = fmt.Errorf("build: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, TailFile(logPath, 25))
 		return r
 	}
-	if err := os.MkdirAll(o.scratch, 0o755); err != nil {
-		return failed("scratch dir", err)
-	}
-	dir, err := os.MkdirTemp(o.scratch, "build-"+shortName(c.Name)+"-")
-	if err != nil {
-		return failed("scratch dir", err)
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			os.RemoveAll(dir)
+	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\n", c.Name, p.key, p.tc.Dir, p.tc.Digest)
+	if x := c.Extension; x != nil {
+		fmt.Fprintf(out, "monogres: Postgres cell %s package %s at %s\nmonogres: source %s at %s, recipe %s\n", x.Parent, p.parent.Package, PGDir, c.Source.Name, SrcDir, x.Recipe)
+		if len(p.planLog) > 0 {
+			fmt.Fprintf(out, "monogres: plugin stderr:\n%s\n", bytes.TrimRight(p.planLog, "\n"))
 		}
-	}()
-	src, work, outDir := filepath.Join(dir, "src"), filepath.Join(dir, "work"), filepath.Join(dir, "out")
-	for _, d := range []string{work, outDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return failed("scratch dir", err)
+		for _, a := range p.applied {
+			fmt.Fprintf(out, "monogres: plan: %s\n", a)
+		}
+		if len(p.plan.Package) > 0 {
+			fmt.Fprintf(out, "monogres: plan: package %q\n", p.plan.Package)
 		}
 	}
-	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\nmonogres: extracting %s into %s\n", c.Name, p.key, p.tc.Dir, p.tc.Digest, c.Source.Name, SrcDir)
 	t0 := time.Now()
-	if err := archive.Extract(ctx, p.src, src, archive.Options{StripPrefix: c.Source.StripPrefix}); err != nil {
-		return failed("extracting "+c.Source.Name, err)
+	mounts, err := e.stage(ctx, p)
+	if err != nil {
+		return failed("staging the inputs", err)
 	}
-	fmt.Fprintf(out, "monogres: extracted in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, dir)
+	fmt.Fprintf(out, "monogres: inputs staged in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, p.dir)
 	t0 = time.Now()
-	spec := sandbox.Spec{
-		Limits: e.cfg.Limits,
-		Root:   p.tc.Dir,
-		Mounts: []sandbox.Mount{
-			sandbox.BindRW(src, SrcDir),
-			sandbox.BindRW(work, WorkDir),
-			sandbox.BindRW(outDir, OutDir),
-			sandbox.Tmpfs(HomeDir, 0o755),
-		},
-		Argv:   p.action.Command.Arguments,
-		Env:    append(p.action.Env(), JobsVar+"="+strconv.Itoa(o.jobs)),
-		Dir:    p.action.Command.WorkingDirectory,
-		Stdout: out,
-		Stderr: out,
-	}
-	if err := sandbox.Run(ctx, spec); err != nil {
-		keep = e.cfg.KeepScratch
+	err = e.cfg.Executor.Execute(ctx, Execution{
+		// On arm64, an extension's pg_config is an arm64 program, run under qemu.
+		Limits: e.cfg.Limits, Root: p.tc.Dir, Binfmt: Emulation(c.Arch), Mounts: mounts, Argv: p.action.Command.Arguments,
+		Env: append(p.action.Env(), jobsEnv(c, o.jobs)...), Dir: p.action.Command.WorkingDirectory, Output: out,
+	})
+	if err != nil {
 		return failed("build", err)
 	}
 	fmt.Fprintf(out, "monogres: built and installed in %v\n", time.Since(t0).Round(time.Millisecond))
-	install := filepath.Join(outDir, "root", filepath.FromSlash(strings.TrimPrefix(Prefix, "/")))
-	t0 = time.Now()
-	if !e.cfg.SkipSmoke {
-		fmt.Fprintf(out, "monogres: smoke test (install mounted at %s, uid %d)\n", SmokeDir, SmokeUID)
-		if err := e.smoke(ctx, p, install, out); err != nil {
-			keep = e.cfg.KeepScratch
-			return failed("smoke test", err)
+	install := filepath.Join(p.dir, "out", "root", filepath.FromSlash(strings.TrimPrefix(Prefix, "/")))
+	if c.Extension != nil {
+		if install, err = collect(filepath.Join(p.dir, "out"), filepath.Join(p.dir, "pg"), p.plan.Package); err != nil {
+			return failed("collecting the install", err)
 		}
 	}
-	fmt.Fprintf(out, "monogres: smoke test took %v; packaging %s\n", time.Since(t0).Round(time.Millisecond), install)
 	t0 = time.Now()
 	pkg, man, err := e.pack(ctx, p, install)
 	if err != nil {
 		return failed("packaging", err)
 	}
-	fmt.Fprintf(out, "monogres: packaged in %v: package sha256 %s, manifest sha256 %s\n", time.Since(t0).Round(time.Millisecond), pkg, man)
+	fmt.Fprintf(out, "monogres: packaged %s in %v: package sha256 %s, manifest sha256 %s\n", install, time.Since(t0).Round(time.Millisecond), pkg, man)
+	switch {
+	case e.cfg.SkipSmoke:
+	case o.bypass:
+		fmt.Fprintf(out, "monogres: no smoke test for a verify rebuild: its package is compared byte for byte with the smoke-tested one\n")
+	default:
+		t0 = time.Now()
+		fmt.Fprintf(out, "monogres: smoke test (package at %s, uid %d)\n", SmokeDir, SmokeUID)
+		if err := e.smoke(ctx, p, install, pkg, out); err != nil {
+			return failed("smoke test", err)
+		}
+		fmt.Fprintf(out, "monogres: smoke test took %v\n", time.Since(t0).Round(time.Millisecond))
+	}
 	lw.Flush()
 	if err := logf.Close(); err != nil {
 		return failed("log", err)
 	}
 	r.Package, r.Manifest, r.State = pkg, man, event.StateBuilt
 	if o.bypass {
+		r.PackagePath, r.ManifestPath = e.cfg.Store.Path(pkg), e.cfg.Store.Path(man)
 		return r
 	}
 	if err := Record(e.cfg.Store, ACEntry{Cell: c.Name, ActionKey: p.key, Package: pkg, Manifest: man, Log: logPath}); err != nil {
@@ -341,20 +407,70 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	return r
 }
 
-// smoke runs the smoke test of an install tree in the sandbox.
-func (e *engine) smoke(ctx context.Context, p prepared, install string, out io.Writer) error {
-	return sandbox.Run(ctx, sandbox.Spec{
+// jobsEnv carries the job count into a build; it is not part of the key.
+func jobsEnv(c Cell, jobs int) []string {
+	if c.Extension != nil {
+		return []string{"MAKEFLAGS=-j" + strconv.Itoa(jobs)}
+	}
+	return []string{JobsVar + "=" + strconv.Itoa(jobs)}
+}
+
+// stage materializes the action's input tree below p.dir and returns its
+// mounts: the source (writable: builds run in the tree), an extension's
+// parent package (read-only), the work and output dirs and a home.
+func (e *engine) stage(ctx context.Context, p prepared) ([]sandbox.Mount, error) {
+	c := p.cell
+	src, work, out := filepath.Join(p.dir, "src"), filepath.Join(p.dir, "work"), filepath.Join(p.dir, "out")
+	if c.Extension == nil {
+		if err := archive.Extract(ctx, p.src, src, archive.Options{StripPrefix: c.Source.StripPrefix}); err != nil {
+			return nil, fmt.Errorf("extracting %s: %w", c.Source.Name, err)
+		}
+	}
+	for _, d := range []string{work, out} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	mounts := []sandbox.Mount{sandbox.BindRW(src, SrcDir), sandbox.BindRW(work, WorkDir), sandbox.BindRW(out, OutDir), sandbox.Tmpfs(HomeDir, 0o755)}
+	if c.Extension != nil {
+		pg := filepath.Join(p.dir, "pg")
+		if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), pg, archive.Options{}); err != nil {
+			return nil, fmt.Errorf("extracting the Postgres package: %w", err)
+		}
+		mounts = append(mounts, sandbox.BindRO(pg, PGDir))
+	}
+	return mounts, nil
+}
+
+// smoke runs the smoke test of a cell's package in the sandbox: the
+// install of a Postgres cell; an extension's package extracted together
+// with its parent's.
+func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, out io.Writer) error {
+	tree := install
+	if p.cell.Extension != nil {
+		tree = filepath.Join(p.dir, "smoke")
+		if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), tree, archive.Options{}); err != nil {
+			return err
+		}
+		ext := filepath.Join(p.dir, "smoke-ext")
+		if err := archive.Extract(ctx, e.cfg.Store.Path(pkg), ext, archive.Options{}); err != nil {
+			return err
+		}
+		if err := merge(ext, tree); err != nil {
+			return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
+		}
+	}
+	return e.cfg.Executor.Execute(ctx, Execution{
 		Limits: e.cfg.Limits,
 		Root:   p.tc.Dir,
 		Binfmt: Emulation(p.cell.Arch),
-		Mounts: []sandbox.Mount{sandbox.BindRO(install, SmokeDir), sandbox.Tmpfs(HomeDir, 0o755)},
+		Mounts: []sandbox.Mount{sandbox.BindRO(tree, SmokeDir), sandbox.Tmpfs(HomeDir, 0o755)},
 		Argv:   []string{"/bin/sh", "-c", p.action.Smoke},
 		Env:    sandbox.DefaultEnv(p.sde),
 		Dir:    "/tmp",
 		UID:    SmokeUID,
 		GID:    SmokeUID,
-		Stdout: out,
-		Stderr: out,
+		Output: out,
 	})
 }
 
@@ -373,10 +489,15 @@ func (e *engine) pack(ctx context.Context, p prepared, install string) (pkg, man
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		return "", "", err
 	}
+	c := p.cell
 	m := &Manifest{
-		Format: ManifestFormat, Cell: p.cell.Name, ActionKey: p.key, LockDigest: e.cfg.LockDigest,
-		Source: p.cell.Source.Name, SourceSHA256: p.cell.Source.SHA256, SourceDateEpoch: p.sde,
+		Format: ManifestFormat, Cell: c.Name, ActionKey: p.key, LockDigest: e.cfg.LockDigest,
+		Source: c.Source.Name, SourceSHA256: c.Source.SHA256, SourceDateEpoch: p.sde,
 		Prefix: Prefix, Compression: Compression, Package: pkg, Size: size, Files: files,
+	}
+	if x := c.Extension; x != nil {
+		m.Extension, m.ExtensionVersion, m.Recipe, m.PluginSHA256 = x.Name, x.Version, x.Recipe, x.Plugin.SHA256
+		m.Parent, m.ParentPackage = x.Parent, p.parent.Package
 	}
 	man, err = e.putBytes(ctx, EncodeManifest(m))
 	return pkg, man, err
@@ -399,7 +520,8 @@ func (e *engine) putBytes(ctx context.Context, b []byte) (string, error) {
 }
 
 // publish links the package and manifest into OutDir as
-// <name><suffix>.tar.zst and .json and fills the result's paths.
+// <name><suffix>.tar.zst and .json and fills the result's paths. It is
+// the step after which a cell's package exists for users.
 func (e *engine) publish(name string, r *Result, suffix string) error {
 	r.PackagePath, r.ManifestPath = e.cfg.Store.Path(r.Package), e.cfg.Store.Path(r.Manifest)
 	if e.cfg.OutDir == "" {
@@ -423,6 +545,8 @@ func (e *engine) publish(name string, r *Result, suffix string) error {
 	return nil
 }
 
+// LinkOrCopy makes dst the same file as src: a hard link, or a copy
+// across devices; dst is replaced atomically.
 func LinkOrCopy(src, dst string) error {
 	if a, err := os.Stat(src); err == nil {
 		if b, err := os.Stat(dst); err == nil && os.SameFile(a, b) {

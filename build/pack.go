@@ -23,14 +23,14 @@ const ManifestFormat = 1
 // Compression names the package compressor setting, recorded in manifests.
 const Compression = "zstd (klauspost/compress, SpeedDefault, concurrency 1)"
 
-// Manifest describes one package: what was built, from what, and every
-// entry of the archive.
+// Manifest describes one package (of a Postgres or an extension cell):
+// what was built, from what, and every entry of the archive.
 type Manifest struct {
 	Format          int    `json:"format"`
 	Cell            string `json:"cell"`
 	ActionKey       string `json:"action_key"`
 	LockDigest      string `json:"lock_digest,omitempty"`
-	Source          string `json:"source"` // lock input name of the Postgres source
+	Source          string `json:"source"` // lock input name of the source (Postgres or extension)
 	SourceSHA256    string `json:"source_sha256"`
 	SourceDateEpoch int64  `json:"source_date_epoch"`
 	Prefix          string `json:"prefix"`
@@ -39,6 +39,14 @@ type Manifest struct {
 	Package string      `json:"package"`
 	Size    int64       `json:"size"`
 	Files   []FileEntry `json:"files"`
+	// Extension cells only: what was built and the Postgres package it
+	// was built against.
+	Extension        string `json:"extension,omitempty"`
+	ExtensionVersion string `json:"extension_version,omitempty"`
+	Recipe           string `json:"recipe,omitempty"`
+	PluginSHA256     string `json:"plugin_sha256,omitempty"`
+	Parent           string `json:"parent,omitempty"`
+	ParentPackage    string `json:"parent_package,omitempty"`
 }
 
 // FileEntry is one archive entry. Paths are relative to Prefix, sorted.

@@ -21,6 +21,9 @@ import (
 // visible, and writes outside the writable build dirs fail.
 func TestSandboxInRealRoot(t *testing.T) {
 	testenv.RequireRoot(t, "namespaces, real toolchain roots")
+	if testing.Short() {
+		t.Skip("composes a real toolchain root (downloads .debs on a fresh machine); not in -short")
+	}
 	ctx := context.Background()
 	shared := testStore(t)
 	tc, err := buildtest.RealToolchain(t, shared.Dir())(ctx, toolchains.Cell{Target: "amd64"})

@@ -18,8 +18,13 @@ const SmokeUID = 1000
 // SmokeUID with the install at SmokeDir: postgres --version, pg_config
 // reports paths below SmokeDir and the PGXS makefile is installed, initdb
 // into /tmp, start the server on a unix socket in /tmp, SELECT version(),
-// CREATE EXTENSION of two contrib modules, the checks of smokeOptions, stop.
+// CREATE EXTENSION of two contrib modules, the checks of smokeOptions,
+// stop. An extension cell gets the extension's smoke test
+// (extensionSmokeScript).
 func SmokeScript(c Cell) string {
+	if c.Extension != nil {
+		return extensionSmokeScript(c.Extension)
+	}
 	return `set -eu
 PG=` + SmokeDir + `
 echo "+ postgres --version"

@@ -1,10 +1,8 @@
 package build
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/monogres/monogres/internal/event"
@@ -18,47 +16,33 @@ type FileDiff struct {
 	B    FileEntry `json:"b"`
 }
 
-// Verify rebuilds every cell bypassing the action cache, in a different
-// scratch path (<scratch>/verify), at a later wall-clock time and with a
-// different job count (MakeJobs+1), and compares the package digest with the
-// cached build (building it first when it is not cached). Identical cells
-// are "verified"; a mismatch fails the cell, lists the differing files
-// (sizes and hashes) from the two manifests and suggests diffoscope on the
-// two packages (the rebuilt one is written as <cell>.verify.tar.zst).
-func Verify(ctx context.Context, cfg Config, cells []Cell) ([]Result, error) {
-	e, err := newEngine(cfg, event.PhaseVerify)
-	if err != nil {
-		return nil, err
-	}
-	return e.schedule(ctx, cells, func(ctx context.Context, c Cell) Result {
-		ref := e.build(ctx, c, runOpts{jobs: e.cfg.MakeJobs, scratch: e.scratch})
-		if ref.State == event.StateFailed {
-			return ref
-		}
-		again := e.build(ctx, c, runOpts{jobs: e.cfg.MakeJobs + 1, scratch: filepath.Join(e.scratch, "verify"), bypass: true})
-		if again.State == event.StateFailed {
-			return again
-		}
-		r := ref
-		r.Rebuilt = again.Package
-		if again.Package == ref.Package {
-			r.State = event.StateVerified
-			return r
-		}
-		diff, err := e.diffManifests(ref.Manifest, again.Manifest)
-		if err != nil {
-			r.State, r.Err = event.StateFailed, err
-			return r
-		}
-		r.Diff = diff
-		rb := Result{Package: again.Package, Manifest: again.Manifest}
-		if err := e.publish(c.Name, &rb, ".verify"); err != nil {
-			r.State, r.Err = event.StateFailed, err
-			return r
-		}
-		r.State, r.Err = event.StateFailed, mismatchError(c.Name, ref, rb, diff)
+// compare is the verify step of a cell: ref is its cached (or just built)
+// result, again the rebuild that bypassed the cache, in a different scratch
+// path (<scratch>/verify), at a later wall-clock time and with a different
+// job count (MakeJobs+1). Identical packages make the cell "verified"; a
+// mismatch fails it, lists the differing files (sizes and hashes) from the
+// two manifests and suggests diffoscope on the two packages (the rebuilt
+// one is written as <cell>.verify.tar.zst).
+func (e *engine) compare(c Cell, ref, again Result) Result {
+	r := ref
+	r.Rebuilt = again.Package
+	if again.Package == ref.Package {
+		r.State = event.StateVerified
 		return r
-	})
+	}
+	diff, err := e.diffManifests(ref.Manifest, again.Manifest)
+	if err != nil {
+		r.State, r.Err = event.StateFailed, err
+		return r
+	}
+	r.Diff = diff
+	rb := Result{Package: again.Package, Manifest: again.Manifest}
+	if err := e.publish(c.Name, &rb, ".verify"); err != nil {
+		r.State, r.Err = event.StateFailed, err
+		return r
+	}
+	r.State, r.Err = event.StateFailed, mismatchError(c.Name, ref, rb, diff)
+	return r
 }
 
 func (e *engine) readManifest(sha string) (*Manifest, error) {

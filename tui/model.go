@@ -417,6 +417,10 @@ func (m *model) apply(e event.Event) {
 		ci, isCell = m.g.index[e.Item]
 	}
 	switch e.Kind {
+	case event.Queued:
+		if isCell {
+			m.setState(ci, event.StateQueued)
+		}
 	case event.Started:
 		if e.Item == "" {
 			return
@@ -462,9 +466,7 @@ func (m *model) apply(e event.Event) {
 			if e.Err != "" {
 				m.errs[e.Item] = e.Err
 			}
-			// Engines report a cell being queued as a Finished event with
-			// state queued: only an end state finishes the cell.
-			if m.job != nil && m.job.set[e.Item] && st != event.StateQueued && st != event.StateRunning {
+			if m.job != nil && m.job.set[e.Item] {
 				m.job.finished++
 				if st == event.StateFailed {
 					m.job.failed++

@@ -82,8 +82,8 @@ func progressScript(ready chan<- struct{}) func(context.Context, string, []strin
 		}
 		em(event.Event{Time: at(2), Kind: event.Started, Phase: event.PhaseBuild, Item: cells[1]})
 		em(event.Event{Time: at(50), Kind: event.Finished, Phase: event.PhaseBuild, Item: cells[1], State: event.StateBuilt})
-		// Engines report queueing as Finished with state queued: not an end.
-		em(event.Event{Time: at(50), Kind: event.Finished, Phase: event.PhaseBuild, Item: cells[2], State: event.StateQueued})
+		// A queued cell is not finished.
+		em(event.Event{Time: at(50), Kind: event.Queued, Phase: event.PhaseBuild, Item: cells[2], State: event.StateQueued})
 		em(event.Event{Time: at(51), Kind: event.Started, Phase: event.PhaseBuild, Item: cells[2]})
 		if ready != nil {
 			close(ready)

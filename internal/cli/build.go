@@ -1,48 +1,36 @@
 package cli
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/monogres/monogres/build"
-	"github.com/monogres/monogres/build/extension"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/event"
-	"github.com/monogres/monogres/internal/manifest"
-	"github.com/monogres/monogres/internal/plan"
-	"github.com/monogres/monogres/internal/store"
-	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/toolchains"
 )
 
 // buildFlags are shared by build and verify.
 type buildFlags struct {
-	jobs, makeJobs int
-	keepGoing      bool
-	asJSON         bool
-	out            string
-	offline        bool
-	signingKey     string
+	opts       app.Options
+	asJSON     bool
+	dryRun     bool
+	signingKey string
 }
 
 func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
 	fl := flags(name, e.stderr)
-	fl.IntVar(&b.jobs, "j", 1, "cells built at once")
-	fl.IntVar(&b.makeJobs, "make-jobs", 2, "make/ninja jobs per cell")
-	fl.BoolVar(&b.keepGoing, "keep-going", false, "build the other cells after one fails")
+	fl.IntVar(&b.opts.Jobs, "j", 1, "actions run at once")
+	fl.IntVar(&b.opts.MakeJobs, "make-jobs", 2, "make/ninja jobs per action")
+	fl.BoolVar(&b.opts.KeepGoing, "keep-going", false, "build the other cells after one fails")
 	fl.BoolVar(&b.asJSON, "json", false, "print events and results as JSON lines")
-	fl.StringVar(&b.out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
-	fl.BoolVar(&b.offline, "offline", false, "fetch inputs from the store and distdirs only")
+	fl.StringVar(&b.opts.Out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
+	fl.BoolVar(&b.opts.Offline, "offline", false, "fetch inputs from the store and distdirs only")
 	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
+	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached and which inputs are missing; fetch and build nothing")
 	return fl
 }
 
@@ -57,14 +45,32 @@ func runBuildOrVerify(e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, cells, err := e.selectCells(patterns)
+	a := e.app()
+	g, err := a.Graph(e.ctx, patterns, name == "verify")
 	if err != nil {
 		return err
 	}
-	sink := e.sink(bf.asJSON)
-	results, err := e.runCells(m, cells, name == "verify", bf, sink)
-	if rerr := e.registerBuilds(results); rerr != nil && err == nil {
-		err = rerr
+	if bf.dryRun {
+		return dryRun(e, a, g, bf.asJSON)
+	}
+	var att *attester
+	if bf.opts.Out != "" {
+		st, err := app.OpenStore()
+		if err != nil {
+			return err
+		}
+		var cells []build.Cell
+		for _, n := range g.Nodes {
+			cells = append(cells, n.Cell)
+		}
+		att = newAttester(e, st, toolchains.FromLock(g.Lock), bf.signingKey, cells)
+		bf.opts.Evidence = att.hook
+	}
+	results, err := a.Build(e.ctx, g, bf.opts, e.sink(bf.asJSON))
+	if name == "verify" && att != nil {
+		if serr := att.summaries(results); serr != nil && err == nil {
+			err = serr
+		}
 	}
 	for _, r := range results {
 		if bf.asJSON {
@@ -73,7 +79,7 @@ func runBuildOrVerify(e *env, name string, args []string) error {
 		}
 		printResult(e.stdout, r)
 	}
-	if err != nil {
+	if err != nil && results == nil {
 		return err
 	}
 	for _, r := range results {
@@ -81,27 +87,36 @@ func runBuildOrVerify(e *env, name string, args []string) error {
 			return exitError{exitFail, fmt.Sprintf("monogres %s: %s failed", name, r.Cell)}
 		}
 	}
-	return nil
+	return err
 }
 
-// registerBuilds records the action keys of the cells built or found
-// cached under this lock's store registration, so `store gc` keeps their
-// packages and logs.
-func (e *env) registerBuilds(results []build.Result) error {
-	actions := map[string]string{}
-	for _, r := range results {
-		if r.ActionKey != "" && r.Package != "" {
-			actions[r.Cell] = r.ActionKey
-		}
-	}
-	if len(actions) == 0 {
-		return nil
-	}
-	st, err := e.openStore()
+func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool) error {
+	planned, err := a.DryRun(e.ctx, g)
 	if err != nil {
 		return err
 	}
-	return st.Register(e.lockPath, actions)
+	for _, p := range planned {
+		if asJSON {
+			json.NewEncoder(e.stdout).Encode(p)
+			continue
+		}
+		state := "build"
+		switch {
+		case p.ActionKey == "":
+			state = "unknown"
+		case p.Cached:
+			state = "cached"
+		}
+		fmt.Fprintf(e.stdout, "%-8s %s  action %s", state, p.Cell, short(p.ActionKey))
+		if p.Reason != "" {
+			fmt.Fprintf(e.stdout, "  (%s)", p.Reason)
+		}
+		for _, m := range p.Missing {
+			fmt.Fprintf(e.stdout, "\n         missing %s", m)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
 }
 
 func printResult(w io.Writer, r build.Result) {
@@ -117,211 +132,3 @@ func printResult(w io.Writer, r build.Result) {
 }
 
 func short(h string) string { return h[:min(16, len(h))] }
-
-// setupCells checks the lock, fetches what the cells need and returns the
-// engine config with the Postgres and extension cells to build. Builds and
-// `plugin run --cell` both start here.
-func (e *env) setupCells(m *manifest.Manifest, cells []plan.Cell, bf buildFlags, sink event.Sink) (cfg build.Config, l *lock.Lock, bcells []build.Cell, ecells []extension.Cell, err error) {
-	fail := func(err error) (build.Config, *lock.Lock, []build.Cell, []extension.Cell, error) {
-		return build.Config{}, nil, nil, nil, err
-	}
-	lockBytes, l, err := readLock(e.lockPath)
-	if err != nil {
-		return fail(fmt.Errorf("%v (run `monogres lock` first)", err))
-	}
-	if reasons, _, err := lock.Check(e.ctx, m, l); err != nil {
-		return fail(err)
-	} else if len(reasons) > 0 {
-		return fail(fmt.Errorf("%s is out of date (%s): run `monogres lock`", e.lockPath, reasons[0]))
-	}
-	st, err := e.openStore()
-	if err != nil {
-		return fail(err)
-	}
-	if err := st.Register(e.lockPath, nil); err != nil {
-		return fail(err)
-	}
-	need := map[string]lock.Input{}
-	roots := toolchains.FromLock(l)
-	for _, c := range cells {
-		// The .debs of the cell's root (a dropped root fails the cell
-		// when it is built, with the resolver's reason).
-		if req, err := roots.Request(rootCell(c)); err == nil {
-			for _, p := range req.Packages {
-				in := p.Input()
-				need[in.Name] = in
-			}
-		}
-		src, ok := l.Find(c.Input)
-		if !ok {
-			return fail(fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, e.lockPath))
-		}
-		need[src.Name] = src
-		if c.Extension == "" {
-			bcells = append(bcells, buildCell(c, src))
-			continue
-		}
-		ec, err := extensionCell(c, src, l, e.lockPath)
-		if err != nil {
-			return fail(err)
-		}
-		ec.Params = extensionParams(m, c.Extension)
-		need[ec.Source.Name] = ec.Source
-		if ec.Plugin.Name != "" {
-			need[ec.Plugin.Name] = ec.Plugin
-		}
-		ecells = append(ecells, ec)
-	}
-	inputs := make([]lock.Input, 0, len(need))
-	for _, in := range need {
-		inputs = append(inputs, in)
-	}
-	slices.SortFunc(inputs, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
-	f, err := e.fetcher(m, st, 8, bf.offline, sink)
-	if err != nil {
-		return fail(err)
-	}
-	if err := f.Fetch(e.ctx, inputs); err != nil {
-		return fail(err)
-	}
-	sum := sha256.Sum256(lockBytes)
-	cfg = build.Config{
-		Store:      st,
-		Toolchain:  composeToolchain(st, roots),
-		OutDir:     bf.out,
-		Jobs:       bf.jobs,
-		MakeJobs:   bf.makeJobs,
-		KeepGoing:  bf.keepGoing,
-		LockDigest: "sha256:" + hex.EncodeToString(sum[:]),
-		Sink:       sink,
-		Limits:     sandboxLimits(m.Limits),
-	}
-	if bf.out != "" {
-		if err := os.MkdirAll(bf.out, 0o755); err != nil {
-			return fail(err)
-		}
-	}
-	return cfg, l, bcells, ecells, nil
-}
-
-// runCells fetches what the cells need, then builds or verifies them.
-func (e *env) runCells(m *manifest.Manifest, cells []plan.Cell, verify bool, bf buildFlags, sink event.Sink) ([]build.Result, error) {
-	cfg, l, bcells, ecells, err := e.setupCells(m, cells, bf, sink)
-	if err != nil {
-		return nil, err
-	}
-	var att *attester
-	if bf.out != "" {
-		att = newAttester(e, cfg.Store, toolchains.FromLock(l), bf.signingKey, bcells, ecells)
-		cfg.Evidence = att.hook
-	}
-	ecfg := extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}
-	var results []build.Result
-	var errs []error
-	if len(bcells) > 0 {
-		var res []build.Result
-		if verify {
-			res, err = build.Verify(e.ctx, cfg, bcells)
-		} else {
-			res, err = build.Build(e.ctx, cfg, bcells)
-		}
-		results = append(results, res...)
-		if err != nil {
-			errs = append(errs, err)
-			if !bf.keepGoing || res == nil {
-				return results, errors.Join(errs...)
-			}
-		}
-	}
-	if len(ecells) > 0 {
-		var res []build.Result
-		if verify {
-			res, err = extension.Verify(e.ctx, ecfg, ecells)
-		} else {
-			res, err = extension.Build(e.ctx, ecfg, ecells)
-		}
-		results = append(results, res...)
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if verify && att != nil {
-		errs = append(errs, att.summaries(results))
-	}
-	return results, errors.Join(errs...)
-}
-
-// extensionCell is the engine's view of an extension cell: its source
-// input, its plugin input (build = "plugin:NAME") and its parent Postgres
-// cell, built from the same Postgres source pg.
-func extensionCell(c plan.Cell, pg lock.Input, l *lock.Lock, lockPath string) (extension.Cell, error) {
-	src, ok := l.Find(c.ExtensionInput)
-	if !ok {
-		return extension.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, lockPath)
-	}
-	ec := extension.Cell{
-		Name: c.Name, Extension: c.Extension, Version: c.ExtensionVersion, Source: src, Recipe: c.Build,
-	}
-	if name, ok := strings.CutPrefix(c.Build, "plugin:"); ok {
-		in, ok := l.Find("plugin/" + name)
-		if !ok {
-			return extension.Cell{}, fmt.Errorf("%s: build = %q but input plugin/%s is not in %s: declare [[plugin]] %s and run `monogres lock`", c.Name, c.Build, name, lockPath, name)
-		}
-		ec.Plugin = in
-	}
-	parent := c
-	parent.Name, parent.Extension, parent.ExtensionVersion, parent.ExtensionInput, parent.Build, parent.Parent = c.Parent, "", "", "", "", ""
-	ec.Parent = buildCell(parent, pg)
-	return ec, nil
-}
-
-// lockedPackage reports whether the lock has the Debian package name in
-// some root for arch (a plugin's extra_packages must; the extension engine
-// checks the cell's own root first).
-func lockedPackage(l *lock.Lock) func(arch, name string) bool {
-	return func(arch, name string) bool {
-		for _, in := range l.Inputs {
-			if in.Kind == lock.KindDeb && strings.HasSuffix(in.Name, "/"+name) && slices.ContainsFunc(in.Roots, func(r string) bool { return r == arch || strings.HasPrefix(r, arch+"~") }) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// rootCell is what the toolchain root of c serves.
-func rootCell(c plan.Cell) toolchains.Cell {
-	rc := toolchains.Cell{Target: string(c.Arch), Extension: c.Extension}
-	for _, o := range c.Options {
-		rc.Options = append(rc.Options, string(o))
-	}
-	return rc
-}
-
-func buildCell(c plan.Cell, src lock.Input) build.Cell {
-	opts := make([]string, len(c.Options))
-	for i, o := range c.Options {
-		opts[i] = string(o)
-	}
-	return build.Cell{
-		Name: c.Name, PostgresVersion: c.Postgres.String(), Major: c.Postgres.Major,
-		OptionSet: string(c.OptionSet), Options: opts, Arch: string(c.Arch), Source: src,
-	}
-}
-
-// composeToolchain returns the ToolchainFunc composing (or finding cached)
-// the root of a cell from the locked layers and the .debs in the store.
-func composeToolchain(st *store.Store, roots *toolchains.Resolved) build.ToolchainFunc {
-	return func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
-		req, err := roots.Request(c)
-		if err != nil {
-			return build.Toolchain{}, fmt.Errorf("%w (run `monogres lock` if the manifest's toolchain changed)", err)
-		}
-		open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
-		root, err := toolchains.ComposeCached(ctx, st.Dir(), req.Packages, open, toolchains.DefaultOptions)
-		if err != nil {
-			return build.Toolchain{}, err
-		}
-		return build.Toolchain{Dir: root.Dir, Digest: root.Digest, Packages: toolchains.Names(req.Packages)}, nil
-	}
-}

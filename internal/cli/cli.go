@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/monogres/monogres/internal/app"
 )
 
 // defaultManifest is the manifest used without --manifest.
@@ -40,6 +42,11 @@ type env struct {
 	// manifestPath is the monogres.toml in use; lockPath sits beside it.
 	manifestPath string
 	lockPath     string
+}
+
+// app is the application layer over the manifest in use.
+func (e *env) app() *app.App {
+	return &app.App{ManifestPath: e.manifestPath, LockPath: e.lockPath}
 }
 
 type command struct {

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/monogres/monogres/build"
-	"github.com/monogres/monogres/build/extension"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/evidence"
 	"github.com/monogres/monogres/internal/keys"
@@ -26,28 +25,18 @@ type attester struct {
 	done   map[string]*evidence.Package
 }
 
-func newAttester(e *env, st *store.Store, roots *toolchains.Resolved, keyArg string, pg []build.Cell, ext []extension.Cell) *attester {
+func newAttester(e *env, st *store.Store, roots *toolchains.Resolved, keyArg string, cells []build.Cell) *attester {
 	a := &attester{e: e, st: st, keyArg: keyArg, inputs: map[string]evidence.Package{}, done: map[string]*evidence.Package{}}
-	debs := func(c toolchains.Cell) []lock.Input {
-		pkgs, _ := roots.Packages(c) // a dropped layer fails the build itself
-		out := make([]lock.Input, len(pkgs))
-		for i, p := range pkgs {
-			out[i] = p.Input()
+	for _, c := range cells {
+		pkgs, _ := roots.Packages(build.RootCell(c)) // a dropped layer fails the build itself
+		p := evidence.Package{Source: c.Source, Toolchain: make([]lock.Input, len(pkgs))}
+		for i, pkg := range pkgs {
+			p.Toolchain[i] = pkg.Input()
 		}
-		return out
-	}
-	add := func(c build.Cell) {
-		a.inputs[c.Name] = evidence.Package{Source: c.Source, Toolchain: debs(toolchains.Cell{Target: c.Arch, Options: c.Options})}
-	}
-	for _, c := range pg {
-		add(c)
-	}
-	for _, c := range ext {
-		a.inputs[c.Name] = evidence.Package{Source: c.Source, Plugin: c.Plugin,
-			Toolchain: debs(toolchains.Cell{Target: c.Parent.Arch, Options: c.Parent.Options, Extension: c.Extension})}
-		if _, ok := a.inputs[c.Parent.Name]; !ok {
-			add(c.Parent)
+		if c.Extension != nil {
+			p.Plugin = c.Extension.Plugin
 		}
+		a.inputs[c.Name] = p
 	}
 	return a
 }

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/monogres/monogres/internal/app"
+
 	"context"
+
 	"github.com/monogres/monogres/export/deb"
 	"github.com/monogres/monogres/export/oci"
 	"github.com/monogres/monogres/internal/evidence"
@@ -35,7 +38,7 @@ func runExport(e *env, args []string) error {
 	if len(cells) == 0 || *out == "" {
 		return usageError{"export " + format + ": want CELL... and --out DIR"}
 	}
-	_, l, err := readLock(e.lockPath)
+	_, l, err := app.ReadLock(e.lockPath)
 	if err != nil {
 		return fmt.Errorf("%v (export takes the runtime base and Depends from the lock's toolchain)", err)
 	}
@@ -121,7 +124,7 @@ func (e *env) runtimeBase(l *lock.Lock, arch string) (string, error) {
 	if len(base) != len(oci.RuntimeBase) {
 		return "", fmt.Errorf("export oci: the lock's %s toolchain lacks some of %s", arch, strings.Join(oci.RuntimeBase, ", "))
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return "", err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/monogres/monogres/internal/app"
+
 	"github.com/monogres/monogres/internal/archive"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/manifest"
@@ -17,11 +19,11 @@ import (
 // every download is bounded (fetch.Limits).
 func (e *env) hashInput(m *manifest.Manifest) func(context.Context, lock.Input) (lock.Hashed, error) {
 	return func(ctx context.Context, in lock.Input) (lock.Hashed, error) {
-		st, err := e.openStore()
+		st, err := app.OpenStore()
 		if err != nil {
 			return lock.Hashed{}, err
 		}
-		f, err := e.fetcher(m, st, 1, false, event.Discard)
+		f, err := app.Fetcher(m, st, 1, false, event.Discard)
 		if err != nil {
 			return lock.Hashed{}, err
 		}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
+
+	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
@@ -41,7 +42,7 @@ func runLock(e *env, args []string) error {
 	}
 	read := make(chan lockRead, 1)
 	go func() {
-		data, l, err := readLock(e.lockPath)
+		data, l, err := app.ReadLock(e.lockPath)
 		read <- lockRead{data, l, err}
 	}()
 	m, err := manifest.Load(e.manifestPath)
@@ -139,23 +140,9 @@ func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
 	return exitError{exitFail, b.String()}
 }
 
-// readLock reads and decodes the lock; a missing file gives fs.ErrNotExist
-// and a nil lock.
-func readLock(path string) ([]byte, *lock.Lock, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := lock.Decode(path, data)
-	if err != nil {
-		return data, nil, err
-	}
-	return data, l, nil
-}
-
 // registerLock makes the lock a GC root of the store (see store.Register).
 func (e *env) registerLock() error {
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -174,7 +161,7 @@ func (e *env) loadLocked() (*manifest.Manifest, *lock.Lock, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	_, l, err := readLock(e.lockPath)
+	_, l, err := app.ReadLock(e.lockPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%s does not exist: run `monogres lock` first", e.lockPath)
 	}

@@ -2,14 +2,10 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io/fs"
-	"strings"
 
-	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/plan"
-	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/toolchains"
 )
 
@@ -21,11 +17,11 @@ func runPlan(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, pgs, err := e.matrix()
+	m, pgs, err := e.app().Matrix()
 	if err != nil {
 		return err
 	}
-	_, l, _ := readLock(e.lockPath) // a missing or bad lock: no dropped roots known
+	_, l, _ := app.ReadLock(e.lockPath) // a missing or bad lock: no dropped roots known
 	dropped := toolchains.FromLock(l).Dropped
 	w := bufio.NewWriterSize(e.stdout, 1<<16)
 	defer w.Flush()
@@ -90,51 +86,4 @@ func writeCellLine(w *bufio.Writer, c *plan.Cell) error {
 	}
 	_, err := w.WriteString("\n")
 	return err
-}
-
-// matrix loads the manifest and resolves its Postgres versions, from the lock
-// when there is one and from the index otherwise.
-func (e *env) matrix() (*manifest.Manifest, []plan.Postgres, error) {
-	m, err := manifest.Load(e.manifestPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	_, old, err := readLock(e.lockPath)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, err
-	}
-	pgs, err := lock.PostgresVersions(m, old, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := plan.CheckExtensions(m, pgs); err != nil {
-		return nil, nil, err
-	}
-	return m, pgs, nil
-}
-
-// selectCells returns the cells matching patterns, or the manifest's default
-// cells when there are none.
-func (e *env) selectCells(patterns []string) (*manifest.Manifest, []plan.Cell, error) {
-	m, pgs, err := e.matrix()
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(patterns) == 0 {
-		patterns = m.Default
-		if len(patterns) == 0 {
-			return nil, nil, fmt.Errorf("%s: no cells named and no default = [...] cells declared", m.File)
-		}
-	}
-	var cells []plan.Cell
-	err = plan.Each(m, pgs, func(c *plan.Cell) error {
-		if plan.Match(patterns, c.Name) {
-			cells = append(cells, *c)
-		}
-		return nil
-	})
-	if err == nil && len(cells) == 0 {
-		err = fmt.Errorf("no cell matches %s (see `monogres plan`)", strings.Join(patterns, " "))
-	}
-	return m, cells, err
 }

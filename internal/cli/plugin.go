@@ -10,7 +10,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/monogres/monogres/build/extension"
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/plugins/sdk"
@@ -210,7 +211,7 @@ func runPluginRun(e *env, args []string) error {
 		defer f.Close()
 		req = f
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -219,30 +220,20 @@ func runPluginRun(e *env, args []string) error {
 }
 
 // runPluginCell plans one extension cell the way `monogres build` does
-// (extension.Prepare: same request, lock check, source, parent package),
+// (build.Prepare: same request, lock check, source, parent package),
 // then prints the request, the plugin's stderr, the tree diff of the
 // applied plan, the commands and the package patterns. Anything the
 // build would reject fails it.
 func (e *env) runPluginCell(name string) error {
-	m, cells, err := e.selectCells([]string{name})
-	if err != nil {
-		return err
-	}
-	if len(cells) != 1 || cells[0].Extension == "" {
-		return fmt.Errorf("plugin run --cell: %q selects %d cells; give one extension cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, len(cells))
-	}
-	bf := buildFlags{makeJobs: 2, jobs: 1}
-	cfg, l, _, ecells, err := e.setupCells(m, cells, bf, e.sink(false))
-	if err != nil {
-		return err
-	}
-	c := ecells[0]
-	prep, err := extension.Prepare(e.ctx, extension.Config{Config: cfg, LockedPackage: lockedPackage(l)}, c)
+	c, prep, err := e.app().PrepareCell(e.ctx, name, e.sink(false))
 	if prep.Dir != "" {
 		defer os.RemoveAll(prep.Dir)
 	}
+	if c.Extension == nil {
+		return err
+	}
 	w := e.stdout
-	fmt.Fprintf(w, "cell %s (recipe %s)\n\nrequest:\n", c.Name, c.Recipe)
+	fmt.Fprintf(w, "cell %s (recipe %s)\n\nrequest:\n", c.Name, c.Extension.Recipe)
 	writeJSON(w, prep.Request)
 	if len(prep.PluginStderr) > 0 {
 		fmt.Fprintf(w, "\nplugin stderr:\n%s\n", bytes.TrimRight(prep.PluginStderr, "\n"))
@@ -257,7 +248,7 @@ func (e *env) runPluginCell(name string) error {
 	for _, a := range prep.Applied {
 		fmt.Fprintf(w, "# %s\n%s", a, sdk.Diff(a.Path, string(a.Old), string(a.New)).Diff)
 	}
-	fmt.Fprintf(w, "\ncommands (in %s of the build sandbox):\n", extension.SrcDir)
+	fmt.Fprintf(w, "\ncommands (in %s of the build sandbox):\n", build.SrcDir)
 	for _, cmd := range prep.Plan.Commands {
 		fmt.Fprintf(w, "  %s\n", strings.Join(cmd.Argv, " "))
 	}
@@ -283,16 +274,6 @@ func writeJSON(w io.Writer, v any) {
 	_ = enc.Encode(v)
 }
 
-// extensionParams are the params of the manifest's extension name.
-func extensionParams(m *manifest.Manifest, name string) map[string]string {
-	for _, x := range m.Extensions {
-		if x.Name == name {
-			return x.Params
-		}
-	}
-	return nil
-}
-
 // pluginPath resolves a .wasm path, or a plugin name of the manifest whose
 // locked module is in the store (re-hashed before use).
 func (e *env) pluginPath(arg string) (string, error) {
@@ -307,7 +288,7 @@ func (e *env) pluginPath(arg string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("no plugin %q in %s (declare it as [[plugin]] and run `monogres lock`)", arg, e.lockPath)
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return "", err
 	}

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/monogres/monogres/internal/app"
+
 	"github.com/monogres/monogres/fetch"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/gc"
@@ -17,7 +19,7 @@ func runStore(e *env, args []string) error {
 	if len(args) == 0 {
 		return usageError{"usage: monogres store add FILE... | verify | gc [--dry-run]"}
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -27,7 +29,7 @@ func runStore(e *env, args []string) error {
 			return usageError{"usage: monogres store add FILE..."}
 		}
 		var inputs []lock.Input
-		if _, l, err := readLock(e.lockPath); err == nil {
+		if _, l, err := app.ReadLock(e.lockPath); err == nil {
 			inputs = l.Inputs
 		}
 		added, err := fetch.AddFiles(e.ctx, st, args[1:], inputs)

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/term"
 
 	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/toolchains"
@@ -33,7 +34,7 @@ func runToolchain(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return err
 	}
@@ -52,14 +53,14 @@ func runToolchain(e *env, args []string) error {
 	for _, p := range req.Packages {
 		inputs = append(inputs, p.Input())
 	}
-	f, err := e.fetcher(m, st, 8, false, e.sink(false))
+	f, err := app.Fetcher(m, st, 8, false, e.sink(false))
 	if err != nil {
 		return err
 	}
 	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return err
 	}
-	root, err := composeToolchain(st, roots)(e.ctx, cell)
+	root, err := app.ComposeRoot(st, roots)(e.ctx, cell)
 	if err != nil {
 		return err
 	}
@@ -68,7 +69,7 @@ func runToolchain(e *env, args []string) error {
 	if *src != "" {
 		mounts = append(mounts, sandbox.BindRW(*src, sandbox.SrcDir))
 	}
-	limits := sandboxLimits(m.Limits)
+	limits := app.SandboxLimits(m.Limits)
 	if limits.WallClock == 0 {
 		limits.WallClock = 24 * time.Hour // an interactive session, not a build action
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/tmuxtest"
 	"github.com/monogres/monogres/lock"
 )
@@ -226,7 +227,7 @@ func e2eStore() string {
 
 func e2eReadLock(t *testing.T, dir string) ([]byte, *lock.Lock) {
 	t.Helper()
-	data, l, err := readLock(filepath.Join(dir, "monogres.lock"))
+	data, l, err := app.ReadLock(filepath.Join(dir, "monogres.lock"))
 	if err != nil {
 		t.Fatal(err)
 	}

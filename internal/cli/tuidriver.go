@@ -9,9 +9,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/monogres/monogres/internal/app"
+
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/manifest"
-	"github.com/monogres/monogres/internal/plan"
 	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/tui"
 )
@@ -38,47 +39,23 @@ type driver struct {
 	logs map[string]string // cell → log file of its last build
 }
 
-// withCtx returns a copy of the env bound to ctx, so cancelling a TUI call
-// cancels its downloads and sandboxes.
-func (d *driver) withCtx(ctx context.Context) *env {
-	e := *d.e
-	e.ctx = ctx
-	return &e
-}
-
 func (d *driver) Cells(ctx context.Context) ([]tui.Cell, error) {
-	e := d.withCtx(ctx)
-	m, pgs, err := e.matrix()
-	if err != nil {
-		return nil, err
+	cells, err := d.e.app().Cells(ctx)
+	out := make([]tui.Cell, len(cells))
+	for i, c := range cells {
+		out[i] = tui.Cell{Name: c.Name, Postgres: c.Postgres.String(), OptionSet: string(c.OptionSet),
+			Arch: string(c.Arch), Extension: c.Extension, ExtensionVersion: c.ExtensionVersion, State: c.State}
 	}
-	_, l, _ := readLock(e.lockPath)
-	st, _ := e.openStore()
-	var cells []tui.Cell
-	err = plan.Each(m, pgs, func(c *plan.Cell) error {
-		state := event.State("")
-		if l != nil {
-			if in, ok := l.Find(c.Input); ok {
-				state = event.StateLocked
-				if st != nil && st.Has(in.SHA256) {
-					state = event.StateFetched
-				}
-			}
-		}
-		cells = append(cells, tui.Cell{Name: c.Name, Postgres: c.Postgres.String(), OptionSet: string(c.OptionSet),
-			Arch: string(c.Arch), Extension: c.Extension, ExtensionVersion: c.ExtensionVersion, State: state})
-		return nil
-	})
-	return cells, err
+	return out, err
 }
 
 func (d *driver) run(ctx context.Context, names []string, verify bool, sink event.Sink) error {
-	e := d.withCtx(ctx)
-	m, cells, err := e.selectCells(names)
+	a := d.e.app()
+	g, err := a.Graph(ctx, names, verify)
 	if err != nil {
 		return err
 	}
-	results, err := e.runCells(m, cells, verify, buildFlags{jobs: 1, makeJobs: 2, keepGoing: true, out: "out"}, sink)
+	results, err := a.Build(ctx, g, app.Options{Jobs: 1, MakeJobs: 2, KeepGoing: true, Out: "out"}, sink)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.logs == nil {
@@ -107,12 +84,13 @@ type pendingLock struct {
 }
 
 func (d *driver) LockDiff(ctx context.Context, update []string) (tui.LockDiff, error) {
-	e := d.withCtx(ctx)
+	e := *d.e
+	e.ctx = ctx
 	m, err := manifest.Load(e.manifestPath)
 	if err != nil {
 		return tui.LockDiff{}, err
 	}
-	_, old, err := readLock(e.lockPath)
+	_, old, err := app.ReadLock(e.lockPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return tui.LockDiff{}, err
 	}

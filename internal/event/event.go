@@ -5,15 +5,13 @@
 // no engine types, no bubbletea types.
 package event
 
-import (
-	"sync"
-	"time"
-)
+import "time"
 
 // Kind says what happened.
 type Kind string
 
 const (
+	Queued   Kind = "queued"   // a cell entered a run and waits for its dependencies or a free job
 	Started  Kind = "started"  // an item began (a download, an action, a plugin call)
 	Progress Kind = "progress" // Done/Total moved
 	Log      Kind = "log"      // one line of output for Item
@@ -79,30 +77,6 @@ func (f Func) Emit(e Event) { f(e) }
 // Discard drops every event.
 var Discard Sink = Func(func(Event) {})
 
-// Locked serializes calls to an underlying Sink that is not itself safe for
-// concurrent use.
-type Locked struct {
-	mu   sync.Mutex
-	Sink Sink
-}
-
-// Emit forwards e while holding the lock.
-func (l *Locked) Emit(e Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.Sink.Emit(e)
-}
-
-// Tee sends every event to all sinks in order.
-type Tee []Sink
-
-// Emit forwards e to each sink.
-func (t Tee) Emit(e Event) {
-	for _, s := range t {
-		s.Emit(e)
-	}
-}
-
 // Emitter stamps events with a phase and the current time before sending them,
 // so engine code can write e.Started("postgres/15.18") and nothing more.
 type Emitter struct {
@@ -123,6 +97,9 @@ func (em Emitter) emit(e Event) {
 	}
 	em.Sink.Emit(e)
 }
+
+// Queued reports that item waits to run.
+func (em Emitter) Queued(item string) { em.emit(Event{Kind: Queued, Item: item, State: StateQueued}) }
 
 // Started reports that item began.
 func (em Emitter) Started(item string) { em.emit(Event{Kind: Started, Item: item}) }

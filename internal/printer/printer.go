@@ -87,6 +87,7 @@ func (p *plain) Emit(e event.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	switch e.Kind {
+	case event.Queued: // the Started or Finished line follows
 	case event.Started:
 		if e.Item == "" {
 			p.printf("%s started", phaseName(e.Phase))

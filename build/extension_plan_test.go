@@ -1,4 +1,4 @@
-package extension_test
+package build_test
 
 import (
 	"archive/tar"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
-	"github.com/monogres/monogres/build/extension"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
@@ -84,27 +83,32 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 	noMakefile := put(writeTarGz(t, "bare-1.0", map[string]string{"configure": "#!/bin/sh\n"}))
 	noMakefile.Name, noMakefile.StripPrefix = "extension/bare/1.0", "bare-1.0"
 
-	extra := buildPlugin(t, st, "./testdata/extra")
-	loop := buildPlugin(t, st, "./testdata/loop")
-	cells := []extension.Cell{
-		{Name: "extra~1.0~" + parent.Name, Extension: "demo", Version: "1.0", Source: withMakefile, Recipe: "plugin:extra", Plugin: extra,
-			Params: map[string]string{"package": "libgeos-dev"}, Parent: parent},
-		{Name: "bare~1.0~" + parent.Name, Extension: "bare", Version: "1.0", Source: noMakefile, Recipe: "pgxs", Parent: parent},
-		{Name: "loop~1.0~" + parent.Name, Extension: "demo", Version: "1.0", Source: withMakefile, Recipe: "plugin:loop", Plugin: loop, Parent: parent},
+	extra := buildPlugin(t, st, "./testdata/plugins/extra")
+	loop := buildPlugin(t, st, "./testdata/plugins/loop")
+	cells := []build.Cell{
+		parent,
+		build.ExtensionCell("extra~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0", Recipe: "plugin:extra", Plugin: extra,
+			Params: map[string]string{"package": "libgeos-dev"}}),
+		build.ExtensionCell("bare~1.0~"+parent.Name, parent, noMakefile, build.Extension{Name: "bare", Version: "1.0", Recipe: "pgxs"}),
+		build.ExtensionCell("loop~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0", Recipe: "plugin:loop", Plugin: loop}),
 	}
-	cfg := extension.Config{
-		Config:        build.Config{Store: st, Toolchain: tc, KeepGoing: true, Jobs: 1},
+	cfg := build.Config{
+		Store: st, Toolchain: tc, KeepGoing: true, Jobs: 1,
 		Plugin:        plugins.Options{Timeout: time.Second},
 		LockedPackage: func(arch, name string) bool { return arch == "amd64" && name == "libssl-dev" },
 	}
-	res, err := extension.Build(ctx, cfg, cells)
+	res, err := build.Build(ctx, cfg, cells)
 	if err == nil {
 		t.Fatal("no error")
 	}
+	if res[0].State != event.StateCached {
+		t.Errorf("parent: %s, want cached: %v", res[0].State, res[0].Err)
+	}
+	res = res[1:]
 	want := []string{
-		`extension: cell extra~1.0~postgres~15.18~barebones~amd64: recipe plugin:extra returned an unusable plan: extra_packages[0]: "libgeos-dev" is not in the lock`,
-		"extension: cell bare~1.0~postgres~15.18~barebones~amd64: recipe pgxs: pgxs recipe for bare 1.0: no Makefile at the root of the source tree",
-		"extension: cell loop~1.0~postgres~15.18~barebones~amd64: recipe plugin:loop: plugin loop: stopped: it did not finish within 1s",
+		`build: cell extra~1.0~postgres~15.18~barebones~amd64: recipe plugin:extra returned an unusable plan: extra_packages[0]: "libgeos-dev" is not in the lock`,
+		"build: cell bare~1.0~postgres~15.18~barebones~amd64: recipe pgxs: pgxs recipe for bare 1.0: no Makefile at the root of the source tree",
+		"build: cell loop~1.0~postgres~15.18~barebones~amd64: recipe plugin:loop: plugin loop: stopped: it did not finish within 1s",
 	}
 	for i, r := range res {
 		if r.State != event.StateFailed || r.Err == nil || !strings.Contains(r.Err.Error(), want[i]) {
@@ -113,9 +117,9 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 	}
 
 	// An unknown build recipe is refused before anything runs.
-	cells[0].Recipe, cells[0].Plugin = "meson", lock.Input{}
-	res, _ = extension.Build(ctx, cfg, cells[:1])
-	if r := res[0]; r.Err == nil || !strings.Contains(r.Err.Error(), `build = "meson": extension cells build with "pgxs" or "plugin:NAME"`) {
+	cells[1].Extension.Recipe, cells[1].Extension.Plugin = "meson", lock.Input{}
+	res, _ = build.Build(ctx, cfg, cells[:2])
+	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), `build = "meson": extension cells build with "pgxs" or "plugin:NAME"`) {
 		t.Errorf("unknown recipe: %v", r.Err)
 	}
 }

@@ -1,4 +1,4 @@
-package extension_test
+package build_test
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/build/buildtest"
-	"github.com/monogres/monogres/build/extension"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/testenv"
 )
@@ -26,22 +25,23 @@ func TestExtensionOnPostgres18(t *testing.T) {
 	p := build.Cell{Name: "postgres~18.6~barebones~amd64", PostgresVersion: "18.6", Major: 18, OptionSet: "barebones", Arch: "amd64", Source: testenv.PG186}
 	st := postgresPackages(t, tc, []build.Cell{p})
 	addInput(t, st, numeral)
-	cells := []extension.Cell{{Name: "numeral~1.3~" + p.Name, Extension: "numeral", Version: "1.3", Source: numeral, Recipe: "pgxs", Parent: p,
-		SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}
-	cfg := extension.Config{Config: build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2}}
-	res, err := extension.Build(ctx, cfg, cells)
+	c := build.ExtensionCell("numeral~1.3~"+p.Name, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
+		SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"})
+	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2}
+	res, err := build.Build(ctx, cfg, []build.Cell{p, c})
 	if err != nil {
 		t.Fatal(err)
 	}
+	res = res[1:]
 	if r := res[0]; r.State != event.StateBuilt {
 		t.Fatalf("%s: state %s, want built", r.Cell, r.State)
 	}
 	t.Logf("%s: built in %v", res[0].Cell, res[0].Duration.Round(time.Second))
-	vres, err := extension.Verify(ctx, cfg, cells)
+	vres, err := build.Run(ctx, cfg, []build.Node{{Cell: p}, {Cell: c, Verify: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := vres[0]; v.State != event.StateVerified || v.Rebuilt != res[0].Package {
+	if v := vres[1]; v.State != event.StateVerified || v.Rebuilt != res[0].Package {
 		t.Errorf("%s: verify state %s, package %s rebuilt %s", v.Cell, v.State, res[0].Package, v.Rebuilt)
 	}
 }

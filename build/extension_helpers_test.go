@@ -1,4 +1,4 @@
-package extension_test
+package build_test
 
 import (
 	"context"
@@ -39,7 +39,7 @@ var (
 
 // postgresCell is the 15.18 cell of an option set with no options
 // (barebones).
-func postgresCell(arch string) build.Cell {
+func barebones1518(arch string) build.Cell {
 	return build.Cell{
 		Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15,
 		OptionSet: "barebones", Arch: arch, Source: testenv.PG1518,

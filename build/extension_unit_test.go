@@ -1,4 +1,4 @@
-package extension
+package build
 
 import (
 	"context"
@@ -7,18 +7,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/plugins"
+
 	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/plugins/sdk"
 )
 
-func testCell(arch string) Cell {
-	return Cell{
-		Name: "demo~1.2~postgres~15.18~barebones~" + arch, Extension: "demo", Version: "1.2",
-		Source: lock.Input{Name: "extension/demo/1.2", SHA256: strings.Repeat("a", 64), StripPrefix: "demo-1.2"},
-		Recipe: "pgxs",
-		Parent: build.Cell{Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: arch},
-	}
+func extCell(arch string) Cell {
+	parent := Cell{Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: arch}
+	return ExtensionCell("demo~1.2~postgres~15.18~barebones~"+arch, parent,
+		lock.Input{Name: "extension/demo/1.2", SHA256: strings.Repeat("a", 64), StripPrefix: "demo-1.2"},
+		Extension{Name: "demo", Version: "1.2", Recipe: "pgxs"})
 }
 
 func TestPGXSPlanPerArch(t *testing.T) {
@@ -30,7 +29,7 @@ func TestPGXSPlanPerArch(t *testing.T) {
 		"amd64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config install DESTDIR=/build/out",
 		"arm64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc install DESTDIR=/build/out",
 	} {
-		p, err := PGXS(arch).Plan(context.Background(), Request(testCell(arch)), os.DirFS(dir))
+		p, err := plugins.PGXS{}.Plan(context.Background(), PluginRequest(extCell(arch)), os.DirFS(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,7 +44,7 @@ func TestPGXSPlanPerArch(t *testing.T) {
 }
 
 func TestScript(t *testing.T) {
-	got := Script(sdk.Plan{Commands: []sdk.Command{
+	got := PlanScript(sdk.Plan{Commands: []sdk.Command{
 		{Argv: []string{"make", "it's"}},
 		{Argv: []string{"make", "install"}, Env: map[string]string{"V": "1", "A": "x y"}, Dir: "sub"},
 	}})
@@ -60,16 +59,16 @@ echo '+ make install'
 	}
 }
 
-func TestSmokeScript(t *testing.T) {
-	c := testCell("amd64")
-	c.SmokeSQL = "SELECT demo() = 1"
+func TestExtensionSmokeScript(t *testing.T) {
+	c := extCell("amd64")
+	c.Extension.SmokeSQL = "SELECT demo() = 1"
 	s := SmokeScript(c)
 	for _, want := range []string{
 		`q 'CREATE EXTENSION "demo"'`,
 		`extname = '\''demo'\''`,
 		`r=$(q 'SELECT demo() = 1')`,
 		`test "$r" != f`,
-		"PG=" + build.SmokeDir,
+		"PG=" + SmokeDir,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("smoke script lacks %q:\n%s", want, s)
@@ -79,12 +78,12 @@ func TestSmokeScript(t *testing.T) {
 
 // TestActionKey: every input of the action changes its key; nothing else
 // does.
-func TestActionKey(t *testing.T) {
+func TestExtensionActionKey(t *testing.T) {
 	base := Action{
-		RecipeVersion: RecipeVersion, Cell: "c", Arch: "amd64", RootDigest: "r",
-		Inputs: []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s"}},
-		Recipe: "pgxs", Plan: sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}},
-		Command: build.Command{Arguments: []string{"/bin/sh", "-c", "make"}}, Smoke: "x",
+		RecipeVersion: ExtensionRecipeVersion, Cell: "c", Arch: "amd64", RootDigest: "r",
+		Inputs: []ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s"}},
+		Recipe: "pgxs", Plan: &sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}},
+		Command: Command{Arguments: []string{"/bin/sh", "-c", "make"}}, Smoke: "x",
 	}
 	if base.Key() != base.Key() {
 		t.Fatal("key is not stable")
@@ -92,14 +91,14 @@ func TestActionKey(t *testing.T) {
 	seen := map[string]string{base.Key(): "base"}
 	for name, mut := range map[string]func(*Action){
 		"parent package": func(a *Action) {
-			a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p2"}, {Path: SrcDir, SHA256: "s"}}
+			a.Inputs = []ActionInput{{Path: PGDir, SHA256: "p2"}, {Path: SrcDir, SHA256: "s"}}
 		},
 		"source": func(a *Action) {
-			a.Inputs = []build.ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s2"}}
+			a.Inputs = []ActionInput{{Path: PGDir, SHA256: "p"}, {Path: SrcDir, SHA256: "s2"}}
 		},
 		"root":   func(a *Action) { a.RootDigest = "r2" },
 		"arch":   func(a *Action) { a.Arch = "arm64" },
-		"plan":   func(a *Action) { a.Plan.Files = []sdk.File{{Path: "x", Content: "y"}} },
+		"plan":   func(a *Action) { a.Plan = &sdk.Plan{Protocol: 1, Files: []sdk.File{{Path: "x", Content: "y"}}} },
 		"recipe": func(a *Action) { a.Recipe = "plugin:x" },
 		"smoke":  func(a *Action) { a.Smoke = "y" },
 	} {
@@ -172,12 +171,12 @@ func TestCollect(t *testing.T) {
 
 func TestUnknownRecipe(t *testing.T) {
 	e := &engine{}
-	c := testCell("amd64")
-	c.Recipe = "meson"
+	c := extCell("amd64")
+	c.Extension.Recipe = "meson"
 	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), `build = "meson"`) {
 		t.Errorf("err %v, want one naming build = \"meson\"", err)
 	}
-	c.Recipe = "plugin:fix"
+	c.Extension.Recipe = "plugin:fix"
 	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), "no plugin input plugin/fix") {
 		t.Errorf("err %v, want one naming the missing plugin input", err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"strings"
@@ -25,25 +25,31 @@ func TestExtensionCell(t *testing.T) {
 		Options: []manifest.Option{"icu", "zstd"}, Extension: "demo", ExtensionVersion: "1.2",
 		ExtensionInput: "extension/demo/1.2", Build: "plugin:fix", Parent: "postgres~15.18~regular~arm64",
 	}
-	ec, err := extensionCell(c, pg, l, "monogres.lock")
+	a := &App{LockPath: "monogres.lock"}
+	ec, err := a.cell(nil, c, l)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ec.Source.SHA256 != "s" || ec.Plugin.SHA256 != "w" || ec.Recipe != "plugin:fix" || ec.Extension != "demo" || ec.Version != "1.2" {
-		t.Errorf("extension cell %+v", ec)
+	x := ec.Extension
+	if ec.Source.SHA256 != "s" || x.Plugin.SHA256 != "w" || x.Recipe != "plugin:fix" || x.Name != "demo" || x.Version != "1.2" || x.Parent != c.Parent ||
+		ec.Arch != "arm64" || ec.Major != 15 || ec.OptionSet != "regular" {
+		t.Errorf("extension cell %+v %+v", ec, x)
 	}
-	p := ec.Parent
-	if p.Name != c.Parent || p.Arch != "arm64" || p.Major != 15 || p.PostgresVersion != "15.18" || p.OptionSet != "regular" ||
+	p, err := a.cell(nil, parentOf(c), l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != c.Parent || p.Extension != nil || p.Arch != "arm64" || p.Major != 15 || p.PostgresVersion != "15.18" || p.OptionSet != "regular" ||
 		strings.Join(p.Options, ",") != "icu,zstd" || p.Source.SHA256 != "p" {
 		t.Errorf("parent cell %+v", p)
 	}
 
 	c.Build = "plugin:missing"
-	if _, err := extensionCell(c, pg, l, "monogres.lock"); err == nil || !strings.Contains(err.Error(), "input plugin/missing is not in monogres.lock") {
+	if _, err := a.cell(nil, c, l); err == nil || !strings.Contains(err.Error(), "input plugin/missing is not in monogres.lock") {
 		t.Errorf("missing plugin: err %v", err)
 	}
 	c.Build, c.ExtensionInput = "pgxs", "extension/demo/9"
-	if _, err := extensionCell(c, pg, l, "monogres.lock"); err == nil || !strings.Contains(err.Error(), "input extension/demo/9 is not in monogres.lock") {
+	if _, err := a.cell(nil, c, l); err == nil || !strings.Contains(err.Error(), "input extension/demo/9 is not in monogres.lock") {
 		t.Errorf("missing source: err %v", err)
 	}
 }

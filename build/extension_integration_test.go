@@ -1,4 +1,4 @@
-package extension_test
+package build_test
 
 import (
 	"archive/tar"
@@ -13,44 +13,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/build/buildtest"
-	"github.com/monogres/monogres/build/extension"
-	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/plugins"
 )
-
-func TestMain(m *testing.M) {
-	sandbox.Init()
-	os.Exit(m.Run())
-}
-
-// recorder keeps the Finished events of a run.
-type recorder struct {
-	ch chan event.Event
-}
-
-func newRecorder() *recorder { return &recorder{ch: make(chan event.Event, 10000)} }
-
-func (r *recorder) Emit(e event.Event) {
-	if e.Kind == event.Finished {
-		r.ch <- e
-	}
-}
-
-func (r *recorder) states(cell string) []event.State {
-	var out []event.State
-	for {
-		select {
-		case e := <-r.ch:
-			if e.Item == cell {
-				out = append(out, e.State)
-			}
-		default:
-			return out
-		}
-	}
-}
 
 // packageFiles lists the regular files and symlinks of a .tar.zst package.
 func packageFiles(t *testing.T, path string) []string {
@@ -105,39 +71,36 @@ func TestExtensions(t *testing.T) {
 	tc := buildtest.RealToolchain(t, testenv.CacheDir(t)+"/store")
 	var parents []build.Cell
 	for _, a := range arches {
-		parents = append(parents, postgresCell(a))
+		parents = append(parents, barebones1518(a))
 	}
 	st := postgresPackages(t, tc, parents)
 	addInput(t, st, pgSimilarity)
 	addInput(t, st, numeral)
 	addInput(t, st, pgRational)
-	fix := buildPlugin(t, st, "../../plugins/examples/rationalfix")
-	loop := buildPlugin(t, st, "./testdata/loop")
+	fix := buildPlugin(t, st, "../plugins/examples/rationalfix")
+	loop := buildPlugin(t, st, "./testdata/plugins/loop")
 
-	var good, all []extension.Cell
+	var good, all []build.Cell
 	for _, p := range parents {
 		suffix := "~" + p.Name
 		good = append(good,
-			extension.Cell{Name: "pg_similarity~1.0" + suffix, Extension: "pg_similarity", Version: "1.0", Source: pgSimilarity, Recipe: "pgxs", Parent: p,
-				SmokeSQL: "SELECT round(jaro('monogres', 'monogress')::numeric, 2) > 0.9"},
-			extension.Cell{Name: "numeral~1.3" + suffix, Extension: "numeral", Version: "1.3", Source: numeral, Recipe: "pgxs", Parent: p,
-				SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"},
-			extension.Cell{Name: "pg_rational~0.0.2" + suffix, Extension: "pg_rational", Version: "0.0.2", Source: pgRational, Recipe: "plugin:rationalfix", Plugin: fix, Parent: p,
-				SmokeSQL: "SELECT '1/3'::rational + '1/6'::rational = '1/2'::rational"},
+			build.ExtensionCell("pg_similarity~1.0"+suffix, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs",
+				SmokeSQL: "SELECT round(jaro('monogres', 'monogress')::numeric, 2) > 0.9"}),
+			build.ExtensionCell("numeral~1.3"+suffix, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
+				SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}),
+			build.ExtensionCell("pg_rational~0.0.2"+suffix, p, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "plugin:rationalfix", Plugin: fix,
+				SmokeSQL: "SELECT '1/3'::rational + '1/6'::rational = '1/2'::rational"}),
 		)
 	}
 	amd := parents[0]
-	broken := extension.Cell{Name: "pg_rational-pgxs~0.0.2~" + amd.Name, Extension: "pg_rational", Version: "0.0.2", Source: pgRational, Recipe: "pgxs", Parent: amd}
-	hostile := extension.Cell{Name: "hostile~1~" + amd.Name, Extension: "pg_rational", Version: "0.0.2", Source: pgRational, Recipe: "plugin:loop", Plugin: loop, Parent: amd}
+	broken := build.ExtensionCell("pg_rational-pgxs~0.0.2~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "pgxs"})
+	hostile := build.ExtensionCell("hostile~1~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "plugin:loop", Plugin: loop})
 	all = append(append(all, hostile, broken), good...)
 
-	rec := newRecorder()
-	cfg := extension.Config{
-		Config: build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 2, MakeJobs: 2, KeepGoing: true, Sink: rec},
-		Plugin: plugins.Options{Timeout: 3 * time.Second},
-	}
+	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 2, MakeJobs: 2, KeepGoing: true,
+		Plugin: plugins.Options{Timeout: 3 * time.Second}}
 	start := time.Now()
-	res, err := extension.Build(ctx, cfg, all)
+	res, err := build.Build(ctx, cfg, append(slices.Clone(parents), all...))
 	t.Logf("first build of %d extension cells: %v", len(all), time.Since(start).Round(time.Millisecond))
 	if err == nil {
 		t.Fatal("build with a hostile plugin and a broken recipe succeeded")
@@ -164,8 +127,8 @@ func TestExtensions(t *testing.T) {
 			continue
 		}
 		files := packageFiles(t, r.PackagePath)
-		so := "lib/" + c.Extension + ".so"
-		control := "share/extension/" + c.Extension + ".control"
+		so := "lib/" + c.Extension.Name + ".so"
+		control := "share/extension/" + c.Extension.Name + ".control"
 		if !slices.Contains(files, so) || !slices.Contains(files, control) {
 			t.Errorf("%s: package has %v, want %s and %s", c.Name, files, so, control)
 		}
@@ -177,14 +140,14 @@ func TestExtensions(t *testing.T) {
 				t.Errorf("%s: package has Postgres file %s", c.Name, f)
 			}
 		}
-		if c.Extension == "pg_rational" && !slices.Contains(files, "share/extension/pg_rational--0.0.1--0.0.2.sql") {
+		if c.Extension.Name == "pg_rational" && !slices.Contains(files, "share/extension/pg_rational--0.0.1--0.0.2.sql") {
 			t.Errorf("%s: the plugin's patch did not install the upgrade script: %v", c.Name, files)
 		}
 		log, err := os.ReadFile(r.Log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(log), "smoke test passed") || !strings.Contains(string(log), "CREATE EXTENSION "+c.Extension) {
+		if !strings.Contains(string(log), "smoke test passed") || !strings.Contains(string(log), "CREATE EXTENSION "+c.Extension.Name) {
 			t.Errorf("%s: log %s shows no passing CREATE EXTENSION smoke test", c.Name, r.Log)
 		}
 	}
@@ -193,31 +156,38 @@ func TestExtensions(t *testing.T) {
 	}
 
 	// A second build is a cache hit without a sandbox.
-	rec2 := newRecorder()
-	cfg.Sink = rec2
+	rec := &recorder{}
+	cfg.Sink = rec
 	start = time.Now()
-	again, err := extension.Build(ctx, cfg, good)
+	again, err := build.Build(ctx, cfg, append(slices.Clone(parents), good...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("second build of %d extension cells: %v", len(good), time.Since(start).Round(time.Millisecond))
-	for i, r := range again {
-		if r.State != event.StateCached || r.Package != byName[good[i].Name].Package {
-			t.Errorf("%s: second build %s %s, want cached %s", r.Cell, r.State, r.Package, byName[good[i].Name].Package)
+	for _, r := range again {
+		if r.State != event.StateCached || r.Package != byName[r.Cell].Package {
+			t.Errorf("%s: second build %s %s, want cached %s", r.Cell, r.State, r.Package, byName[r.Cell].Package)
 		}
-		if s := rec2.states(r.Cell); slices.Contains(s, event.StateRunning) {
-			t.Errorf("%s: second build ran the build (states %v)", r.Cell, s)
+		if rec.started(r.Cell) {
+			t.Errorf("%s: second build ran the build", r.Cell)
 		}
 	}
 
 	// Verify rebuilds bypassing the cache and gets the same bytes.
 	start = time.Now()
-	vres, err := extension.Verify(ctx, cfg, good)
+	var nodes []build.Node
+	for _, p := range parents {
+		nodes = append(nodes, build.Node{Cell: p}) // inputs here, verified as Postgres cells elsewhere
+	}
+	for _, c := range good {
+		nodes = append(nodes, build.Node{Cell: c, Verify: true})
+	}
+	vres, err := build.Run(ctx, cfg, nodes)
 	t.Logf("verify of %d extension cells: %v", len(good), time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range vres {
+	for _, r := range vres[len(parents):] {
 		if r.State != event.StateVerified || r.Rebuilt != r.Package {
 			t.Errorf("%s: verify %s, package %s rebuilt %s", r.Cell, r.State, r.Package, r.Rebuilt)
 		}
@@ -231,19 +201,19 @@ func BenchmarkExtension(b *testing.B) {
 	testenv.RequireRoot(b, "namespaces, real toolchain roots")
 	ctx := context.Background()
 	tc := buildtest.RealToolchain(b, testenv.CacheDir(b)+"/store")
-	p := postgresCell("amd64")
+	p := barebones1518("amd64")
 	st := postgresPackages(b, tc, []build.Cell{p})
 	addInput(b, st, pgSimilarity)
-	c := extension.Cell{Name: "pg_similarity~1.0~" + p.Name, Extension: "pg_similarity", Version: "1.0", Source: pgSimilarity, Recipe: "pgxs", Parent: p}
-	cfg := extension.Config{Config: build.Config{Store: st, Toolchain: tc, MakeJobs: 2}}
+	c := build.ExtensionCell("pg_similarity~1.0~"+p.Name, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs"})
+	cfg := build.Config{Store: st, Toolchain: tc, MakeJobs: 2}
 	start := time.Now()
-	if r, err := extension.Build(ctx, cfg, []extension.Cell{c}); err != nil || r[0].State != event.StateBuilt {
+	if r, err := build.Build(ctx, cfg, []build.Cell{p, c}); err != nil || r[1].State != event.StateBuilt {
 		b.Fatalf("cold build: %v", err)
 	}
 	cold := time.Since(start)
 	for b.Loop() {
-		r, err := extension.Build(ctx, cfg, []extension.Cell{c})
-		if err != nil || r[0].State != event.StateCached {
+		r, err := build.Build(ctx, cfg, []build.Cell{p, c})
+		if err != nil || r[1].State != event.StateCached {
 			b.Fatalf("cached build: %v", err)
 		}
 	}

@@ -1,0 +1,133 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/monogres/monogres/plugins"
+	"github.com/monogres/monogres/plugins/sdk"
+)
+
+// Planned is what a dry run reports of one cell.
+type Planned struct {
+	Cell string `json:"cell"`
+	// ActionKey is empty when it cannot be computed yet (Reason says why).
+	ActionKey string `json:"action_key,omitempty"`
+	// Cached: the action cache has the key (a build would not run it).
+	Cached bool `json:"cached"`
+	// Missing are the lock inputs the cell needs that are not in the store.
+	Missing []string `json:"missing,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+}
+
+// DryRun computes the action key of every node the way Run does (an
+// extension's recipe runs on its staged source, against its parent's cached
+// package) and looks it up in the action cache; nothing is fetched, built
+// or recorded. missing lists, per cell, the inputs absent from the store; a
+// cell missing any has no key.
+func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]string) ([]Planned, error) {
+	e, err := newEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := newGraph(nodes); err != nil {
+		return nil, err
+	}
+	out := make([]Planned, len(nodes))
+	pkg := map[string]string{} // Postgres cell → cached package
+	for pass := range 2 {      // Postgres cells, then extension cells
+		for i, n := range nodes {
+			c := n.Cell
+			if (c.Extension != nil) != (pass == 1) {
+				continue
+			}
+			p := Planned{Cell: c.Name, Missing: missing[c.Name]}
+			var parent Result
+			switch {
+			case len(p.Missing) > 0:
+				p.Reason = "inputs missing from the store: run `monogres fetch`"
+			case c.Extension != nil && pkg[c.Extension.Parent] == "":
+				p.Reason = fmt.Sprintf("Postgres cell %s is not built yet: its package is an input", c.Extension.Parent)
+			default:
+				if c.Extension != nil {
+					parent.Package = pkg[c.Extension.Parent]
+				}
+				pr, err := e.prepare(ctx, c, parent, runOpts{scratch: e.scratch})
+				if pr.dir != "" {
+					os.RemoveAll(pr.dir)
+				}
+				if err != nil {
+					p.Reason = err.Error()
+					break
+				}
+				p.ActionKey = pr.key
+				hit, ok, err := Lookup(e.cfg.Store, pr.key)
+				if err != nil {
+					return nil, err
+				}
+				p.Cached = ok
+				if ok && c.Extension == nil {
+					pkg[c.Name] = hit.Package
+				}
+			}
+			out[i] = p
+		}
+	}
+	return out, nil
+}
+
+// Prepared is an extension cell made ready for its sandbox by Prepare.
+type Prepared struct {
+	// Request is what the recipe was given (Files excepted: the host fills
+	// them in).
+	Request sdk.Request
+	// Plan is the recipe's validated plan; Applied lists what applying it
+	// changed in the extracted source.
+	Plan    sdk.Plan
+	Applied []plugins.Applied
+	// PluginStderr is what a plugin wrote to stderr.
+	PluginStderr []byte
+	// Dir is the scratch dir (the caller removes it); Source is the
+	// extracted source tree in it, with the plan applied.
+	Dir, Source string
+	// ActionKey is the cell's action key; Cached says whether the action
+	// cache has it.
+	ActionKey string
+	Cached    bool
+}
+
+// Prepare does for extension cell c everything a build does before the
+// sandbox runs: it builds (or finds cached) its parent Postgres cell,
+// extracts the source, builds the recipe's request, runs the recipe,
+// checks its plan against the lock and applies it to the extracted tree.
+// `monogres plugin run --cell` calls it, so it sees exactly what a build
+// would. The caller removes Prepared.Dir, which is set whenever it was
+// created, also on error.
+func Prepare(ctx context.Context, cfg Config, parent, c Cell) (Prepared, error) {
+	if c.Extension == nil || c.Extension.Parent != parent.Name {
+		return Prepared{}, fmt.Errorf("build: Prepare: %s is not an extension cell of %s", c.Name, parent.Name)
+	}
+	e, err := newEngine(cfg)
+	if err != nil {
+		return Prepared{}, err
+	}
+	pres, err := Build(ctx, cfg, []Cell{parent})
+	if err != nil {
+		return Prepared{}, fmt.Errorf("build: cell %s: Postgres cell %s: %w", c.Name, parent.Name, err)
+	}
+	p, err := e.prepare(ctx, c, pres[0], runOpts{scratch: e.scratch})
+	out := Prepared{Request: p.req, Applied: p.applied, PluginStderr: p.planLog, Dir: p.dir, ActionKey: p.key}
+	if p.dir != "" {
+		out.Source = filepath.Join(p.dir, "src")
+	}
+	if p.plan != nil {
+		out.Plan = *p.plan
+	}
+	if err != nil {
+		return out, err
+	}
+	_, out.Cached, err = Lookup(e.cfg.Store, p.key)
+	return out, err
+}

@@ -1,0 +1,222 @@
+package build
+
+import (
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/plugins"
+	"github.com/monogres/monogres/plugins/sdk"
+)
+
+// ExtensionRecipeVersion is part of every extension action key; bump it
+// when the build script, packaging or smoke test of extension cells change
+// what a build produces.
+const ExtensionRecipeVersion = "monogres-extension-recipe-1"
+
+// PGDir holds the parent Postgres package in an extension build,
+// read-only; its pg_config is PGConfig and reports paths below PGDir. The
+// extension installs into OutDir+PGDir (DESTDIR=OutDir).
+const PGDir = "/build/pg"
+
+// PGConfig is the parent's pg_config inside the sandbox.
+const PGConfig = PGDir + "/bin/pg_config"
+
+// PluginRequest is the recipe request of extension cell c, exactly as a
+// build sends it (also to a plugin run by `monogres plugin run --cell`).
+func PluginRequest(c Cell) sdk.Request {
+	x := c.Extension
+	return sdk.Request{
+		Protocol:  sdk.ProtocolVersion,
+		Extension: sdk.Extension{Name: x.Name, Version: x.Version},
+		Postgres:  sdk.Postgres{Version: c.PostgresVersion, Major: c.Major},
+		OptionSet: c.OptionSet,
+		Arch:      c.Arch,
+		Paths:     sdk.Paths{Source: SrcDir, Out: OutDir, PGConfig: PGConfig, Prefix: PGDir},
+		Params:    x.Params,
+	}
+}
+
+// PlanScript renders a plan's commands as a POSIX shell script: each
+// command is echoed, then run in its directory below SrcDir with its env
+// added; the script stops at the first failure.
+func PlanScript(p sdk.Plan) string {
+	var b strings.Builder
+	b.WriteString("set -eu\n")
+	for _, c := range p.Commands {
+		dir := SrcDir
+		if c.Dir != "" {
+			dir += "/" + c.Dir
+		}
+		var words []string
+		for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+			words = append(words, shQuote(k+"="+c.Env[k]))
+		}
+		for _, a := range c.Argv {
+			words = append(words, shQuote(a))
+		}
+		cmd := strings.Join(words, " ")
+		if len(c.Env) > 0 {
+			cmd = "env " + cmd
+		}
+		fmt.Fprintf(&b, "echo %s\n(cd %s && %s)\n", shQuote("+ "+strings.Join(c.Argv, " ")), shQuote(dir), cmd)
+	}
+	return b.String()
+}
+
+// extensionAction is the action of extension cell c built against the
+// parent package parentPkg, from the plan its recipe returned.
+func extensionAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) Action {
+	x := c.Extension
+	inputs := []ActionInput{
+		{Path: PGDir, SHA256: parentPkg},
+		{Path: SrcDir, SHA256: c.Source.SHA256, StripPrefix: c.Source.StripPrefix},
+	}
+	if x.Plugin.SHA256 != "" {
+		inputs = append(inputs, ActionInput{Path: "plugin:" + x.Plugin.Name, SHA256: x.Plugin.SHA256})
+	}
+	return Action{
+		RecipeVersion: ExtensionRecipeVersion,
+		Cell:          c.Name,
+		Arch:          c.Arch,
+		RootDigest:    rootDigest,
+		Inputs:        inputs,
+		Recipe:        x.Recipe,
+		Plan:          &plan,
+		Command: Command{
+			Arguments:        []string{"/bin/sh", "-c", PlanScript(plan)},
+			Environment:      envVars(sandbox.DefaultEnv(sde)),
+			WorkingDirectory: SrcDir,
+			OutputPaths:      []string{OutDir},
+		},
+		Smoke: SmokeScript(c),
+	}
+}
+
+// extensionSmokeScript is the smoke test of an extension cell, run in the
+// sandbox as SmokeUID with the Postgres package and the extension package
+// extracted together at SmokeDir: initdb into /tmp, start the server on a
+// unix socket, CREATE EXTENSION, check pg_extension lists it, run SmokeSQL
+// (an error or a result of false fails the test), stop. Like the Postgres
+// smoke test it reuses the relocatable install: nothing is at the build
+// prefix.
+func extensionSmokeScript(x *Extension) string {
+	ident := `"` + strings.ReplaceAll(x.Name, `"`, `""`) + `"`
+	lit := "'" + strings.ReplaceAll(x.Name, "'", "''") + "'"
+	s := `set -eu
+PG=` + SmokeDir + `
+echo "+ initdb"
+"$PG/bin/initdb" -D /tmp/data -U postgres -A trust --no-sync >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
+echo "+ pg_ctl start"
+"$PG/bin/pg_ctl" -D /tmp/data -o "-k /tmp -c listen_addresses=" -l /tmp/server.log -w -t 120 start >/dev/null || { cat /tmp/server.log; exit 1; }
+stop() { "$PG/bin/pg_ctl" -D /tmp/data -w -t 120 stop >/dev/null; }
+q() { "$PG/bin/psql" -X -h /tmp -U postgres -d postgres -v ON_ERROR_STOP=1 -At -c "$1" || { stop; cat /tmp/server.log; exit 1; }; }
+echo "+ CREATE EXTENSION ` + x.Name + `"
+q ` + shQuote("CREATE EXTENSION "+ident) + `
+v=$(q ` + shQuote("SELECT extversion FROM pg_extension WHERE extname = "+lit) + `)
+test -n "$v" || { stop; echo "pg_extension has no ` + x.Name + ` after CREATE EXTENSION"; exit 1; }
+echo "` + x.Name + ` $v installed"
+`
+	if x.SmokeSQL != "" {
+		s += "echo " + shQuote("+ "+x.SmokeSQL) + "\nr=$(q " + shQuote(x.SmokeSQL) + ")\necho \"$r\"\n" +
+			`test "$r" != f || { stop; echo "the smoke query returned false"; exit 1; }` + "\n"
+	}
+	s += `echo "+ pg_ctl stop"
+stop
+echo "smoke test passed"
+`
+	return s
+}
+
+// collect returns the directory to package of an extension build: the
+// install below outDir+PGDir, reduced to what patterns select
+// (plugins.MatchPackage, relative to outDir). A selected file outside
+// PGDir, a file the Postgres package (extracted at pg) already has, and an
+// empty install are errors.
+func collect(outDir, pg string, patterns []string) (string, error) {
+	root := filepath.Join(outDir, strings.TrimPrefix(PGDir, "/"))
+	base := strings.TrimPrefix(PGDir, "/") + "/"
+	var files []string
+	matched := make([]bool, len(patterns))
+	err := filepath.WalkDir(outDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(outDir, p)
+		rel = filepath.ToSlash(rel)
+		for i, pat := range patterns {
+			matched[i] = matched[i] || plugins.MatchPattern(pat, rel)
+		}
+		if !plugins.MatchPackage(patterns, rel) {
+			return nil
+		}
+		if !strings.HasPrefix(rel, base) {
+			return fmt.Errorf("%s was installed outside the Postgres tree %s (DESTDIR=%s); an extension package holds only files below it", "/"+rel, PGDir, OutDir)
+		}
+		in := strings.TrimPrefix(rel, base)
+		if _, err := os.Lstat(filepath.Join(pg, filepath.FromSlash(in))); err == nil {
+			return fmt.Errorf("the extension installs %s, which the Postgres package already has", in)
+		}
+		files = append(files, in)
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(files) == 0 {
+		return "", fmt.Errorf("nothing was installed below %s%s (or nothing matched the plan's package patterns %q)", OutDir, PGDir, patterns)
+	}
+	for i, ok := range matched {
+		if !ok {
+			return "", fmt.Errorf("package[%d] %q matched no installed file", i, patterns[i])
+		}
+	}
+	if len(patterns) == 0 {
+		return root, nil
+	}
+	sel := filepath.Join(outDir, "..", "selected")
+	for _, f := range files {
+		dst := filepath.Join(sel, filepath.FromSlash(f))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.Rename(filepath.Join(root, filepath.FromSlash(f)), dst); err != nil {
+			return "", err
+		}
+	}
+	return sel, nil
+}
+
+// merge moves the tree at src into dst: directories are merged, a file
+// that dst already has is an error.
+func merge(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if _, err := os.Lstat(target); err == nil {
+			return fmt.Errorf("%s is in both packages", filepath.ToSlash(rel))
+		}
+		return os.Rename(p, target)
+	})
+}
+
+// ExtensionCell is the cell of extension x built against parent: parent's
+// target (version, option set, arch) with source as its source.
+func ExtensionCell(name string, parent Cell, source lock.Input, x Extension) Cell {
+	x.Parent = parent.Name
+	c := parent
+	c.Name, c.Source, c.Extension = name, source, &x
+	return c
+}

@@ -1,0 +1,341 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/build/sandbox"
+	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/plan"
+	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
+)
+
+// Graph is what building a selection of cells takes: the engine's nodes
+// (an extension cell's parent Postgres cell is added, built but not
+// verified, when it was not selected) and the locked inputs they need.
+type Graph struct {
+	Manifest  *manifest.Manifest
+	Lock      *lock.Lock
+	LockBytes []byte
+	Nodes     []build.Node
+	// Inputs are every input the nodes need in the store, sorted by name;
+	// Needs lists them per cell.
+	Inputs []lock.Input
+	Needs  map[string][]lock.Input
+}
+
+// Options are the settings of a build or verify run.
+type Options struct {
+	Jobs, MakeJobs int
+	KeepGoing      bool
+	Out            string // receives CELL.tar.zst and CELL.json; "" for none
+	Offline        bool   // fetch from the store and distdirs only
+	// Evidence is build.Config.Evidence: called for every package
+	// published into Out (internal/cli writes SBOMs and provenance).
+	Evidence func(cell string, r *build.Result) error
+}
+
+// Graph selects the cells matching patterns (or the default cells) from a
+// lock that is up to date with the manifest, and computes what they need.
+// verify marks the selected cells to be verified.
+func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph, error) {
+	m, cells, err := a.Select(patterns)
+	if err != nil {
+		return nil, err
+	}
+	lockBytes, l, err := ReadLock(a.LockPath)
+	if err != nil {
+		return nil, fmt.Errorf("%v (run `monogres lock` first)", err)
+	}
+	if reasons, _, err := lock.Check(ctx, m, l); err != nil {
+		return nil, err
+	} else if len(reasons) > 0 {
+		return nil, fmt.Errorf("%s is out of date (%s): run `monogres lock`", a.LockPath, reasons[0])
+	}
+	g := &Graph{Manifest: m, Lock: l, LockBytes: lockBytes, Needs: map[string][]lock.Input{}}
+	added := map[string]bool{}
+	add := func(c build.Cell, verify bool) {
+		if added[c.Name] {
+			return
+		}
+		added[c.Name] = true
+		g.Nodes = append(g.Nodes, build.Node{Cell: c, Verify: verify})
+	}
+	selected := map[string]bool{}
+	for _, c := range cells {
+		selected[c.Name] = true
+	}
+	for _, c := range cells {
+		bc, err := a.cell(m, c, l)
+		if err != nil {
+			return nil, err
+		}
+		if bc.Extension != nil && !selected[bc.Extension.Parent] {
+			parent, err := a.cell(m, parentOf(c), l)
+			if err != nil {
+				return nil, err
+			}
+			add(parent, false)
+		}
+		add(bc, verify)
+	}
+	need := map[string]lock.Input{}
+	roots := toolchains.FromLock(l)
+	for _, n := range g.Nodes {
+		ins := []lock.Input{n.Cell.Source}
+		if x := n.Cell.Extension; x != nil && x.Plugin.Name != "" {
+			ins = append(ins, x.Plugin)
+		}
+		ins = append(ins, RootInputs(roots, n.Cell)...)
+		g.Needs[n.Cell.Name] = ins
+		for _, in := range ins {
+			need[in.Name] = in
+		}
+	}
+	for _, in := range need {
+		g.Inputs = append(g.Inputs, in)
+	}
+	slices.SortFunc(g.Inputs, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
+	return g, nil
+}
+
+// parentOf is the Postgres cell an extension cell of the matrix is built
+// against.
+func parentOf(c plan.Cell) plan.Cell {
+	p := c
+	p.Name, p.Extension, p.ExtensionVersion, p.ExtensionInput, p.Build, p.Parent = c.Parent, "", "", "", "", ""
+	return p
+}
+
+// cell is the engine's view of a matrix cell, with its locked inputs.
+func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell, error) {
+	src, ok := l.Find(c.Input)
+	if !ok {
+		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, a.LockPath)
+	}
+	opts := make([]string, len(c.Options))
+	for i, o := range c.Options {
+		opts[i] = string(o)
+	}
+	pg := build.Cell{
+		Name: c.Name, PostgresVersion: c.Postgres.String(), Major: c.Postgres.Major,
+		OptionSet: string(c.OptionSet), Options: opts, Arch: string(c.Arch), Source: src,
+	}
+	if c.Extension == "" {
+		return pg, nil
+	}
+	pg.Name = c.Parent
+	esrc, ok := l.Find(c.ExtensionInput)
+	if !ok {
+		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, a.LockPath)
+	}
+	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion, Recipe: c.Build, Params: extensionParams(m, c.Extension)}
+	if name, ok := strings.CutPrefix(c.Build, "plugin:"); ok {
+		in, ok := l.Find("plugin/" + name)
+		if !ok {
+			return build.Cell{}, fmt.Errorf("%s: build = %q but input plugin/%s is not in %s: declare [[plugin]] %s and run `monogres lock`", c.Name, c.Build, name, a.LockPath, name)
+		}
+		x.Plugin = in
+	}
+	return build.ExtensionCell(c.Name, pg, esrc, x), nil
+}
+
+// extensionParams are the params of the manifest's extension name.
+func extensionParams(m *manifest.Manifest, name string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	for _, x := range m.Extensions {
+		if x.Name == name {
+			return x.Params
+		}
+	}
+	return nil
+}
+
+// RootInputs are the locked .debs of the toolchain root that builds c; a
+// root the lock dropped has none (the cell fails when it is built, with the
+// resolver's reason).
+func RootInputs(roots *toolchains.Resolved, c build.Cell) []lock.Input {
+	req, err := roots.Request(build.RootCell(c))
+	if err != nil {
+		return nil
+	}
+	ins := make([]lock.Input, len(req.Packages))
+	for i, p := range req.Packages {
+		ins[i] = p.Input()
+	}
+	return ins
+}
+
+// ComposeRoot returns the ToolchainFunc composing (or finding cached) the
+// root of a cell from the locked layers and the .debs in the store.
+func ComposeRoot(st *store.Store, roots *toolchains.Resolved) build.ToolchainFunc {
+	return func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
+		req, err := roots.Request(c)
+		if err != nil {
+			return build.Toolchain{}, fmt.Errorf("%w (run `monogres lock` if the manifest's toolchain changed)", err)
+		}
+		open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
+		root, err := toolchains.ComposeCached(ctx, st.Dir(), req.Packages, open, toolchains.DefaultOptions)
+		if err != nil {
+			return build.Toolchain{}, err
+		}
+		return build.Toolchain{Dir: root.Dir, Digest: root.Digest, Packages: toolchains.Names(req.Packages)}, nil
+	}
+}
+
+// lockedPackage reports whether the lock has the Debian package name in
+// some root for arch (a plugin's extra_packages must; the engine checks the
+// cell's own root first).
+func lockedPackage(l *lock.Lock) func(arch, name string) bool {
+	return func(arch, name string) bool {
+		for _, in := range l.Inputs {
+			if in.Kind == lock.KindDeb && strings.HasSuffix(in.Name, "/"+name) && slices.ContainsFunc(in.Roots, func(r string) bool { return r == arch || strings.HasPrefix(r, arch+"~") }) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// SandboxLimits are the manifest's [limits] for the sandbox; what it
+// leaves out stays zero, which the sandbox fills from
+// sandbox.DefaultLimits.
+func SandboxLimits(l manifest.Limits) sandbox.Limits {
+	return sandbox.Limits{
+		Processes: l.Processes,
+		Memory:    int64(l.Memory),
+		CPUTime:   time.Duration(l.CPUTime),
+		WallClock: time.Duration(l.WallClock),
+		Tmpfs:     int64(l.Tmpfs),
+	}
+}
+
+// config is the engine configuration of a run of g.
+func config(g *Graph, st *store.Store, o Options, sink event.Sink) build.Config {
+	sum := sha256.Sum256(g.LockBytes)
+	return build.Config{
+		Store:         st,
+		Toolchain:     ComposeRoot(st, toolchains.FromLock(g.Lock)),
+		OutDir:        o.Out,
+		Jobs:          o.Jobs,
+		MakeJobs:      o.MakeJobs,
+		KeepGoing:     o.KeepGoing,
+		LockDigest:    "sha256:" + hex.EncodeToString(sum[:]),
+		Sink:          sink,
+		LockedPackage: lockedPackage(g.Lock),
+		Limits:        SandboxLimits(g.Manifest.Limits),
+		Evidence:      o.Evidence,
+	}
+}
+
+// Build fetches what g needs, then builds (and verifies) its nodes in one
+// engine run. Results are in the order of g.Nodes.
+func (a *App) Build(ctx context.Context, g *Graph, o Options, sink event.Sink) ([]build.Result, error) {
+	st, err := OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Register(a.LockPath, nil); err != nil {
+		return nil, err
+	}
+	f, err := Fetcher(g.Manifest, st, 8, o.Offline, sink)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Fetch(ctx, g.Inputs); err != nil {
+		return nil, err
+	}
+	if o.Out != "" {
+		if err := os.MkdirAll(o.Out, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	results, err := build.Run(ctx, config(g, st, o, sink), g.Nodes)
+	// The action keys of the cells built or found cached are recorded
+	// under this lock's store registration, so `store gc` keeps their
+	// packages and logs.
+	actions := map[string]string{}
+	for _, r := range results {
+		if r.ActionKey != "" && r.Package != "" {
+			actions[r.Cell] = r.ActionKey
+		}
+	}
+	if len(actions) > 0 {
+		if rerr := st.Register(a.LockPath, actions); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return results, err
+}
+
+// DryRun reports for every node of g its action key, whether the action
+// cache has it and which inputs are missing from the store, without
+// fetching or building anything.
+func (a *App) DryRun(ctx context.Context, g *Graph) ([]build.Planned, error) {
+	st, err := OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	missing := map[string][]string{}
+	for _, n := range g.Nodes {
+		for _, in := range g.Needs[n.Cell.Name] {
+			if !st.Has(in.SHA256) {
+				missing[n.Cell.Name] = append(missing[n.Cell.Name], in.Name)
+			}
+		}
+	}
+	return build.DryRun(ctx, config(g, st, Options{}, nil), g.Nodes, missing)
+}
+
+// PrepareCell plans one extension cell the way a build does (build.Prepare:
+// same request, lock check, source, parent package) after fetching what it
+// needs; `monogres plugin run --cell` prints the result. The caller removes
+// Prepared.Dir when it is set.
+func (a *App) PrepareCell(ctx context.Context, name string, sink event.Sink) (build.Cell, build.Prepared, error) {
+	g, err := a.Graph(ctx, []string{name}, false)
+	if err != nil {
+		return build.Cell{}, build.Prepared{}, err
+	}
+	var c, parent build.Cell
+	n := 0
+	for _, node := range g.Nodes {
+		if node.Cell.Extension != nil {
+			c = node.Cell
+			n++
+		}
+	}
+	if n != 1 || len(g.Nodes) != 2 {
+		return build.Cell{}, build.Prepared{}, fmt.Errorf("plugin run --cell: %q selects %d extension cells and %d other cells; give one extension cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, n, len(g.Nodes)-n-min(n, 1))
+	}
+	for _, node := range g.Nodes {
+		if node.Cell.Name == c.Extension.Parent {
+			parent = node.Cell
+		}
+	}
+	st, err := OpenStore()
+	if err != nil {
+		return c, build.Prepared{}, err
+	}
+	f, err := Fetcher(g.Manifest, st, 8, false, sink)
+	if err != nil {
+		return c, build.Prepared{}, err
+	}
+	if err := f.Fetch(ctx, g.Inputs); err != nil {
+		return c, build.Prepared{}, err
+	}
+	prep, err := build.Prepare(ctx, config(g, st, Options{Jobs: 1, MakeJobs: 2}, sink), parent, c)
+	return c, prep, err
+}
