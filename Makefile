@@ -1,9 +1,10 @@
 # Quick start (see README.md):
 #   make build   builds the default distribution (monogres build)
-#   make test    installs what the tests need on Debian 12 and runs them
+#   make test    installs what the tests need on Debian 12 and runs both tiers (CI)
+#   make test-short  the fast unit tier only (go test -short)
 GO ?= go
 
-.PHONY: build test setup check bench
+.PHONY: build test test-short setup check bench
 
 build:
 	$(GO) run ./cmd/monogres build
@@ -17,6 +18,9 @@ test: setup
 	# Postgres cells the build tests put in the shared test store
 	# ($$MONOGRES_TEST_CACHE/store) instead of building them again.
 	$(GO) test -p 1 -timeout 85m ./...
+
+test-short:
+	$(GO) test -short ./...
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
