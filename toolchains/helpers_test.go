@@ -53,7 +53,7 @@ func debCache(t testing.TB, pkgs []Package) Opener {
 func indexFromStanzas(t testing.TB, arch, text string) *Index {
 	t.Helper()
 	idx := newIndex(Source{BaseURL: "http://example.invalid/debian", Suite: "test", Components: []string{"main"}, Arches: []string{arch}}, IndexFile{Path: "Release"})
-	if err := idx.add("main/binary-"+arch+"/Packages", "synthetic", arch, []byte(text), releaseFiles{}); err != nil {
+	if err := idx.add(IndexFile{Path: "main/binary-" + arch + "/Packages", URL: "synthetic", Arch: arch}, []byte(text)); err != nil {
 		t.Fatal(err)
 	}
 	idx.finish()

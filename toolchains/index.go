@@ -1,9 +1,7 @@
 package toolchains
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,11 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
+	"github.com/monogres/monogres/internal/archive"
+	"github.com/monogres/monogres/internal/debarchive"
 	"pault.ag/go/debian/control"
 	"pault.ag/go/debian/version"
 )
@@ -41,22 +39,39 @@ type Source struct {
 	Suite      string   // e.g. "bookworm"
 	Components []string // e.g. ["main"]
 	Arches     []string // e.g. ["amd64", "arm64"]; "all" packages are always included
+	// Keyring holds the keys trusted to sign the suite's Release file; nil
+	// means Debian 12's archive keys (debarchive.Debian12Keys).
+	Keyring *debarchive.Keyring
 }
 
 func (s Source) distsURL() string {
 	return strings.TrimSuffix(s.BaseURL, "/") + "/dists/" + s.Suite + "/"
 }
 
+func (s Source) keyring() (*debarchive.Keyring, error) {
+	if s.Keyring != nil {
+		return s.Keyring, nil
+	}
+	return defaultKeyring()
+}
+
+var defaultKeyring = sync.OnceValues(func() (*debarchive.Keyring, error) {
+	return debarchive.DebianKeyring().Select(debarchive.Debian12Keys)
+})
+
 // IndexFile is one verified file of an archive index.
 type IndexFile struct {
-	// Path is relative to dists/<suite>/: "InRelease", "Release" or
-	// "main/binary-amd64/Packages" (always the uncompressed name: the digest
-	// is that of the uncompressed bytes, so HTTP and apt lists agree).
+	// Path is relative to dists/<suite>/: "InRelease", "Release",
+	// "Release.gpg" or "main/binary-amd64/Packages.xz" (the file the archive
+	// serves, pinned by the digest the signed Release lists for it).
 	Path   string
 	URL    string // where it was read, for the lock's hints
 	SHA256 string // hex
 	Size   int64
 	Arch   string // set for Packages files
+	// Data are the pinned bytes when they were read (nil when only the
+	// Release file's digest of them is known), to keep in a store.
+	Data []byte
 }
 
 // Index is a parsed, verified Packages index of one suite.
@@ -65,8 +80,13 @@ type Index struct {
 	// Release is the InRelease or Release file the Packages files were
 	// verified against; its digest pins the whole index.
 	Release IndexFile
+	// Signature is Release.gpg when the archive has no InRelease.
+	Signature *IndexFile
 	// Packages are the verified Packages files, sorted by Path.
 	Packages []IndexFile
+	// Verified is the signed content of Release: who signed it, and the
+	// digests it lists.
+	Verified *debarchive.Release
 
 	byName   map[string][]*entry    // real packages, by name
 	provides map[string][]providing // virtual names, by provided name
@@ -88,11 +108,13 @@ type providing struct {
 	version string // "" when the Provides is unversioned
 }
 
-// FetchIndex downloads dists/<suite>/InRelease (or Release) and the Packages
-// file of every component and architecture of src, verifying each Packages
-// file against the sha256 and size the Release file lists.
-// The InRelease signature is not checked: the Release digest is what the
-// lock pins.
+// packagesExts are the compressions tried for a Packages file, best first.
+var packagesExts = []string{".xz", ".gz", ""}
+
+// FetchIndex downloads dists/<suite>/InRelease (or Release and
+// Release.gpg), verifies its OpenPGP signature against src's keyring, and
+// downloads the Packages file of every component and architecture of src,
+// verifying each against the sha256 and size the signed Release lists.
 func FetchIndex(ctx context.Context, client *http.Client, src Source) (*Index, error) {
 	if client == nil {
 		client = http.DefaultClient
@@ -101,56 +123,45 @@ func FetchIndex(ctx context.Context, client *http.Client, src Source) (*Index, e
 		return nil, err
 	}
 	base := src.distsURL()
-	var rel []byte
-	var relName string
-	var err error
-	for _, name := range []string{"InRelease", "Release"} {
-		rel, err = httpGet(ctx, client, base+name)
-		if err == nil {
-			relName = name
-			break
-		}
-		if !errors.Is(err, errNotFound) {
+	files := map[string][]byte{}
+	rel, err := httpGet(ctx, client, base+"InRelease")
+	switch {
+	case err == nil:
+		files["InRelease"] = rel
+	case errors.Is(err, errNotFound):
+		if files["Release"], err = httpGet(ctx, client, base+"Release"); err != nil {
 			return nil, err
 		}
+		if files["Release.gpg"], err = httpGet(ctx, client, base+"Release.gpg"); err != nil {
+			return nil, fmt.Errorf("%w (the archive has no InRelease, so its Release must come with a signature)", err)
+		}
+	default:
+		return nil, err
 	}
-	if relName == "" {
-		return nil, fmt.Errorf("toolchains: %s: neither InRelease nor Release found", base)
-	}
-	rf, err := parseRelease(rel)
+	idx, err := newVerifiedIndex(src, files, base)
 	if err != nil {
-		return nil, fmt.Errorf("toolchains: %s%s: %w", base, relName, err)
+		return nil, err
 	}
-	idx := newIndex(src, IndexFile{Path: relName, URL: base + relName, SHA256: sha256Hex(rel), Size: int64(len(rel))})
 	for _, comp := range src.Components {
 		for _, arch := range src.Arches {
 			plain := comp + "/binary-" + arch + "/Packages"
-			var data []byte
-			var url string
-			for _, ext := range []string{".xz", ".gz", ""} {
-				want, ok := rf[plain+ext]
-				if !ok {
+			found := false
+			for _, ext := range packagesExts {
+				if _, ok := idx.Verified.Files[plain+ext]; !ok {
 					continue
 				}
-				url = base + plain + ext
-				raw, err := httpGet(ctx, client, url)
+				raw, err := httpGet(ctx, client, base+plain+ext)
 				if err != nil {
 					return nil, err
 				}
-				if err := want.verify(raw); err != nil {
-					return nil, fmt.Errorf("toolchains: %s: %w", url, err)
+				if err := idx.addPinned(plain+ext, arch, raw); err != nil {
+					return nil, err
 				}
-				data, err = decompress(ext, bytes.NewReader(raw))
-				if err != nil {
-					return nil, fmt.Errorf("toolchains: %s: %w", url, err)
-				}
+				found = true
 				break
 			}
-			if url == "" {
-				return nil, fmt.Errorf("toolchains: %s%s lists no %s[.xz|.gz]", base, relName, plain)
-			}
-			if err := idx.add(plain, url, arch, data, rf); err != nil {
-				return nil, err
+			if !found {
+				return nil, fmt.Errorf("toolchains: %s%s lists no %s[.xz|.gz]", base, idx.Release.Path, plain)
 			}
 		}
 	}
@@ -158,35 +169,123 @@ func FetchIndex(ctx context.Context, client *http.Client, src Source) (*Index, e
 	return idx, nil
 }
 
+// LoadPinned builds the index of src from pinned files already at hand
+// (from a store): files maps paths under dists/<suite>/ ("InRelease", or
+// "Release" and "Release.gpg"; "main/binary-amd64/Packages.xz", ...) to
+// their bytes. The Release signature and every Packages file are verified
+// as FetchIndex does; a component or arch without a Packages file is an error.
+func LoadPinned(src Source, files map[string][]byte) (*Index, error) {
+	if err := src.check(); err != nil {
+		return nil, err
+	}
+	idx, err := newVerifiedIndex(src, files, src.distsURL())
+	if err != nil {
+		return nil, err
+	}
+	for _, comp := range src.Components {
+		for _, arch := range src.Arches {
+			plain := comp + "/binary-" + arch + "/Packages"
+			found := false
+			for _, ext := range packagesExts {
+				if raw, ok := files[plain+ext]; ok {
+					if err := idx.addPinned(plain+ext, arch, raw); err != nil {
+						return nil, err
+					}
+					found = true
+					break
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("toolchains: no %s%s[.xz|.gz] at hand", src.distsURL(), plain)
+			}
+		}
+	}
+	idx.finish()
+	return idx, nil
+}
+
+// newVerifiedIndex verifies the Release file in files (InRelease, or
+// Release with Release.gpg) and starts an index pinned to it.
+func newVerifiedIndex(src Source, files map[string][]byte, base string) (*Index, error) {
+	kr, err := src.keyring()
+	if err != nil {
+		return nil, fmt.Errorf("toolchains: keyring: %w", err)
+	}
+	var rel *debarchive.Release
+	var pin IndexFile
+	var sig *IndexFile
+	if b, ok := files["InRelease"]; ok {
+		pin = IndexFile{Path: "InRelease", Data: b}
+		rel, err = debarchive.VerifyInRelease(b, kr)
+	} else if b, ok := files["Release"]; ok {
+		s, ok := files["Release.gpg"]
+		if !ok {
+			return nil, fmt.Errorf("toolchains: %sRelease: no Release.gpg signature", base)
+		}
+		pin = IndexFile{Path: "Release", Data: b}
+		sig = &IndexFile{Path: "Release.gpg", URL: base + "Release.gpg", SHA256: sha256Hex(s), Size: int64(len(s)), Data: s}
+		rel, err = debarchive.VerifyDetached(b, s, kr)
+	} else {
+		return nil, fmt.Errorf("toolchains: %s: neither InRelease nor Release found", base)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("toolchains: %s%s: %w", base, pin.Path, err)
+	}
+	if err := rel.CheckSuite(src.Suite); err != nil {
+		return nil, fmt.Errorf("toolchains: %s%s: %w", base, pin.Path, err)
+	}
+	pin.URL, pin.SHA256, pin.Size = src.distsURL()+pin.Path, sha256Hex(pin.Data), int64(len(pin.Data))
+	idx := newIndex(src, pin)
+	idx.Signature, idx.Verified = sig, rel
+	return idx, nil
+}
+
+// addPinned verifies raw as the Release's file path (a possibly compressed
+// Packages file), pins it and parses it.
+func (idx *Index) addPinned(path, arch string, raw []byte) error {
+	url := idx.Source.distsURL() + path
+	if err := idx.Verified.Check(path, raw); err != nil {
+		return fmt.Errorf("toolchains: %s: %w", url, err)
+	}
+	data, err := decompress(path[strings.LastIndex(path, "/Packages")+len("/Packages"):], bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("toolchains: %s: %w", url, err)
+	}
+	pin := IndexFile{Path: path, URL: url, SHA256: sha256Hex(raw), Size: int64(len(raw)), Arch: arch, Data: raw}
+	return idx.add(pin, data)
+}
+
 // LoadAptLists reads the index of src from apt's list directory (normally
 // /var/lib/apt/lists, after `apt-get update` with a matching sources entry),
-// verifying the Packages files against the InRelease or Release file there.
-// Lists may be plain or compressed with lz4, gz, xz or zst.
+// verifying the InRelease (or Release and Release.gpg) signature there and
+// the Packages files against it. Lists may be plain or compressed with lz4,
+// gz, xz or zst.
 func LoadAptLists(dir string, src Source) (*Index, error) {
 	if err := src.check(); err != nil {
 		return nil, err
 	}
 	prefix := filepath.Join(dir, aptListPrefix(src.distsURL()))
-	var rel []byte
-	var relPath, relName string
-	for _, name := range []string{"InRelease", "Release"} {
+	files := map[string][]byte{}
+	for _, name := range []string{"InRelease", "Release", "Release.gpg"} {
 		b, err := os.ReadFile(prefix + name)
 		if err == nil {
-			rel, relPath, relName = b, prefix+name, name
-			break
+			files[name] = b
+			if name == "InRelease" {
+				break
+			}
+			continue
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("toolchains: %w", err)
 		}
 	}
-	if relPath == "" {
+	if len(files) == 0 {
 		return nil, fmt.Errorf("toolchains: no %sInRelease or Release in %s (run apt-get update with a sources entry for %s %s)", aptListPrefix(src.distsURL()), dir, src.BaseURL, src.Suite)
 	}
-	rf, err := parseRelease(rel)
+	idx, err := newVerifiedIndex(src, files, prefix)
 	if err != nil {
-		return nil, fmt.Errorf("toolchains: %s: %w", relPath, err)
+		return nil, err
 	}
-	idx := newIndex(src, IndexFile{Path: relName, URL: src.distsURL() + relName, SHA256: sha256Hex(rel), Size: int64(len(rel))})
 	for _, comp := range src.Components {
 		for _, arch := range src.Arches {
 			plain := comp + "/binary-" + arch + "/Packages"
@@ -216,10 +315,20 @@ func LoadAptLists(dir string, src Source) (*Index, error) {
 				}
 				return nil, fmt.Errorf("toolchains: no apt list %s[.lz4|.gz|.xz|.zst]%s", base, hint)
 			}
-			if _, ok := rf[plain]; !ok {
-				return nil, fmt.Errorf("toolchains: %s does not list %s", relPath, plain)
+			// apt keeps the uncompressed bytes: check them against the
+			// Release, and pin the compressed file the archive serves (by
+			// the Release's digest of it) so the lock's URL yields it.
+			if err := idx.Verified.Check(plain, data); err != nil {
+				return nil, fmt.Errorf("toolchains: apt list %s (uncompressed): %w", found, err)
 			}
-			if err := idx.add(plain, src.distsURL()+plain, arch, data, rf); err != nil {
+			pin := IndexFile{Path: plain, URL: src.distsURL() + plain, SHA256: sha256Hex(data), Size: int64(len(data)), Arch: arch}
+			for _, ext := range []string{".xz", ".gz"} {
+				if f, ok := idx.Verified.Files[plain+ext]; ok {
+					pin = IndexFile{Path: plain + ext, URL: src.distsURL() + plain + ext, SHA256: f.SHA256, Size: f.Size, Arch: arch}
+					break
+				}
+			}
+			if err := idx.add(pin, data); err != nil {
 				return nil, fmt.Errorf("%w (list %s)", err, found)
 			}
 		}
@@ -264,25 +373,10 @@ func newIndex(src Source, rel IndexFile) *Index {
 	}
 }
 
-// add verifies data (an uncompressed Packages file) against the Release
-// entry for plain and parses its stanzas.
-func (idx *Index) add(plain, url, arch string, data []byte, rf releaseFiles) error {
-	if want, ok := rf[plain]; ok {
-		if err := want.verify(data); err != nil {
-			return fmt.Errorf("toolchains: %s (uncompressed): %w", url, err)
-		}
-	}
-	// Pin the file the archive really serves (Packages.xz; Debian does not
-	// serve plain Packages) by the Release file's digest of it, so the lock
-	// entry's URL yields exactly the pinned bytes whichever source was read.
-	pinned := IndexFile{Path: plain, URL: url, SHA256: sha256Hex(data), Size: int64(len(data)), Arch: arch}
-	for _, ext := range []string{".xz", ".gz"} {
-		if f, ok := rf[plain+ext]; ok {
-			pinned = IndexFile{Path: plain + ext, URL: idx.Source.distsURL() + plain + ext, SHA256: f.sha256, Size: f.size, Arch: arch}
-			break
-		}
-	}
-	idx.Packages = append(idx.Packages, pinned)
+// add records pin and parses data, the uncompressed Packages file it holds.
+func (idx *Index) add(pin IndexFile, data []byte) error {
+	url := pin.URL
+	idx.Packages = append(idx.Packages, pin)
 	pool := strings.TrimSuffix(idx.Source.BaseURL, "/") + "/"
 	r, err := control.NewParagraphReader(bytes.NewReader(data), nil)
 	if err != nil {
@@ -410,57 +504,6 @@ func (idx *Index) Len() int {
 	return n
 }
 
-// releaseFiles maps a path under dists/<suite>/ to its SHA256 line.
-type releaseFiles map[string]releaseFile
-
-type releaseFile struct {
-	sha256 string
-	size   int64
-}
-
-func (f releaseFile) verify(data []byte) error {
-	if int64(len(data)) != f.size {
-		return fmt.Errorf("size %d, Release file says %d", len(data), f.size)
-	}
-	if got := sha256Hex(data); got != f.sha256 {
-		return fmt.Errorf("sha256 %s, Release file says %s", got, f.sha256)
-	}
-	return nil
-}
-
-// parseRelease reads the SHA256 field of a Release or InRelease file.
-func parseRelease(b []byte) (releaseFiles, error) {
-	r, err := control.NewParagraphReader(bytes.NewReader(b), nil)
-	if err != nil {
-		return nil, err
-	}
-	p, err := r.Next()
-	if err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
-	}
-	field := p.Values["SHA256"]
-	if field == "" {
-		return nil, errors.New("no SHA256 field")
-	}
-	out := releaseFiles{}
-	sc := bufio.NewScanner(strings.NewReader(field))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 3 {
-			return nil, fmt.Errorf("SHA256 line %q: want \"<sha256> <size> <path>\"", sc.Text())
-		}
-		size, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("SHA256 line %q: size: %w", sc.Text(), err)
-		}
-		out[f[2]] = releaseFile{sha256: strings.ToLower(f[0]), size: size}
-	}
-	return out, nil
-}
-
 var errNotFound = errors.New("not found")
 
 func httpGet(ctx context.Context, client *http.Client, url string) ([]byte, error) {
@@ -491,35 +534,11 @@ func httpGet(ctx context.Context, client *http.Client, url string) ([]byte, erro
 
 // decompress reads r fully, decoding by file extension ("" is plain).
 func decompress(ext string, r io.Reader) ([]byte, error) {
-	var dr io.Reader
-	switch ext {
-	case "":
-		dr = r
-	case ".gz":
-		z, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		defer z.Close()
-		dr = z
-	case ".xz":
-		z, err := xz.NewReader(bufio.NewReader(r))
-		if err != nil {
-			return nil, err
-		}
-		dr = z
-	case ".zst":
-		z, err := zstd.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		defer z.Close()
-		dr = z
-	case ".lz4":
-		dr = lz4.NewReader(r)
-	default:
-		return nil, fmt.Errorf("unknown compression %q", ext)
+	dr, err := archive.Decompress(ext, r)
+	if err != nil {
+		return nil, err
 	}
+	defer dr.Close()
 	b, err := io.ReadAll(io.LimitReader(dr, maxIndexBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("decompress %s: %w", ext, err)

@@ -18,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/monogres/monogres/internal/debarchive"
+	"github.com/monogres/monogres/internal/debarchive/debarchivetest"
 	"github.com/monogres/monogres/internal/testenv"
 )
 
@@ -54,7 +56,7 @@ func aptDownload(t *testing.T, dir string, names []string) {
 
 // localRepo builds a Debian repository from real .debs (apt-get download +
 // dpkg-scanpackages + a Release file) and serves it on loopback.
-func localRepo(t *testing.T) *httptest.Server {
+func localRepo(t *testing.T) (*httptest.Server, *debarchive.Keyring) {
 	testenv.RequireRoot(t, "chroot and apt-get")
 	if _, err := exec.LookPath("dpkg-scanpackages"); err != nil {
 		t.Fatalf("dpkg-scanpackages not found (apt-get install dpkg-dev): %v", err)
@@ -93,17 +95,26 @@ func localRepo(t *testing.T) *httptest.Server {
 		s := sha256.Sum256(files[name])
 		fmt.Fprintf(&rel, " %s %d %s\n", hex.EncodeToString(s[:]), len(files[name]), name)
 	}
+	// Signed with a key made here, as Debian signs its Release files.
+	signer := debarchivetest.NewSigner(t)
 	if err := os.WriteFile(filepath.Join(dists, "Release"), []byte(rel.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dists, "Release.gpg"), signer.DetachSign(t, []byte(rel.String())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(repo)))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, signer.Keyring(t)
 }
 
 func TestResolveLocalRepository(t *testing.T) {
-	srv := localRepo(t)
-	idx, err := FetchIndex(context.Background(), srv.Client(), Source{BaseURL: srv.URL, Suite: "local", Components: []string{"main"}, Arches: []string{"amd64"}})
+	srv, kr := localRepo(t)
+	src := Source{BaseURL: srv.URL, Suite: "local", Components: []string{"main"}, Arches: []string{"amd64"}, Keyring: kr}
+	if _, err := FetchIndex(context.Background(), srv.Client(), Source{BaseURL: srv.URL, Suite: "local", Components: []string{"main"}, Arches: []string{"amd64"}}); err == nil || !strings.Contains(err.Error(), "not signed by a trusted key") {
+		t.Fatalf("a Release signed by an untrusted key: %v", err)
+	}
+	idx, err := FetchIndex(context.Background(), srv.Client(), src)
 	if err != nil {
 		t.Fatal(err)
 	}

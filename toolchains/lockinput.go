@@ -29,7 +29,11 @@ func (p Package) Input() lock.Input {
 // "index/bookworm/main/binary-amd64/Packages"). A Packages entry pins the
 // uncompressed bytes.
 func (idx *Index) Inputs() []lock.Input {
-	files := append([]IndexFile{idx.Release}, idx.Packages...)
+	files := []IndexFile{idx.Release}
+	if idx.Signature != nil {
+		files = append(files, *idx.Signature)
+	}
+	files = append(files, idx.Packages...)
 	out := make([]lock.Input, 0, len(files))
 	for _, f := range files {
 		out = append(out, lock.Input{
