@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/monogres/monogres/internal/archive"
 	"github.com/monogres/monogres/internal/debarchive"

@@ -33,7 +33,9 @@ func NewSigner(t testing.TB) *Signer {
 }
 
 // Fingerprint is the key's fingerprint as manifests name it.
-func (s *Signer) Fingerprint() string { return strings.ToUpper(hex.EncodeToString(s.e.PrimaryKey.Fingerprint)) }
+func (s *Signer) Fingerprint() string {
+	return strings.ToUpper(hex.EncodeToString(s.e.PrimaryKey.Fingerprint))
+}
 
 // PublicKey is the armored public key, as a keyring file holds it.
 func (s *Signer) PublicKey(t testing.TB) []byte {
