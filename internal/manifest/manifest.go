@@ -129,6 +129,12 @@ type Toolchain struct {
 	Packages []string `toml:"packages" json:"packages"`
 	// Target adds packages per target arch (the arm64 cross root).
 	Target map[string]ToolchainTarget `toml:"target" json:"target,omitempty"`
+	// Keys are the fingerprints of the OpenPGP keys trusted to sign the
+	// archive's Release file; empty means Debian 12's archive keys.
+	Keys []string `toml:"keys" json:"keys,omitempty"`
+	// Keyring is a file of public keys (relative to the manifest) for an
+	// archive Debian does not sign; only its keys listed in Keys are trusted.
+	Keyring string `toml:"keyring" json:"keyring,omitempty"`
 }
 
 // ToolchainTarget lists packages added for one target arch.
@@ -165,14 +171,17 @@ func Load(path string) (*Manifest, error) {
 
 // Parse decodes and validates manifest bytes; file names them in errors.
 func Parse(file string, data []byte) (*Manifest, error) {
-	m, ok := decodeFast(data)
-	if !ok {
-		var err error
-		if m, err = decodeStrict(file, data); err != nil {
-			return nil, err
-		}
+	if err := checkShape(file, data); err != nil {
+		return nil, err
+	}
+	m, err := decode(file, data)
+	if err != nil {
+		return nil, err
 	}
 	m.File = file
+	if err := checkStrings(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -190,8 +199,8 @@ func Parse(file string, data []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-// decodeStrict decodes with BurntSushi/toml, whose errors carry positions.
-func decodeStrict(file string, data []byte) (Manifest, error) {
+// decode decodes with BurntSushi/toml, whose errors carry positions.
+func decode(file string, data []byte) (Manifest, error) {
 	var m Manifest
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&m)
 	if err != nil {
@@ -253,6 +262,8 @@ func positioned(file string, data []byte, err error) error {
 	}
 	return fmt.Errorf("%s:%d:%d: %s", file, line, col, msg)
 }
+
+var fingerprint = regexp.MustCompile(`^(0[xX])?([0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{64}$`)
 
 var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 
@@ -388,6 +399,14 @@ func (m *Manifest) validate() error {
 	}
 	if err := m.Limits.check(); err != nil {
 		return err
+	}
+	for i, k := range m.Toolchain.Keys {
+		if !fingerprint.MatchString(k) {
+			return fmt.Errorf("toolchain.keys[%d] %q: want an OpenPGP key fingerprint (40 or 64 hex digits)", i, k)
+		}
+	}
+	if m.Toolchain.Keyring != "" && len(m.Toolchain.Keys) == 0 {
+		return fmt.Errorf("toolchain.keyring %q: list the fingerprints to trust from it in toolchain.keys", m.Toolchain.Keyring)
 	}
 	for a := range m.Toolchain.Target {
 		if !slices.Contains(p.Targets, Arch(a)) {
