@@ -13,6 +13,9 @@ setup:
 	bash .ci/setup
 
 test: setup
+	# lock --check verifies every deb/* pin against the signed Debian index
+	# offline; the pinned index files (~17 MB) go into the store first.
+	$(GO) run ./cmd/monogres fetch 'index/*'
 	$(GO) run ./cmd/monogres lock --check
 	# -p 1: packages run one after another, so the extension tests find the
 	# Postgres cells the build tests put in the shared test store

@@ -44,6 +44,10 @@ type Options struct {
 type Result struct {
 	Lock    *Lock
 	Pending []string // inputs that need a download to be hashed
+	// LockOnly names the inputs whose sha256 neither the manifest nor the
+	// release index gives: the lock (the download `monogres lock` hashed)
+	// is their only pin.
+	LockOnly []string
 }
 
 // ManifestDigest is the digest of the parts of a manifest that decide the
@@ -241,9 +245,11 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 			}
 		case hadOld && !updating && o.Version == in.Version && o.Kind == in.Kind:
 			in.SHA256, in.Size, in.SourceDateEpoch = o.SHA256, o.Size, o.SourceDateEpoch
+			res.LockOnly = append(res.LockOnly, in.Name)
 		case opts.Offline:
 			res.Pending = append(res.Pending, in.Name)
 		default:
+			res.LockOnly = append(res.LockOnly, in.Name)
 			if opts.Hash == nil {
 				return nil, fmt.Errorf("lock: %s needs a download to be hashed and no downloader is set", in.Name)
 			}
@@ -401,14 +407,36 @@ func extensionInput(m *manifest.Manifest, e manifest.Extension, version string) 
 	return in
 }
 
+// Report is what Check found.
+type Report struct {
+	// Reasons the lock is stale or wrong; none when it is up to date.
+	Reasons []string
+	// Changes `monogres lock` would make that can be known offline.
+	Changes []Change
+	// LockOnly names the inputs pinned by the lock alone (see Result).
+	LockOnly []string
+}
+
 // Check compares a lock with what its manifest asks for, without network.
 // It returns the reasons the lock is stale (none when it is up to date) and
 // the changes `monogres lock` would make that can be known offline.
 func Check(ctx context.Context, m *manifest.Manifest, old *Lock) (reasons []string, changes []Change, err error) {
-	res, err := Resolve(ctx, m, old, Options{Offline: true})
+	r, err := CheckReport(ctx, m, old)
 	if err != nil {
 		return nil, nil, err
 	}
+	return r.Reasons, r.Changes, nil
+}
+
+// CheckReport is Check with the inputs pinned by the lock alone. A sha256
+// the manifest or the release index gives is the trust root of its input:
+// a lock that differs is wrong, and the reason names that root.
+func CheckReport(ctx context.Context, m *manifest.Manifest, old *Lock) (*Report, error) {
+	res, err := Resolve(ctx, m, old, Options{Offline: true})
+	if err != nil {
+		return nil, err
+	}
+	var reasons []string
 	if old.Manifest != res.Lock.Manifest {
 		reasons = append(reasons, fmt.Sprintf("the manifest's inputs changed since the lock was written (lock has %s, manifest is %s)", old.Manifest, res.Lock.Manifest))
 	}
@@ -419,13 +447,15 @@ func Check(ctx context.Context, m *manifest.Manifest, old *Lock) (reasons []stri
 			reasons = append(reasons, fmt.Sprintf("input %s is not pinned in the lock", p))
 		}
 	}
-	changes = Diff(old, res.Lock)
+	changes := Diff(old, res.Lock)
 	for _, c := range changes {
 		switch {
 		case c.Kind == Updated && c.Old.SHA256 != c.New.SHA256 && c.New.Kind == KindPlugin && len(c.New.URLs) == 1 && strings.HasPrefix(c.New.URLs[0], LocalURL):
 			reasons = append(reasons, fmt.Sprintf("plugin %s: its local file %s changed since it was locked (lock has sha256 %s, the file has %s): run `monogres lock` to pin the new file", strings.TrimPrefix(c.Name, "plugin/"), strings.TrimPrefix(c.New.URLs[0], LocalURL), c.Old.SHA256, c.New.SHA256))
-		case c.Kind == Updated && c.Old.SHA256 != c.New.SHA256 && c.Old.Version == c.New.Version:
-			reasons = append(reasons, fmt.Sprintf("input %s: the lock says sha256 %s but the index says %s", c.Name, c.Old.SHA256, c.New.SHA256))
+		case c.Kind == Updated && c.Old.Version == c.New.Version && c.New.SHA256 != "" && (c.Old.SHA256 != c.New.SHA256 || c.Old.Size != c.New.Size && c.New.Size != 0):
+			for _, d := range fieldDiffs(*c.Old, *c.New, trustRoot(m, c.New)) {
+				reasons = append(reasons, fmt.Sprintf("input %s: %s", c.Name, d))
+			}
 		case c.Kind == Removed:
 			reasons = append(reasons, fmt.Sprintf("input %s is locked but the manifest no longer asks for it", c.Name))
 		case c.Kind == Added && c.New.SHA256 != "":
@@ -434,5 +464,23 @@ func Check(ctx context.Context, m *manifest.Manifest, old *Lock) (reasons []stri
 			reasons = append(reasons, fmt.Sprintf("input %s differs from what the manifest asks for", c.Name))
 		}
 	}
-	return reasons, changes, nil
+	return &Report{Reasons: reasons, Changes: changes, LockOnly: res.LockOnly}, nil
+}
+
+// trustRoot names where the sha256 of a manifest-derived input comes from.
+func trustRoot(m *manifest.Manifest, in *Input) string {
+	switch in.Kind {
+	case KindExtension:
+		return fmt.Sprintf("%s ([[extension.release]] version %s)", m.File, in.Version)
+	case KindPlugin:
+		return fmt.Sprintf("%s ([[plugin]] %s)", m.File, strings.TrimPrefix(in.Name, "plugin/"))
+	case KindPostgres:
+		for _, r := range m.Postgres.Releases {
+			if r.Version == in.Version {
+				return fmt.Sprintf("%s ([[postgres.release]] version %s)", m.File, in.Version)
+			}
+		}
+		return fmt.Sprintf("monogres' built-in release index (Postgres %s)", in.Version)
+	}
+	return "the index"
 }

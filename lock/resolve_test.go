@@ -371,7 +371,7 @@ func TestCheck(t *testing.T) {
 			bad.Inputs[i].SHA256 = "00" + sha1518[2:]
 		}
 	}
-	want := "input postgres/15: the lock says sha256 00" + sha1518[2:] + " but the index says " + sha1518
+	want := "input postgres/15: the lock says sha256 00" + sha1518[2:] + ", but monogres' built-in release index (Postgres 15.18) says " + sha1518
 	if r := reasons(t, m, bad); !slices.Equal(r, []string{want}) {
 		t.Errorf("hand-edited sha256: %q", r)
 	}
@@ -386,8 +386,8 @@ func TestCheck(t *testing.T) {
 		}
 	}
 	r = reasons(t, m, bad)
-	if len(r) != 2 || r[0] != "input extension/sim/1.1: the lock says sha256 "+strings.Repeat("4", 64)+" but the index says "+strings.Repeat("2", 64) ||
-		r[1] != "input postgres/15 differs from what the manifest asks for" {
+	if len(r) != 2 || r[0] != "input extension/sim/1.1: the lock says sha256 "+strings.Repeat("4", 64)+", but m.toml ([[extension.release]] version 1.1) says "+strings.Repeat("2", 64) ||
+		!strings.HasPrefix(r[1], "input postgres/15: the lock says size ") || !strings.Contains(r[1], ", but monogres' built-in release index (Postgres 15.18) says ") {
 		t.Errorf("hand-edited manifest pin and size: %q", r)
 	}
 }

@@ -95,6 +95,7 @@ type Index struct {
 // entry is one stanza of a Packages file.
 type entry struct {
 	Package
+	from       string // the Packages file listing it, e.g. "main/binary-amd64/Packages.xz"
 	ver        version.Version
 	priority   string
 	essential  bool
@@ -394,6 +395,7 @@ func (idx *Index) add(pin IndexFile, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("toolchains: %s: stanza %d: %w", url, n, err)
 		}
+		e.from = pin.Path
 		idx.insert(e)
 	}
 }
@@ -493,6 +495,17 @@ func (idx *Index) Lookup(name string) []Package {
 		out = append(out, e.Package)
 	}
 	return out
+}
+
+// Origin is the path (under dists/<suite>/) of the Packages file listing
+// the package name:arch=version, or "".
+func (idx *Index) Origin(name, arch, version string) string {
+	for _, e := range idx.byName[name] {
+		if e.Arch == arch && e.Version == version {
+			return e.from
+		}
+	}
+	return ""
 }
 
 // Len is the number of package stanzas in the index.

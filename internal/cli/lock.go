@@ -119,12 +119,34 @@ func summarize(changes []lock.Change) string {
 }
 
 func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
-	reasons, changes, err := lock.Check(e.ctx, m, old)
+	rep, err := lock.CheckReport(e.ctx, m, old)
 	if err != nil {
 		return err
 	}
+	reasons := rep.Reasons
+	var summary string
+	if old.Toolchain == "" || old.Toolchain == lock.ToolchainDigest(m) {
+		// (A changed toolchain request is already a reason: the packages
+		// must be resolved again, so there is nothing to verify.)
+		var problems []string
+		problems, summary, err = e.verifyToolchain(m, old)
+		if err != nil {
+			return err
+		}
+		reasons = append(reasons, problems...)
+	}
 	if len(reasons) == 0 {
 		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(old.Inputs))
+		if summary != "" {
+			fmt.Fprintln(e.stdout, summary)
+		}
+		if n := len(rep.LockOnly); n > 0 {
+			names := rep.LockOnly
+			if n > 5 {
+				names = append(names[:5:5], fmt.Sprintf("and %d more", n-5))
+			}
+			fmt.Fprintf(e.stdout, "note: %d inputs rest on the lock alone (neither %s nor the release index pins their sha256; a change to it is for the lock's reviewer to catch): %s\n", n, e.manifestPath, strings.Join(names, ", "))
+		}
 		return nil
 	}
 	var b strings.Builder
@@ -132,11 +154,15 @@ func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
 	for _, r := range reasons {
 		fmt.Fprintf(&b, "  - %s\n", r)
 	}
-	if len(changes) > 0 {
+	if len(rep.Changes) > 0 {
 		b.WriteString("\n`monogres lock` would make these changes:\n")
-		b.WriteString(summarize(changes))
+		b.WriteString(summarize(rep.Changes))
 	}
-	b.WriteString("\nRun `monogres lock` and commit monogres.lock.")
+	if len(reasons) == 1 && strings.HasPrefix(reasons[0], missingIndex) {
+		b.WriteString("\nRun `monogres fetch 'index/*'`, then `monogres lock --check` again.")
+	} else {
+		b.WriteString("\nRun `monogres lock` and commit monogres.lock.")
+	}
 	return exitError{exitFail, b.String()}
 }
 

@@ -51,6 +51,11 @@ func TestTUIEndToEnd(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
+	// lock --check verifies the deb/* pins against the signed index
+	// offline: the index files must be in the store first.
+	if out, err := run("fetch", "index/*"); err != nil {
+		t.Fatalf("fetch index/*: %v\n%s", err, out)
+	}
 	if out, err := run("lock", "--check"); err != nil {
 		t.Fatalf("the repository's monogres.lock does not match its monogres.toml: %v\n%s", err, out)
 	}

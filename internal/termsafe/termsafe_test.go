@@ -7,14 +7,14 @@ import (
 
 func TestUnsafe(t *testing.T) {
 	bad := []string{
-		"pg\x1b[2J",         // clear screen
+		"pg\x1b[2J",           // clear screen
 		"1.0\x1b]0;pwned\x07", // set window title
-		"ext\rfake",          // carriage return overwrites the line
-		"a\u009bb",           // C1 CSI
-		"abc\u202efdp.exe",   // right-to-left override
-		"x\u200by",           // zero-width space
-		"v\x7f",              // DEL
-		"bad\xffutf8",        // invalid UTF-8
+		"ext\rfake",           // carriage return overwrites the line
+		"a\u009bb",            // C1 CSI
+		"abc\u202efdp.exe",    // right-to-left override
+		"x\u200by",            // zero-width space
+		"v\x7f",               // DEL
+		"bad\xffutf8",         // invalid UTF-8
 		"tab\tname",
 	}
 	for _, s := range bad {

@@ -1,0 +1,304 @@
+package cli
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/monogres/monogres/internal/debarchive/debarchivetest"
+)
+
+// signedArchive serves a Debian archive on loopback: dists/test/InRelease
+// clearsigned by a key made for the test, a gzipped Packages index with a
+// small closure (hello -> libc6, libgcc-s1 -> gcc-12-base), and an
+// extension tarball. tamper, when set, rewrites the InRelease it serves.
+type signedArchive struct {
+	srv    *httptest.Server
+	signer *debarchivetest.Signer
+	mu     sync.Mutex
+	files  map[string][]byte
+}
+
+const testPackages = `Package: hello
+Version: 2.10-3
+Architecture: amd64
+Depends: libc6 (>= 2.34)
+Filename: pool/main/h/hello/hello_2.10-3_amd64.deb
+Size: 53216
+SHA256: 1111111111111111111111111111111111111111111111111111111111111111
+
+Package: libc6
+Version: 2.36-9+deb12u13
+Architecture: amd64
+Multi-Arch: same
+Depends: libgcc-s1
+Filename: pool/main/g/glibc/libc6_2.36-9+deb12u13_amd64.deb
+Size: 2758032
+SHA256: 2222222222222222222222222222222222222222222222222222222222222222
+
+Package: libgcc-s1
+Version: 12.2.0-14+deb12u1
+Architecture: amd64
+Multi-Arch: same
+Depends: gcc-12-base (= 12.2.0-14+deb12u1)
+Filename: pool/main/g/gcc-12/libgcc-s1_12.2.0-14+deb12u1_amd64.deb
+Size: 49432
+SHA256: 3333333333333333333333333333333333333333333333333333333333333333
+
+Package: gcc-12-base
+Version: 12.2.0-14+deb12u1
+Architecture: amd64
+Multi-Arch: same
+Filename: pool/main/g/gcc-12/gcc-12-base_12.2.0-14+deb12u1_amd64.deb
+Size: 37488
+SHA256: 4444444444444444444444444444444444444444444444444444444444444444
+`
+
+func newSignedArchive(t *testing.T) *signedArchive {
+	a := &signedArchive{signer: debarchivetest.NewSigner(t), files: map[string][]byte{}}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(testPackages))
+	zw.Close()
+	a.files["/dists/test/main/binary-amd64/Packages.gz"] = gz.Bytes()
+	a.files["/dists/test/InRelease"] = a.signer.ClearSign(t, a.release(gz.Bytes()))
+	tgz, err := targz(filepath.Join("testdata", "golden", "src", filepath.Base(firstSrc(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.files["/ext.tar.gz"] = tgz
+	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.mu.Lock()
+		b, ok := a.files[r.URL.Path]
+		a.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(b)
+	}))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func firstSrc(t *testing.T) string {
+	dirs, _ := filepath.Glob(filepath.Join("testdata", "golden", "src", "*"))
+	if len(dirs) == 0 {
+		t.Fatal("no golden sources")
+	}
+	return dirs[0]
+}
+
+func (a *signedArchive) release(packagesGz []byte) []byte {
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	return []byte(fmt.Sprintf("Origin: test\nSuite: test\nCodename: test\nArchitectures: amd64\nComponents: main\nSHA256:\n %s %d main/binary-amd64/Packages\n %s %d main/binary-amd64/Packages.gz\n",
+		sum([]byte(testPackages)), len(testPackages), sum(packagesGz), len(packagesGz)))
+}
+
+// trustProject writes a manifest using the archive (trusting only its key)
+// with one extension pinned by the manifest and one pinned by the lock
+// alone, locks it, and returns the manifest path and the lock's bytes.
+func trustProject(t *testing.T, a *signedArchive) (string, []byte) {
+	dir := t.TempDir()
+	t.Setenv("MONOGRES_STORE", filepath.Join(dir, ".store"))
+	tgz := a.files["/ext.tar.gz"]
+	sum := sha256.Sum256(tgz)
+	manifest := fmt.Sprintf(`[postgres]
+versions = ["15.18"]
+option_sets = ["regular"]
+
+[[extension]]
+name = "pinned"
+versions = ["1.0"]
+build = "pgxs"
+[[extension.source]]
+urls = ["%[1]s/ext.tar.gz"]
+[[extension.release]]
+version = "1.0"
+sha256 = "%[2]x"
+
+[[extension]]
+name = "unpinned"
+versions = ["2.0"]
+build = "pgxs"
+[[extension.source]]
+urls = ["%[1]s/ext.tar.gz"]
+
+[toolchain]
+archive = "%[1]s"
+suite = "test"
+packages = ["hello"]
+keys = ["%[3]s"]
+keyring = "archive.asc"
+`, a.srv.URL, sum, a.signer.Fingerprint())
+	if err := os.WriteFile(filepath.Join(dir, "archive.asc"), a.signer.PublicKey(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "monogres.toml")
+	if err := os.WriteFile(m, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(context.Background(), "--manifest", m, "lock"); code != 0 {
+		t.Fatalf("lock: exit %d\n%s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "monogres.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, b
+}
+
+// editInput applies edit to the [[input]] block named name in lock text.
+func editInput(t *testing.T, lockText []byte, name string, edit func(block string) string) []byte {
+	t.Helper()
+	blocks := strings.Split(string(lockText), "\n[[input]]\n")
+	for i, b := range blocks {
+		if strings.HasPrefix(b, fmt.Sprintf("name = %q\n", name)) {
+			if nb := edit(b); nb != b {
+				blocks[i] = nb
+			} else {
+				t.Fatalf("edit of %s changed nothing", name)
+			}
+			return []byte(strings.Join(blocks, "\n[[input]]\n"))
+		}
+	}
+	t.Fatalf("no input %s in the lock", name)
+	return nil
+}
+
+// deleteInput removes the [[input]] block named name from lock text.
+func deleteInput(t *testing.T, lockText []byte, name string) []byte {
+	t.Helper()
+	blocks := strings.Split(string(lockText), "\n[[input]]\n")
+	for i, b := range blocks {
+		if strings.HasPrefix(b, fmt.Sprintf("name = %q\n", name)) {
+			return []byte(strings.Join(append(blocks[:i:i], blocks[i+1:]...), "\n[[input]]\n"))
+		}
+	}
+	t.Fatalf("no input %s in the lock", name)
+	return nil
+}
+
+// TestLockCheckCatchesTampering is issue 10 finding 4: every deb/* pin and
+// an extension's sha256 edited in the lock. Before the fix each printed
+// "monogres.lock is up to date"; now each fails, naming the input and the
+// trust root its pin was checked against.
+func TestLockCheckCatchesTampering(t *testing.T) {
+	a := newSignedArchive(t)
+	m, good := trustProject(t, a)
+	lockPath := filepath.Join(filepath.Dir(m), "monogres.lock")
+	check := func(t *testing.T, lockText []byte) (int, string, string) {
+		t.Helper()
+		if err := os.WriteFile(lockPath, lockText, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return run(context.Background(), "--manifest", m, "lock", "--check")
+	}
+	code, stdout, stderr := check(t, good)
+	if code != 0 {
+		t.Fatalf("good lock: exit %d\n%s", code, stderr)
+	}
+	signed := "index/test/InRelease, signed by monogres test archive <archive@example.invalid> (" + a.signer.Fingerprint() + ")"
+	if !strings.Contains(stdout, "verified 6 toolchain pins against "+signed) {
+		t.Errorf("good lock: stdout\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "note: 1 inputs rest on the lock alone") || !strings.Contains(stdout, "extension/unpinned/2.0") {
+		t.Errorf("the lock-only pin is not reported:\n%s", stdout)
+	}
+	pkgs := "index/test/main/binary-amd64/Packages.gz (listed in " + signed + ")"
+	for _, tc := range []struct {
+		name string
+		lock []byte
+		want string
+	}{
+		{"deb sha256", editInput(t, good, "deb/amd64/libc6", func(b string) string {
+			return strings.Replace(b, "sha256 = \"2222", "sha256 = \"6666", 1)
+		}), "input deb/amd64/libc6: the lock says sha256 6666222222222222222222222222222222222222222222222222222222222222, but " + pkgs + " says 2222222222222222222222222222222222222222222222222222222222222222"},
+		{"deb size", editInput(t, good, "deb/amd64/hello", func(b string) string {
+			return strings.Replace(b, "size = 53216", "size = 53217", 1)
+		}), "input deb/amd64/hello: the lock says size 53217, but " + pkgs + " says 53216"},
+		{"deb URL", editInput(t, good, "deb/amd64/hello", func(b string) string {
+			return strings.Replace(b, a.srv.URL+"/pool/", "https://evil.example/pool/", 1)
+		}), "input deb/amd64/hello: the lock says urls https://evil.example/pool/main/h/hello/hello_2.10-3_amd64.deb, but " + pkgs + " says " + a.srv.URL + "/pool/main/h/hello/hello_2.10-3_amd64.deb"},
+		{"deb removed", deleteInput(t, good, "deb/amd64/gcc-12-base"),
+			"input deb/amd64/gcc-12-base is missing from the lock, but " + pkgs + " lists it"},
+		{"deb added", bytes.Replace(good, []byte("\n[[input]]\nname = \"deb/amd64/hello\""), []byte("\n[[input]]\nname = \"deb/amd64/evil\"\nkind = \"deb\"\nversion = \"1\"\narch = \"amd64\"\nurls = []\nsha256 = \""+strings.Repeat("7", 64)+"\"\nroots = [\"amd64\"]\n\n[[input]]\nname = \"deb/amd64/hello\""), 1),
+			"input deb/amd64/evil is in the lock, but the toolchain resolved from the Packages index of " + signed + " does not include it"},
+		{"extension sha256", editInput(t, good, "extension/pinned/1.0", func(b string) string {
+			return regexp.MustCompile(`sha256 = "[0-9a-f]{4}`).ReplaceAllString(b, `sha256 = "0000`)
+		}), "input extension/pinned/1.0: the lock says sha256 0000"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := check(t, tc.lock)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", code, tc.want, stdout, stderr)
+			}
+		})
+	}
+	// The manifest-pinned extension names its root.
+	_, _, stderr = check(t, editInput(t, good, "extension/pinned/1.0", func(b string) string {
+		return regexp.MustCompile(`sha256 = "[0-9a-f]{4}`).ReplaceAllString(b, `sha256 = "0000`)
+	}))
+	if !strings.Contains(stderr, "but "+m+" ([[extension.release]] version 1.0) says ") {
+		t.Errorf("extension sha256: the trust root is not named:\n%s", stderr)
+	}
+}
+
+// TestLockCheckFailsClosed: without the index files in the store or a
+// distdir, lock --check refuses and says what to run; it never downloads.
+func TestLockCheckFailsClosed(t *testing.T) {
+	a := newSignedArchive(t)
+	m, _ := trustProject(t, a)
+	t.Setenv("MONOGRES_STORE", filepath.Join(t.TempDir(), "empty-store"))
+	a.srv.Close() // nothing may be downloaded
+	code, _, stderr := run(context.Background(), "--manifest", m, "lock", "--check")
+	if code != 1 || !strings.Contains(stderr, "cannot verify the toolchain pins offline: index/test/InRelease, index/test/main/binary-amd64/Packages.gz not in the store") ||
+		!strings.Contains(stderr, "run `monogres fetch 'index/*'`") {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+}
+
+// TestBadReleaseSignatureRefused: a Release file whose signed text was
+// changed (a mirror serving its own Packages index) is refused by `lock`
+// when it resolves, and by `lock --check` when the lock pins it.
+func TestBadReleaseSignatureRefused(t *testing.T) {
+	a := newSignedArchive(t)
+	m, good := trustProject(t, a)
+	a.mu.Lock()
+	good1 := a.files["/dists/test/InRelease"]
+	evil := bytes.Replace(good1, []byte("Origin: test"), []byte("Origin: evil"), 1)
+	a.files["/dists/test/InRelease"] = evil
+	a.mu.Unlock()
+	code, _, stderr := run(context.Background(), "--manifest", m, "lock", "--update", "toolchain")
+	if code != 1 || !strings.Contains(stderr, "InRelease: InRelease: not signed by a trusted key: bad signature") {
+		t.Fatalf("lock with a tampered InRelease: exit %d\n%s", code, stderr)
+	}
+	// The same file, pinned by a hand-edited lock, with its bytes in the store.
+	sum := sha256.Sum256(evil)
+	dir := filepath.Dir(m)
+	evilPath := filepath.Join(dir, "InRelease")
+	os.WriteFile(evilPath, evil, 0o644)
+	if code, _, stderr := run(context.Background(), "--manifest", m, "store", "add", evilPath); code != 0 {
+		t.Fatalf("store add: %s", stderr)
+	}
+	bad := editInput(t, good, "index/test/InRelease", func(b string) string {
+		b = regexp.MustCompile(`sha256 = "[0-9a-f]{64}"`).ReplaceAllString(b, fmt.Sprintf(`sha256 = "%x"`, sum))
+		return regexp.MustCompile(`size = \d+`).ReplaceAllString(b, fmt.Sprintf("size = %d", len(evil)))
+	})
+	os.WriteFile(filepath.Join(dir, "monogres.lock"), bad, 0o644)
+	code, _, stderr = run(context.Background(), "--manifest", m, "lock", "--check")
+	if code != 1 || !strings.Contains(stderr, "the pinned index does not verify (index/test/InRelease is the trust root of every deb/* pin)") || !strings.Contains(stderr, "bad signature") {
+		t.Fatalf("lock --check with a tampered pinned InRelease: exit %d\n%s", code, stderr)
+	}
+}
