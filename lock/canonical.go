@@ -2,43 +2,37 @@ package lock
 
 import (
 	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 )
 
-// decodeCanonical parses exactly the form Encode writes, line by line, which
-// is many times faster than a general TOML decoder on a lock of thousands
-// of inputs. Anything else (a hand edit in another TOML spelling, a syntax
-// error, an unknown key) makes it give up with ok false, and Decode falls
-// back to the TOML library, which then also reports errors.
-func decodeCanonical(data []byte) (l *Lock, ok bool) {
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, false
-	}
+// decodeCanonical parses the form Encode writes, line by line: the only
+// lock decoder, linear in the input. Lines may end in CRLF and the last
+// newline may be missing; anything else Encode would not write is an error
+// at its line.
+func decodeCanonical(data []byte) (l *Lock, line int, err error) {
 	l = &Lock{}
 	var in *Input
 	var root *Root
 	seen := map[string]bool{} // keys set in the current table
-	set := func(k string) bool {
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
-		return true
-	}
-	lines := strings.Split(string(data[:len(data)-1]), "\n")
-	if n := bytes.Count(data, []byte("\n[[input]]\n")); n > 0 {
+	text := strings.TrimSuffix(string(data), "\n")
+	lines := strings.Split(text, "\n")
+	if n := bytes.Count(data, []byte("\n[[input]]")); n > 0 {
 		l.Inputs = make([]Input, 0, n)
 	}
+	bad := func(i int, format string, args ...any) (*Lock, int, error) {
+		return nil, i + 1, fmt.Errorf(format, args...)
+	}
 	for i := 0; i < len(lines); i++ {
-		line := lines[i]
+		line := strings.TrimSuffix(lines[i], "\r")
 		if line == "" {
 			continue
 		}
 		if line[0] == '#' {
 			if !plainText(line) {
-				return nil, false
+				return bad(i, "comment holds control characters or invalid UTF-8")
 			}
 			continue
 		}
@@ -50,18 +44,25 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 		}
 		if line == "[[input]]" {
 			if root != nil {
-				return nil, false // Encode writes roots last
+				return bad(i, "[[input]] after [[root]] (`monogres lock` writes the roots last)")
 			}
 			l.Inputs = append(l.Inputs, Input{})
 			in = &l.Inputs[len(l.Inputs)-1]
 			clear(seen)
 			continue
 		}
-		k, v, found := strings.Cut(line, " = ")
-		if !found || !set(k) {
-			return nil, false
+		if line[0] == '[' {
+			return bad(i, "unexpected %s: a lock has only [[input]] and [[root]] tables", strconv.Quote(line))
 		}
-		ok = true
+		k, v, found := strings.Cut(line, " = ")
+		if !found {
+			return bad(i, "want KEY = VALUE as `monogres lock` writes it, have %s", strconv.Quote(line))
+		}
+		if seen[k] {
+			return bad(i, "key %q set twice", k)
+		}
+		seen[k] = true
+		ok := true
 		if root != nil {
 			switch k {
 			case "name":
@@ -71,10 +72,10 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			case "dropped":
 				root.Dropped, ok = unquote(v)
 			default:
-				return nil, false
+				return bad(i, "unknown key %q in [[root]]", k)
 			}
 			if !ok {
-				return nil, false
+				return bad(i, "%s: bad value %s (not as `monogres lock` writes it)", k, v)
 			}
 			continue
 		}
@@ -89,10 +90,10 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 			case "toolchain":
 				l.Toolchain, ok = unquote(v)
 			default:
-				return nil, false
+				return bad(i, "unknown key %q", k)
 			}
 			if !ok {
-				return nil, false
+				return bad(i, "%s: bad value %s", k, v)
 			}
 			continue
 		}
@@ -123,33 +124,32 @@ func decodeCanonical(data []byte) (l *Lock, ok bool) {
 				continue
 			}
 			if v != "[" {
-				return nil, false
+				return bad(i, "urls: want one URL per line as `monogres lock` writes them")
 			}
-			for i++; i < len(lines) && lines[i] != "]"; i++ {
-				u, found := strings.CutPrefix(lines[i], "  ")
-				if !found {
-					return nil, false
-				}
-				if u, found = strings.CutSuffix(u, ","); !found {
-					return nil, false
+			start := i
+			for i++; i < len(lines) && strings.TrimSuffix(lines[i], "\r") != "]"; i++ {
+				u, found := strings.CutPrefix(strings.TrimSuffix(lines[i], "\r"), "  ")
+				if found {
+					u, found = strings.CutSuffix(u, ",")
 				}
 				s, ok := unquote(u)
-				if !ok {
-					return nil, false
+				if !found || !ok {
+					return bad(i, "urls: want `  \"URL\",`, have %s", strconv.Quote(lines[i]))
 				}
 				in.URLs = append(in.URLs, s)
 			}
 			if i == len(lines) {
-				return nil, false
+				return bad(start, "urls: the array is not closed by a line \"]\"")
 			}
+			continue
 		default:
-			return nil, false
+			return bad(i, "unknown key %q in [[input]]", k)
 		}
 		if !ok {
-			return nil, false
+			return bad(i, "%s: bad value %s (not as `monogres lock` writes it)", k, v)
 		}
 	}
-	return l, true
+	return l, 0, nil
 }
 
 // plainText reports whether s is valid UTF-8 without control characters.

@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/monogres/monogres/internal/termsafe"
 )
 
 // FormatVersion is the version of the lock file format this package reads and writes.
@@ -209,40 +209,14 @@ func tomlString(s string) string {
 	return b.String()
 }
 
-// Decode parses a lock file. file is used in error messages.
+// Decode parses a lock file in the form Encode writes; errors are
+// "FILE:LINE: message". file is used in error messages.
 func Decode(file string, data []byte) (*Lock, error) {
-	l, ok := decodeCanonical(data)
-	if !ok {
-		var err error
-		if l, err = decodeTOML(file, data); err != nil {
-			return nil, err
-		}
+	l, line, err := decodeCanonical(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: %v (monogres.lock is written by `monogres lock`; after a bad merge, take one side and run `monogres lock` again)", file, line, err)
 	}
 	return l, validate(file, l)
-}
-
-// decodeTOML decodes any TOML spelling of a lock.
-func decodeTOML(file string, data []byte) (*Lock, error) {
-	var l Lock
-	md, err := toml.Decode(string(data), &l)
-	if err != nil {
-		var perr toml.ParseError
-		if ok := asParseError(err, &perr); ok {
-			line, col := perr.Position.Line, perr.Position.Col
-			// The byte offset is exact; the line may already count the
-			// '\n' the error is at.
-			if st := perr.Position.Start; st >= 0 && st < len(data) {
-				line = bytes.Count(data[:st], []byte("\n")) + 1
-				col = st - bytes.LastIndexByte(data[:st], '\n')
-			}
-			return nil, fmt.Errorf("%s:%d:%d: %s", file, line, col, perr.Message)
-		}
-		return nil, fmt.Errorf("%s: %v", file, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q", file, und[0].String())
-	}
-	return &l, nil
 }
 
 // validate checks a decoded lock and sorts its inputs.
@@ -266,6 +240,9 @@ func validate(file string, l *Lock) error {
 		case in.Size < 0:
 			return fmt.Errorf("%s: negative size", where())
 		}
+		if err := checkText(in); err != nil {
+			return fmt.Errorf("%s: input[%d]: %w", file, i, err)
+		}
 		seen[in.Name] = true
 	}
 	roots := make(map[string]bool, len(l.Roots))
@@ -283,10 +260,25 @@ func validate(file string, l *Lock) error {
 	return nil
 }
 
-func asParseError(err error, out *toml.ParseError) bool {
-	if pe, ok := err.(toml.ParseError); ok {
-		*out = pe
-		return true
+// checkText refuses terminal control characters in the strings of in:
+// they are printed by lock diffs, checks and the TUI.
+func checkText(in Input) error {
+	fields := []struct{ name, v string }{{"name", in.Name}, {"kind", in.Kind}, {"version", in.Version}, {"arch", in.Arch}, {"strip_prefix", in.StripPrefix}, {"apt", in.Apt}}
+	for _, f := range fields {
+		if !termsafe.Clean(f.v) {
+			return fmt.Errorf("%s: %v", f.name, termsafe.Check(f.v))
+		}
 	}
-	return false
+	for j, u := range in.URLs {
+		if !termsafe.Clean(u) {
+			return fmt.Errorf("urls[%d]: %v", j, termsafe.Check(u))
+		}
+	}
+	for j, r := range in.Roots {
+		if !termsafe.Clean(r) {
+			return fmt.Errorf("roots[%d]: %v", j, termsafe.Check(r))
+		}
+	}
+	return nil
 }
+

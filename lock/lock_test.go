@@ -22,7 +22,7 @@ func sample() *Lock {
 				URLs:   []string{"https://deb.debian.org/debian/pool/main/g/gcc-12/gcc-12_12.2.0-14+deb12u1_amd64.deb"},
 				SHA256: shaA, Size: 1234, Apt: "binary:gcc-12:amd64=12.2.0-14+deb12u1", Roots: []string{"amd64", "arm \"64\", x"}},
 			{Name: "extension/odd/1.0", Kind: KindExtension, Version: "1.0",
-				URLs:        []string{"file:///tmp/a \"quoted\" \\ back\tslash.tar.gz", "https://x/é.tar.gz"},
+				URLs:        []string{"file:///tmp/a \"quoted\" \\ back slash.tar.gz", "https://x/é.tar.gz"},
 				SHA256:      shaB,
 				StripPrefix: "odd-1.0", SourceDateEpoch: 1700000000},
 			{Name: "plugin/gen", Kind: KindPlugin, URLs: nil, SHA256: shaA},
@@ -58,7 +58,7 @@ name = "extension/odd/1.0"
 kind = "extension"
 version = "1.0"
 urls = [
-  "file:///tmp/a \"quoted\" \\ back\u0009slash.tar.gz",
+  "file:///tmp/a \"quoted\" \\ back slash.tar.gz",
   "https://x/é.tar.gz",
 ]
 sha256 = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -157,18 +157,20 @@ func TestDecodeErrors(t *testing.T) {
 		return "\n[[input]]\nname = \"" + name + "\"\nurls = []\nsha256 = \"" + sha + "\"\n"
 	}
 	head := "version = 1\nmanifest = \"sha256:x\"\n"
+	hint := " (monogres.lock is written by `monogres lock`; after a bad merge, take one side and run `monogres lock` again)"
 	for _, tc := range []struct{ name, text, want string }{
 		{"newer format", "version = 2\nmanifest = \"sha256:x\"\n",
 			"m.lock: lock format version 2 is newer than this monogres reads (version 1); upgrade monogres"},
 		{"no format version", "manifest = \"sha256:x\"\n",
 			"m.lock: lock format version 0 is not supported (this monogres reads version 1); delete the file and run `monogres lock` to pin every input again"},
-		{"syntax", head + "[[input]\n", "m.lock:3:8: expected end of table array name delimiter ']', but got '\\n' instead"},
-		{"unknown key", head + in("a", shaA) + "colour = \"red\"\n", `m.lock: unknown key "input.colour"`},
+		{"syntax", head + "[[input]\n", "m.lock:3: unexpected \"[[input]\": a lock has only [[input]] and [[root]] tables" + hint},
+		{"unknown key", head + in("a", shaA) + "colour = \"red\"\n", `m.lock:8: unknown key "colour" in [[input]]` + hint},
 		{"bad sha256", head + in("postgres/15", shaA[:63]+"A"), `m.lock: input[0] "postgres/15": sha256 "` + shaA[:63] + `A" is not 64 lowercase hex digits`},
 		{"short sha256", head + in("postgres/15", "abc"), `m.lock: input[0] "postgres/15": sha256 "abc" is not 64 lowercase hex digits`},
 		{"missing name", head + in("", shaA), `m.lock: input[0]: missing name`},
 		{"duplicate", head + in("a", shaA) + in("a", shaB), `m.lock: input[1] "a": duplicate input`},
 		{"negative size", head + in("a", shaA) + "size = -1\n", `m.lock: input[0] "a": negative size`},
+		{"escape in a name", head + in("a\\u001b[2J", shaA), `m.lock: input[0]: name: "a\x1b[2J" contains the control character U+001B at byte 1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode("m.lock", []byte(tc.text))

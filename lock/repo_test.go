@@ -14,9 +14,9 @@ func TestRepositoryLockFastPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, ok := decodeCanonical(b)
-	if !ok {
-		t.Fatal("the fast decoder rejected the repository's monogres.lock")
+	fast, _, err := decodeCanonical(b)
+	if err != nil {
+		t.Fatalf("the canonical decoder rejected the repository's monogres.lock: %v", err)
 	}
 	slow, err := decodeTOML("monogres.lock", b)
 	if err != nil {
