@@ -281,4 +281,3 @@ func checkText(in Input) error {
 	}
 	return nil
 }
-
