@@ -12,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/monogres/monogres/internal/debarchive/debarchivetest"
+	manifestpkg "github.com/monogres/monogres/internal/manifest"
 )
 
 // signedArchive serves a Debian archive on loopback: dists/test/InRelease
@@ -114,9 +116,17 @@ func trustProject(t *testing.T, a *signedArchive) (string, []byte) {
 	t.Setenv("MONOGRES_STORE", filepath.Join(dir, ".store"))
 	tgz := a.files["/ext.tar.gz"]
 	sum := sha256.Sum256(tgz)
+	// Every option is unsupported, so the toolchain is the base layer alone.
+	var opts []string
+	for _, o := range manifestpkg.Options {
+		opts = append(opts, strconv.Quote(string(o)))
+	}
 	manifest := fmt.Sprintf(`[postgres]
 versions = ["15.18"]
-option_sets = ["regular"]
+option_sets = ["barebones"]
+
+[target.amd64]
+unsupported = [`+strings.Join(opts, ", ")+`]
 
 [[extension]]
 name = "pinned"
