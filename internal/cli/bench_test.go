@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -63,7 +64,7 @@ unsupported = ["llvm", "plpython", "plperl", "pltcl"]
 			tb.Fatal("the repository's monogres.toml has no [toolchain]")
 		}
 		s.WriteString(string(root[i:]))
-		_, rootLock, err := readLock(filepath.Join("..", "..", "monogres.lock"))
+		_, rootLock, err := app.ReadLock(filepath.Join("..", "..", "monogres.lock"))
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -179,7 +180,7 @@ func checkOnce(b *testing.B, m string) {
 
 // benchCold times lock --check with the store's memo removed before each run.
 func benchCold(b *testing.B, m string) {
-	st, err := (&env{}).openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
@@ -46,7 +47,7 @@ func (e *env) verifyToolchain(m *manifest.Manifest, l *lock.Lock) (problems []st
 	if len(pins) == 0 {
 		return nil, "", nil
 	}
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return nil, "", err
 	}
@@ -143,7 +144,7 @@ func trustMemoKey(m *manifest.Manifest, pins []lock.Input) (string, error) {
 // from the distdirs first (never from the network). It returns them by path
 // under dists/<suite>/, and the names of those it could not find.
 func (e *env) indexFiles(m *manifest.Manifest, st *store.Store, index []lock.Input, prefix string) (map[string][]byte, []string, error) {
-	f, err := e.fetcher(m, st, 4, true, nil)
+	f, err := app.Fetcher(m, st, 4, true, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/debarchive"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/lock"
@@ -124,7 +125,7 @@ func toolchainEntries(m *manifest.Manifest, spec toolchains.Spec, idx *toolchain
 
 // keepIndex puts the index files read in full into the store.
 func (e *env) keepIndex(ctx context.Context, idx *toolchains.Index) error {
-	st, err := e.openStore()
+	st, err := app.OpenStore()
 	if err != nil {
 		return err
 	}
