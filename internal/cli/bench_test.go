@@ -68,7 +68,7 @@ unsupported = ["llvm", "plpython", "plperl", "pltcl"]
 		if err != nil {
 			tb.Fatal(err)
 		}
-		seed := &lock.Lock{Version: lock.FormatVersion, Manifest: "sha256:seed", Toolchain: rootLock.Toolchain}
+		seed := &lock.Lock{Version: lock.FormatVersion, Manifest: "sha256:seed", Toolchain: rootLock.Toolchain, Roots: rootLock.Roots}
 		for _, in := range rootLock.Inputs {
 			if toolchainPin(in) {
 				seed.Inputs = append(seed.Inputs, in)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/monogres/monogres/internal/app"
@@ -51,7 +53,7 @@ func (e *env) verifyToolchain(m *manifest.Manifest, l *lock.Lock) (problems []st
 	if err != nil {
 		return nil, "", err
 	}
-	key, err := trustMemoKey(m, pins)
+	key, err := trustMemoKey(m, pins, l.Roots)
 	if err != nil {
 		return nil, "", err
 	}
@@ -122,9 +124,13 @@ func (e *env) verifyToolchain(m *manifest.Manifest, l *lock.Lock) (problems []st
 }
 
 // trustMemoKey digests everything verifyToolchain's answer depends on.
-func trustMemoKey(m *manifest.Manifest, pins []lock.Input) (string, error) {
+func trustMemoKey(m *manifest.Manifest, pins []lock.Input, roots []lock.Root) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", trustVersion, lock.ToolchainDigest(m))
+	digests := toolchains.ManifestSpec(m).Digests()
+	for _, name := range slices.Sorted(maps.Keys(digests)) {
+		fmt.Fprintf(h, "layer %q %s\n", name, digests[name])
+	}
 	if m.Toolchain.Keyring != "" {
 		b, err := os.ReadFile(manifestRel(m, m.Toolchain.Keyring))
 		if err != nil {
@@ -132,7 +138,7 @@ func trustMemoKey(m *manifest.Manifest, pins []lock.Input) (string, error) {
 		}
 		fmt.Fprintf(h, "keyring %x\n", sha256.Sum256(b))
 	}
-	b, err := lock.Encode(&lock.Lock{Version: lock.FormatVersion, Inputs: pins})
+	b, err := lock.Encode(&lock.Lock{Version: lock.FormatVersion, Inputs: pins, Roots: roots})
 	if err != nil {
 		return "", err
 	}

@@ -245,6 +245,9 @@ func TestLockCheckCatchesTampering(t *testing.T) {
 			"input deb/amd64/gcc-12-base is missing from the lock, but " + pkgs + " lists it"},
 		{"deb added", bytes.Replace(good, []byte("\n[[input]]\nname = \"deb/amd64/hello\""), []byte("\n[[input]]\nname = \"deb/amd64/evil\"\nkind = \"deb\"\nversion = \"1\"\narch = \"amd64\"\nurls = []\nsha256 = \""+strings.Repeat("7", 64)+"\"\nroots = [\"amd64\"]\n\n[[input]]\nname = \"deb/amd64/hello\""), 1),
 			"input deb/amd64/evil is in the lock, but the toolchain resolved from the Packages index of " + signed + " does not include it"},
+		// With the good lock's memo in the store: the memo covers the roots.
+		{"root removed", regexp.MustCompile(`\n\[\[root\]\]\nname = "amd64"\n[^\[]*`).ReplaceAll(good, nil),
+			"toolchain root amd64 is missing from the lock, but the toolchain resolved from " + signed + " has it"},
 		{"extension sha256", editInput(t, good, "extension/pinned/1.0", func(b string) string {
 			return regexp.MustCompile(`sha256 = "[0-9a-f]{4}`).ReplaceAllString(b, `sha256 = "0000`)
 		}), "input extension/pinned/1.0: the lock says sha256 0000"},
