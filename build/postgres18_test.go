@@ -2,6 +2,7 @@ package build_test
 
 import (
 	"context"
+	"debug/elf"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -132,9 +133,15 @@ func checkPGXS(x extracted) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("PGXS build against the extracted package: %v\n%s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(x.Dir, "lib", "answer.so")); err != nil {
-		t.Errorf("PGXS did not install into the package's lib/: %v", err)
+	so, err := elf.Open(filepath.Join(x.Dir, "lib", "answer.so"))
+	if err != nil {
+		t.Fatalf("PGXS did not install into the package's lib/: %v", err)
 	}
+	// PGXS links with the package's LDFLAGS: the relative RUNPATH, intact.
+	if rp, _ := so.DynString(elf.DT_RUNPATH); len(rp) != 1 || rp[0] != "$ORIGIN/../lib" {
+		t.Errorf("PGXS-built answer.so has RUNPATH %q, want $ORIGIN/../lib", rp)
+	}
+	so.Close()
 	x.Psql("CREATE EXTENSION answer")
 	if got := x.Psql("SELECT answer()"); got != "42" {
 		t.Errorf("SELECT answer() = %q", got)

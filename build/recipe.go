@@ -284,6 +284,10 @@ func mesonRecipe(c Cell) Recipe {
 			slices.Concat([]string{"meson", "setup", bdir, SrcDir}, MesonArgs(c)),
 			{"ninja", "-C", bdir, "-j", "$" + JobsVar},
 			install,
+			// meson writes the link args into PGXS's Makefile.global as
+			// they are, where make would expand $O of $ORIGIN: escape it,
+			// so extensions built with PGXS get the relative RUNPATH too.
+			{"sed", "-i", `s/\$ORIGIN/$$ORIGIN/g`, DestDir + Prefix + "/lib/pgxs/src/Makefile.global"},
 		},
 		Env:   crossEnv(c), // meson's static archives are deterministic (ar csrD) by default
 		Dir:   WorkDir,

@@ -1,6 +1,9 @@
 package build
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -116,6 +119,7 @@ func TestMesonArgs(t *testing.T) {
 		append([]string{"meson", "setup", "/build/work/build", "/build/src"}, MesonArgs(testCell(16, "arm64"))...),
 		{"ninja", "-C", "/build/work/build", "-j", "$MONOGRES_JOBS"},
 		{"meson", "install", "-C", "/build/work/build", "--destdir", "/build/out/root", "--no-rebuild", "--quiet", "--strip"},
+		{"sed", "-i", `s/\$ORIGIN/$$ORIGIN/g`, "/build/out/root/usr/local/pgsql/lib/pgxs/src/Makefile.global"},
 	}
 	if d := cmp.Diff(want, r.Steps); d != "" {
 		t.Errorf("meson steps (-want +got):\n%s", d)
@@ -155,5 +159,40 @@ func TestScriptQuoting(t *testing.T) {
 		"make -j\"$MONOGRES_JOBS\" 'rpathdir=$$ORIGIN/../lib' 'it'\\''s'\n"
 	if d := cmp.Diff(want, s); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// TestMesonMakefileGlobalRunpath runs the recipe's Makefile.global step on
+// the LDFLAGS line meson writes and has make expand it: $ORIGIN survives
+// (unescaped, make turned it into RIGIN).
+func TestMesonMakefileGlobalRunpath(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("needs make")
+	}
+	r, err := RecipeFor(testCell(18, "amd64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := r.Steps[len(r.Steps)-1]
+	dir := t.TempDir()
+	mg := filepath.Join(dir, "Makefile.global")
+	os.WriteFile(mg, []byte("LDFLAGS = -Wl,--as-needed -Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("include Makefile.global\nall:\n\t@echo '$(LDFLAGS)'\n"), 0o644)
+	show := func() string {
+		out, err := exec.Command("make", "-s", "-C", dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("make: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := show(); strings.Contains(got, "$ORIGIN") {
+		t.Fatalf("make kept $ORIGIN unescaped (%s): the test shows nothing", got)
+	}
+	script := Script(Recipe{Dir: dir, Steps: [][]string{append(step[:len(step)-1:len(step)-1], mg)}})
+	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := show(); got != "-Wl,--as-needed -Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags" {
+		t.Errorf("LDFLAGS after the step: %s", got)
 	}
 }
