@@ -73,6 +73,11 @@ func TestPluginAuthorEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds extensions against real Postgres cells; not in -short")
 	}
+	if os.Getenv("MONOGRES_E2E_PLUGIN") != "1" {
+		// Opt-in: it builds the 15.18 regular amd64 and arm64 Postgres cells
+		// (about 15 minutes cold), which CI's time budget does not hold yet.
+		t.Skip("set MONOGRES_E2E_PLUGIN=1 to run the plugin author's end-to-end workflow (builds 15.18 regular amd64 and arm64)")
+	}
 	t.Setenv("MONOGRES_STORE", e2eStore())
 	dir := e2eProject(t)
 	manifest := filepath.Join(dir, "monogres.toml")
