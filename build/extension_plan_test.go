@@ -19,7 +19,7 @@ import (
 )
 
 // writeTarGz writes files (name -> content) as a .tar.gz below dir/prefix.
-func writeTarGz(t *testing.T, prefix string, files map[string]string) string {
+func writeTarGz(t testing.TB, prefix string, files map[string]string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), prefix+".tar.gz")
 	f, err := os.Create(p)
