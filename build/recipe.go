@@ -285,9 +285,11 @@ func mesonRecipe(c Cell) Recipe {
 			{"ninja", "-C", bdir, "-j", "$" + JobsVar},
 			install,
 			// meson writes the link args into PGXS's Makefile.global as
-			// they are, where make would expand $O of $ORIGIN: escape it,
-			// so extensions built with PGXS get the relative RUNPATH too.
-			{"sed", "-i", `s/\$ORIGIN/$$ORIGIN/g`, DestDir + Prefix + "/lib/pgxs/src/Makefile.global"},
+			// they are, where make would expand $O of $ORIGIN and then the
+			// shell running the link $ORIGIN: quote it for both, as
+			// Postgres' own Makefile.global does ('$(rpathdir)'), so
+			// extensions built with PGXS get the relative RUNPATH too.
+			{"sed", "-i", `s/\$ORIGIN/'$$ORIGIN'/g`, DestDir + Prefix + "/lib/pgxs/src/Makefile.global"},
 		},
 		Env:   crossEnv(c), // meson's static archives are deterministic (ar csrD) by default
 		Dir:   WorkDir,

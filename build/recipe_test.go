@@ -119,7 +119,7 @@ func TestMesonArgs(t *testing.T) {
 		append([]string{"meson", "setup", "/build/work/build", "/build/src"}, MesonArgs(testCell(16, "arm64"))...),
 		{"ninja", "-C", "/build/work/build", "-j", "$MONOGRES_JOBS"},
 		{"meson", "install", "-C", "/build/work/build", "--destdir", "/build/out/root", "--no-rebuild", "--quiet", "--strip"},
-		{"sed", "-i", `s/\$ORIGIN/$$ORIGIN/g`, "/build/out/root/usr/local/pgsql/lib/pgxs/src/Makefile.global"},
+		{"sed", "-i", `s/\$ORIGIN/'$$ORIGIN'/g`, "/build/out/root/usr/local/pgsql/lib/pgxs/src/Makefile.global"},
 	}
 	if d := cmp.Diff(want, r.Steps); d != "" {
 		t.Errorf("meson steps (-want +got):\n%s", d)
@@ -163,8 +163,9 @@ func TestScriptQuoting(t *testing.T) {
 }
 
 // TestMesonMakefileGlobalRunpath runs the recipe's Makefile.global step on
-// the LDFLAGS line meson writes and has make expand it: $ORIGIN survives
-// (unescaped, make turned it into RIGIN).
+// the LDFLAGS line meson writes and has make pass it to a shell command, as
+// a PGXS link rule does: $ORIGIN survives both (unescaped, make turned it
+// into RIGIN; escaped for make only, the shell turned it into "/../lib").
 func TestMesonMakefileGlobalRunpath(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("needs make")
@@ -177,7 +178,7 @@ func TestMesonMakefileGlobalRunpath(t *testing.T) {
 	dir := t.TempDir()
 	mg := filepath.Join(dir, "Makefile.global")
 	os.WriteFile(mg, []byte("LDFLAGS = -Wl,--as-needed -Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("include Makefile.global\nall:\n\t@echo '$(LDFLAGS)'\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("include Makefile.global\nall:\n\t@printf '%s\\n' $(LDFLAGS)\n"), 0o644)
 	show := func() string {
 		out, err := exec.Command("make", "-s", "-C", dir).CombinedOutput()
 		if err != nil {
@@ -192,7 +193,7 @@ func TestMesonMakefileGlobalRunpath(t *testing.T) {
 	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got := show(); got != "-Wl,--as-needed -Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags" {
+	if got := show(); got != "-Wl,--as-needed\n-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags" {
 		t.Errorf("LDFLAGS after the step: %s", got)
 	}
 }
