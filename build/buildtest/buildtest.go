@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/toolchains"
@@ -133,4 +134,19 @@ func SharedPostgres(t testing.TB, out string, cells ...build.Cell) []build.Resul
 		t.Fatalf("building %d Postgres cells in the shared test store: %v", len(cells), err)
 	}
 	return res
+}
+
+// Postgres1518 is the 15.18 cell of an option set on arch, with the
+// options the set asks for (every one of them is supported by 15.18 on
+// amd64), named as the CLI names it. Tests that build their parents in the
+// shared test store use it, so they find one another's cells.
+func Postgres1518(set, arch string) build.Cell {
+	var opts []string
+	for _, o := range manifest.SetOptions(manifest.OptionSet(set)) {
+		opts = append(opts, string(o))
+	}
+	return build.Cell{
+		Name: "postgres~15.18~" + set + "~" + arch, PostgresVersion: "15.18", Major: 15,
+		OptionSet: set, Options: opts, Arch: arch, Source: testenv.PG1518,
+	}
 }
