@@ -179,6 +179,12 @@ type Config struct {
 	// and signed provenance beside it (internal/evidence); an error fails
 	// the cell.
 	Evidence func(cell string, r *Result) error
+	// Remote, if set, is asked for an action's result after a local miss,
+	// before anything is built, and given every result built (see
+	// RemoteCache). RemoteOnly fails a cell found in neither cache instead
+	// of building it (`monogres pull`).
+	Remote     RemoteCache
+	RemoteOnly bool
 }
 
 // Result is the outcome of one cell.

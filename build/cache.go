@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,44 @@ func Record(st *store.Store, e ACEntry) error {
 	}
 	if err := os.Rename(f.Name(), acPath(st, e.ActionKey)); err != nil {
 		return fmt.Errorf("build: action cache: %w", err)
+	}
+	return nil
+}
+
+// RemoteCache is a cache of action results shared between machines
+// (remote.Cache). The engine asks it after a local miss and before any
+// build, and tells it every result it built and recorded.
+type RemoteCache interface {
+	// Lookup returns the verified result of action key of cell, its
+	// package, manifest and log now in st; false means build the cell (a
+	// miss, a refused entry, or a cache that is down: the cache reports
+	// those itself).
+	Lookup(ctx context.Context, st *store.Store, cell, key string) (ACEntry, bool)
+	// Record shares the result e of a build whose blobs are in st.
+	// Failing to is the cache's to report; it never fails the build.
+	Record(ctx context.Context, st *store.Store, e ACEntry)
+}
+
+// lookup finds the result of action key in the local action cache, then
+// in the remote one (recording a remote hit locally).
+func (e *engine) lookup(ctx context.Context, c Cell, key string) (ACEntry, bool, error) {
+	hit, ok, err := Lookup(e.cfg.Store, key)
+	if ok || err != nil || e.cfg.Remote == nil {
+		return hit, ok, err
+	}
+	if hit, ok = e.cfg.Remote.Lookup(ctx, e.cfg.Store, c.Name, key); !ok {
+		return hit, false, nil
+	}
+	return hit, true, Record(e.cfg.Store, hit)
+}
+
+// share records e locally, then in the remote cache.
+func (e *engine) share(ctx context.Context, ent ACEntry) error {
+	if err := Record(e.cfg.Store, ent); err != nil {
+		return err
+	}
+	if e.cfg.Remote != nil {
+		e.cfg.Remote.Record(ctx, e.cfg.Store, ent)
 	}
 	return nil
 }

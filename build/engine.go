@@ -288,9 +288,12 @@ func (e *engine) action(ctx context.Context, c Cell, parent Result, o runOpts) (
 		return Result{State: event.StateFailed, ActionKey: p.key, Err: err}
 	}
 	if !o.bypass {
-		hit, ok, err := Lookup(e.cfg.Store, p.key)
+		hit, ok, err := e.lookup(ctx, c, p.key)
 		if err != nil {
 			return Result{State: event.StateFailed, ActionKey: p.key, Err: err}
+		}
+		if !ok && e.cfg.RemoteOnly {
+			return Result{State: event.StateFailed, ActionKey: p.key, Err: fmt.Errorf("build: cell %s: action %s is in neither the local nor the remote cache (not built: substitution only)", c.Name, p.key)}
 		}
 		if ok {
 			r = Result{State: event.StateCached, ActionKey: p.key, Package: hit.Package, Manifest: hit.Manifest, Log: hit.Log}
@@ -397,7 +400,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		r.PackagePath, r.ManifestPath = e.cfg.Store.Path(pkg), e.cfg.Store.Path(man)
 		return r
 	}
-	if err := Record(e.cfg.Store, ACEntry{Cell: c.Name, ActionKey: p.key, Package: pkg, Manifest: man, Log: logPath}); err != nil {
+	if err := e.share(ctx, ACEntry{Cell: c.Name, ActionKey: p.key, Package: pkg, Manifest: man, Log: logPath}); err != nil {
 		r.State, r.Err = event.StateFailed, err
 		return r
 	}
