@@ -44,6 +44,10 @@ type Options struct {
 	// Evidence is build.Config.Evidence: called for every package
 	// published into Out (internal/cli writes SBOMs and provenance).
 	Evidence func(cell string, r *build.Result) error
+	// Remote and RemoteOnly are build.Config's: the shared cache
+	// (internal/cli builds it from --remote-cache and the manifest).
+	Remote     build.RemoteCache
+	RemoteOnly bool
 }
 
 // Graph selects the cells matching patterns (or the default cells) from a
@@ -238,6 +242,8 @@ func config(g *Graph, st *store.Store, o Options, sink event.Sink) build.Config 
 		LockedPackage: lockedPackage(g.Lock),
 		Limits:        SandboxLimits(g.Manifest.Limits),
 		Evidence:      o.Evidence,
+		Remote:        o.Remote,
+		RemoteOnly:    o.RemoteOnly,
 	}
 }
 

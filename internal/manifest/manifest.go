@@ -43,6 +43,10 @@ type Manifest struct {
 	// trusted. They choose whom to believe, not what to build, so they are
 	// left out of the digest: changing them does not make the lock stale.
 	TrustedKeys []keys.PublicKey `toml:"trusted_keys" json:"-"`
+	// RemoteCache is the URL of a shared build cache (the Bazel HTTP cache
+	// protocol; see docs/distributed.md). Where results come from does not
+	// change them: outside the digest. Credentials never go here.
+	RemoteCache string `toml:"remote_cache" json:"-"`
 
 	// File is the path the manifest was read from.
 	File string `toml:"-" json:"-"`
