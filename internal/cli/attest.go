@@ -6,26 +6,41 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/evidence"
 	"github.com/monogres/monogres/internal/keys"
 	"github.com/monogres/monogres/internal/manifest"
 )
 
-// runAttest is `monogres attest verify ATTESTATION PACKAGE [--key FILE]`.
-func runAttest(e *env, args []string) error {
-	if len(args) == 0 || args[0] != "verify" {
-		return usageError{"want: attest verify ATTESTATION PACKAGE [--key FILE]"}
+func init() { register(newAttestCmd) }
+
+func newAttestCmd(e *env) *cobra.Command {
+	var keyFiles []string
+	verify := &cobra.Command{
+		Use:   "verify ATTESTATION PACKAGE",
+		Short: "check a signed attestation (provenance, verification summary) against a package",
+		Long: `Check that ATTESTATION (CELL.intoto.jsonl or CELL.vsa.intoto.jsonl) is signed
+by a trusted key and names PACKAGE's sha256. Trusted keys: the --key files
+alone, else the manifest's trusted_keys, $` + keys.TrustedKeysEnv + ` and the local builder key.
+Exit 1 when it does not verify.`,
+		Example: "  monogres attest verify out/postgres~15.18~regular~amd64.intoto.jsonl out/postgres~15.18~regular~amd64.tar.zst --key ci-1.pub",
+		Args:    exactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return runAttestVerify(e, args[0], args[1], keyFiles)
+		},
 	}
-	fl := flags("attest verify", e.stderr)
-	var keyFiles stringList
-	fl.Var(&keyFiles, "key", "trust only this public key file (NAME.pub; repeatable) instead of trusted_keys, "+keys.TrustedKeysEnv+" and the local builder key")
-	pos, err := parse(fl, args[1:])
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageError{"attest verify: want ATTESTATION PACKAGE"}
-	}
+	verify.Flags().StringArrayVar(&keyFiles, "key", nil, "trust only this public key file (NAME.pub; repeatable) instead of trusted_keys, "+keys.TrustedKeysEnv+" and the local builder key")
+	return group(&cobra.Command{
+		Use:     "attest",
+		Short:   "check a signed attestation (provenance, verification summary) against a package (attest verify)",
+		Example: "  monogres attest verify ATTESTATION PACKAGE [--key FILE]",
+	}, verify)
+}
+
+// runAttestVerify is `monogres attest verify ATTESTATION PACKAGE`.
+func runAttestVerify(e *env, attestation, pkg string, keyFiles []string) error {
+	pos := []string{attestation, pkg}
 	ring, err := e.trustedKeys(keyFiles)
 	if err != nil {
 		return err

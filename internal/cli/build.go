@@ -2,10 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/app"
@@ -21,9 +23,8 @@ type buildFlags struct {
 	signingKey string
 }
 
-func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
-	fl := flags(name, e.stderr)
-	fl.IntVar(&b.opts.Jobs, "j", 1, "actions run at once")
+func (b *buildFlags) register(fl *pflag.FlagSet) {
+	fl.IntVarP(&b.opts.Jobs, "jobs", "j", 1, "actions run at once")
 	fl.IntVar(&b.opts.MakeJobs, "make-jobs", 2, "make/ninja jobs per action")
 	fl.BoolVar(&b.opts.KeepGoing, "keep-going", false, "build the other cells after one fails")
 	fl.BoolVar(&b.asJSON, "json", false, "print events and results as JSON lines")
@@ -31,20 +32,47 @@ func (b *buildFlags) register(e *env, name string) *flag.FlagSet {
 	fl.BoolVar(&b.opts.Offline, "offline", false, "fetch inputs from the store and distdirs only")
 	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
 	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached and which inputs are missing; fetch and build nothing")
-	return fl
 }
 
-func runBuild(e *env, args []string) error { return runBuildOrVerify(e, "build", args) }
+func init() {
+	register(func(e *env) *cobra.Command {
+		return newBuildCmd(e, "build", "build cells (default: the manifest's default cells) hermetically and package them",
+			`Build the cells named by CELL or GLOB (default: the manifest's default = [...]
+cells) in the build sandbox: fetch their inputs, compose their toolchain
+roots, configure, make, smoke-test and package each into out/CELL.tar.zst
+with out/CELL.json. A cell whose action key is in the action cache is not
+rebuilt. Extension cells bring their parent Postgres cell.`,
+			`  monogres build
+  monogres build 'postgres~15.18~barebones~amd64'
+  monogres build 'postgres~*~regular~*' --keep-going --json
+  monogres build --dry-run 'postgres~18.6~*~amd64'`)
+	})
+	register(func(e *env) *cobra.Command {
+		return newBuildCmd(e, "verify", "rebuild cells without the cache and compare package digests",
+			`Rebuild the cells (default: the manifest's default cells) bypassing the action
+cache, in another scratch path, at another time and job count, and compare
+the package digests with the cached build; on a mismatch, list the differing
+files. Exit 1 when a cell does not reproduce.`,
+			`  monogres verify 'postgres~15.18~barebones~amd64'
+  monogres verify --json`)
+	})
+}
 
-func runVerify(e *env, args []string) error { return runBuildOrVerify(e, "verify", args) }
-
-func runBuildOrVerify(e *env, name string, args []string) error {
+// newBuildCmd is build or verify: the same flags, verify bypasses the cache.
+func newBuildCmd(e *env, name, short, long, example string) *cobra.Command {
 	var bf buildFlags
-	fl := bf.register(e, name)
-	patterns, err := parse(fl, args)
-	if err != nil {
-		return err
+	c := &cobra.Command{
+		Use: name + " [CELL|GLOB]...", Short: short, Long: long, Example: example,
+		ValidArgsFunction: e.completeCells,
+		RunE: func(_ *cobra.Command, patterns []string) error {
+			return runBuildOrVerify(e, name, &bf, patterns)
+		},
 	}
+	bf.register(c.Flags())
+	return c
+}
+
+func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) error {
 	a := e.app()
 	g, err := a.Graph(e.ctx, patterns, name == "verify")
 	if err != nil {

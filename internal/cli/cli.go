@@ -2,26 +2,35 @@
 // the manifest and lock, calls the engine packages, and picks the TUI or a
 // plain/JSON printer for their events. Errors come back here and become exit
 // codes; nothing below exits the process.
+//
+// The command tree is github.com/spf13/cobra: it gives every command -h,
+// `monogres help CMD`, persistent global flags in any position, shell
+// completion with dynamic values (cells, lock inputs) and did-you-mean for
+// commands. Each command lives in its own file and registers a constructor
+// with register (see commands.go's doc there).
 package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"github.com/monogres/monogres/internal/app"
+	"github.com/monogres/monogres/internal/suggest"
 )
 
 // defaultManifest is the manifest used without --manifest.
 const defaultManifest = "monogres.toml"
 
-// Exit codes.
+// Exit codes (documented in README.md, "Exit codes").
 const (
 	exitOK        = 0
 	exitFail      = 1 // the command ran and the answer is "no" (stale lock, failed build)
@@ -46,33 +55,35 @@ type env struct {
 
 // app is the application layer over the manifest in use.
 func (e *env) app() *app.App {
+	e.setPaths()
 	return &app.App{ManifestPath: e.manifestPath, LockPath: e.lockPath}
 }
 
-type command struct {
-	name    string
-	summary string
-	run     func(e *env, args []string) error
+// setPaths derives the lock's path from --manifest.
+func (e *env) setPaths() {
+	e.lockPath = filepath.Join(filepath.Dir(e.manifestPath), "monogres.lock")
 }
 
-func commands() []command {
-	return []command{
-		{"init", "write a commented starter monogres.toml", runInit},
-		{"key", "generate a signing key pair (key generate NAME) or print the signing key's public key (key public)", runKey},
-		{"index", "discover Postgres releases and pin their sha256 from Debian, upstream and git (index update), or fail on a changed digest (index check)", runIndex},
-		{"lock", "pin every input of monogres.toml by sha256 into monogres.lock", runLock},
-		{"plan", "list the matrix of cells and the options each gets", runPlan},
-		{"export", "write built packages as an OCI image layout (export oci) or .deb files (export deb)", runExport},
-		{"fetch", "fetch locked inputs into the content-addressed store", runFetch},
-		{"store", "add files to, verify, or garbage-collect the store", runStore},
-		{"attest", "check a signed attestation (provenance, verification summary) against a package (attest verify)", runAttest},
-		{"build", "build cells (default: the manifest's default cells) hermetically and package them", runBuild},
-		{"plugin", "write, build and dry-run wasm build plugins (plugin init|build|run)", runPlugin},
-		{"toolchain", "run a shell or command inside a locked toolchain root in the build sandbox (toolchain shell)", runToolchain},
-		{"tui", "open the terminal UI (also: monogres with no arguments on a terminal)", runTUI},
-		{"verify", "rebuild cells without the cache and compare package digests", runVerify},
-	}
-}
+// registry holds every command's constructor, in registration order.
+var registry []func(e *env) *cobra.Command
+
+// register adds a top-level command. Each command's file calls it from
+// init:
+//
+//	func init() { register(newFooCmd) }
+//
+//	func newFooCmd(e *env) *cobra.Command {
+//		var asJSON bool
+//		c := &cobra.Command{Use: "foo CELL", Short: "…", Example: "  monogres foo postgres~15.18~regular~amd64",
+//			Args: exactArgs(1), ValidArgsFunction: e.completeCells,
+//			RunE: func(_ *cobra.Command, args []string) error { … }}
+//		c.Flags().BoolVar(&asJSON, "json", false, "…")
+//		return c
+//	}
+//
+// Return usageError for a bad command line (exit 2), exitError for a
+// specific exit code, any other error for exit 1.
+func register(f func(e *env) *cobra.Command) { registry = append(registry, f) }
 
 // usageError is a bad command line: exit 2 with usage.
 type usageError struct{ msg string }
@@ -90,49 +101,88 @@ func (x exitError) Error() string { return x.msg }
 // Main runs monogres with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	fs := flag.NewFlagSet("monogres", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.StringVar(&e.manifestPath, "manifest", defaultManifest, "path of the manifest; the lock is monogres.lock beside it")
-	help := fs.Bool("help", false, "show help")
-	fs.BoolVar(help, "h", false, "show help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "monogres: %v\n", err)
-		usage(stderr)
-		return exitUsage
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, manifestPath: defaultManifest}
+	root := newRoot(e)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	return report(e, cmdName(cmd), err)
+}
+
+// newRoot builds the whole command tree for one run.
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:                   "monogres [--manifest FILE] COMMAND [ARGS]",
+		DisableFlagsInUseLine: true,
+		Short:                 "reproducible Postgres distributions: lock, fetch, build, verify",
+		Long: `monogres makes Postgres distributions reproducible: monogres.toml declares
+Postgres versions, option sets, extensions and targets; monogres.lock pins
+every input by sha256; builds run hermetically and their packages are byte
+for byte the same every time.
+
+With no command on a terminal, monogres opens the terminal UI.`,
+		Example: `  monogres init && monogres lock
+  monogres build 'postgres~15.18~barebones~amd64'
+  monogres --manifest other/monogres.toml plan --count
+  monogres help build`,
+		Version:       versionLine(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          unknownCommand,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if isTTY(e.stdout) && isTTY(e.stdin) {
+				return runTUI(e, nil)
+			}
+			fmt.Fprint(e.stderr, cmd.UsageString())
+			return exitError{code: exitUsage}
+		},
+		PersistentPreRun: func(*cobra.Command, []string) { e.setPaths() },
+		CompletionOptions: cobra.CompletionOptions{
+			HiddenDefaultCmd: false,
+		},
 	}
-	e.lockPath = filepath.Join(filepath.Dir(e.manifestPath), "monogres.lock")
-	args = fs.Args()
-	if *help {
-		usage(stdout)
-		return exitOK
+	root.SetVersionTemplate("{{.Version}}\n" + versionDetails())
+	root.PersistentFlags().StringVar(&e.manifestPath, "manifest", defaultManifest, "path of the manifest; the lock is monogres.lock beside it")
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(flagError)
+	for _, f := range registry {
+		root.AddCommand(f(e))
 	}
-	if len(args) == 0 {
-		if isTerminal(stdout) && isTerminal(stdin) {
-			args = []string{"tui"}
-		} else {
-			usage(stderr)
-			return exitUsage
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "help" {
+			c.Example = "  monogres help build\n  monogres help store gc"
 		}
 	}
-	for _, c := range commands() {
-		if c.name == args[0] {
-			return report(e, c.name, c.run(e, args[1:]))
-		}
+	return root
+}
+
+// cmdName is the top-level command's name ("lock" for `lock --check`,
+// "store" for `store gc`), or "" for monogres itself.
+func cmdName(cmd *cobra.Command) string {
+	if cmd == nil || !cmd.HasParent() {
+		return ""
 	}
-	fmt.Fprintf(stderr, "monogres: unknown command %q\n", args[0])
-	usage(stderr)
-	return exitUsage
+	for cmd.Parent().HasParent() {
+		cmd = cmd.Parent()
+	}
+	return cmd.Name()
 }
 
 func report(e *env, name string, err error) int {
 	var ue usageError
 	var xe exitError
+	prefix := "monogres"
+	if name != "" {
+		prefix += " " + name
+	}
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(e.stderr, "monogres %s: %s\n", name, ue.msg)
+		fmt.Fprintf(e.stderr, "%s: %s\n", prefix, ue.msg)
 		return exitUsage
 	case errors.As(err, &xe):
 		if xe.msg != "" {
@@ -140,69 +190,118 @@ func report(e *env, name string, err error) int {
 		}
 		return xe.code
 	case errors.Is(err, context.Canceled) || e.ctx.Err() != nil:
-		fmt.Fprintf(e.stderr, "monogres %s: interrupted\n", name)
+		fmt.Fprintf(e.stderr, "%s: interrupted\n", prefix)
 		return exitInterrupt
 	}
-	fmt.Fprintf(e.stderr, "monogres %s: %v\n", name, err)
+	fmt.Fprintf(e.stderr, "%s: %v\n", prefix, err)
 	return exitFail
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "usage: monogres [--manifest FILE] COMMAND [ARGS]")
-	fmt.Fprintln(w, "\ncommands:")
-	cs := commands()
-	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
-	for _, c := range cs {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+// unknownCommand is monogres' own Args: any argument is a command it does
+// not have.
+func unknownCommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
 	}
-	fmt.Fprintln(w, "\nRun 'monogres COMMAND -h' for a command's flags.")
+	return usageError{fmt.Sprintf("unknown command %q%s\nRun 'monogres --help' for the commands.", args[0], didYouMean(subcommandSuggestions(cmd, args[0])))}
 }
 
-// flags makes a FlagSet whose errors become usage errors.
-func flags(name string, w io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("monogres "+name, flag.ContinueOnError)
-	fs.SetOutput(w)
-	return fs
-}
-
-// parse parses args, allowing flags after positional arguments; everything
-// after "--" is positional.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var rest []string
-	for i, a := range args {
-		if a == "--" {
-			args, rest = args[:i], args[i+1:]
-			break
+// group makes cmd a command of subcommands: run alone or with an unknown
+// subcommand it is a usage error naming the subcommands.
+func group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		var names []string
+		for _, s := range c.Commands() {
+			names = append(names, s.Name())
 		}
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, exitError{code: exitOK}
-			}
-			return nil, usageError{err.Error()}
-		}
-		args = fs.Args()
 		if len(args) == 0 {
-			return append(pos, rest...), nil
+			return usageError{fmt.Sprintf("want a subcommand: %s (see monogres %s -h)", strings.Join(names, ", "), c.Name())}
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		return usageError{fmt.Sprintf("unknown %s subcommand %q%s (want %s)", c.Name(), args[0], didYouMean(subcommandSuggestions(c, args[0])), strings.Join(names, ", "))}
+	}
+	cmd.RunE = func(*cobra.Command, []string) error { return nil }
+	return cmd
+}
+
+// flagError is a bad flag: a usage error with the closest flag names.
+func flagError(cmd *cobra.Command, err error) error {
+	msg := err.Error()
+	name := ""
+	switch {
+	case strings.HasPrefix(msg, "unknown flag: --"):
+		name = strings.TrimPrefix(msg, "unknown flag: --")
+	case strings.HasPrefix(msg, "unknown shorthand flag: "):
+		if i := strings.Index(msg, " in -"); i >= 0 {
+			name = msg[i+len(" in -"):]
+		}
+	}
+	if name != "" {
+		var flags []string
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if !f.Hidden {
+				flags = append(flags, f.Name)
+			}
+		})
+		var sug []string
+		for _, s := range suggest.Closest(name, flags) {
+			sug = append(sug, "--"+s)
+		}
+		msg += didYouMean(sug)
+	}
+	return usageError{msg + fmt.Sprintf("\nRun '%s -h' for its flags.", cmd.CommandPath())}
+}
+
+// subcommandSuggestions are cmd's subcommands closest to name.
+func subcommandSuggestions(cmd *cobra.Command, name string) []string {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+			names = append(names, c.Aliases...)
+		}
+	}
+	return suggest.Closest(name, names)
+}
+
+// didYouMean formats suggestions as "; did you mean A or B?".
+func didYouMean(sug []string) string {
+	if len(sug) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(sug, " or ") + "?"
+}
+
+// Positional argument checks whose failures are usage errors (exit 2).
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", cmd.CommandPath(), args)}
+	}
+	return nil
+}
+
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Sprintf("usage: %s (got %d arguments; see -h)", cmd.UseLine(), len(args))}
+		}
+		return nil
 	}
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
-func isTerminal(x any) bool {
-	f, ok := x.(*os.File)
-	if !ok {
-		return false
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return usageError{fmt.Sprintf("usage: %s (see -h)", cmd.UseLine())}
+		}
+		return nil
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// isTTY reports whether x is a terminal (not just any character device:
+// /dev/null is not one).
+func isTTY(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 
 	"context"
@@ -19,40 +21,57 @@ import (
 	"github.com/monogres/monogres/toolchains"
 )
 
-// runExport is `monogres export oci|deb CELL... --out DIR`: it reads the
-// packages `monogres build` published (--from, default out/) and writes an
-// OCI image layout or .deb files.
-func runExport(e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "oci" && args[0] != "deb") {
-		return usageError{"want: export oci|deb CELL... --out DIR"}
+func init() { register(newExportCmd) }
+
+func newExportCmd(e *env) *cobra.Command {
+	sub := func(format, what string) *cobra.Command {
+		var out, from, prefix string
+		c := &cobra.Command{
+			Use:               format + " CELL... --out DIR",
+			Short:             "write built packages as " + what,
+			Example:           "  monogres export " + format + " 'postgres~15.18~regular~amd64' --out " + format + "-out",
+			Args:              minArgs(1),
+			ValidArgsFunction: e.completeCells,
+			RunE: func(_ *cobra.Command, cells []string) error {
+				if out == "" {
+					return usageError{"export " + format + ": want --out DIR"}
+				}
+				return runExport(e, format, cells, out, from, prefix)
+			},
+		}
+		c.Flags().StringVar(&out, "out", "", "directory to write ("+what+")")
+		c.Flags().StringVar(&from, "from", "out", "directory holding CELL.tar.zst and CELL.json (monogres build --out)")
+		if format == "deb" {
+			c.Flags().StringVar(&prefix, "prefix", "", "install prefix (default /opt/monogres/<postgres cell>)")
+		}
+		return c
 	}
-	format := args[0]
-	fl := flags("export "+format, e.stderr)
-	out := fl.String("out", "", "directory to write ("+map[string]string{"oci": "an OCI image layout", "deb": ".deb files"}[format]+")")
-	from := fl.String("from", "out", "directory holding CELL.tar.zst and CELL.json (monogres build --out)")
-	prefix := fl.String("prefix", "", "deb: install prefix (default /opt/monogres/<postgres cell>)")
-	cells, err := parse(fl, args[1:])
-	if err != nil {
-		return err
-	}
-	if len(cells) == 0 || *out == "" {
-		return usageError{"export " + format + ": want CELL... and --out DIR"}
-	}
+	return group(&cobra.Command{
+		Use:   "export",
+		Short: "write built packages as an OCI image layout (export oci) or .deb files (export deb)",
+		Long:  "Read the packages `monogres build` published (--from, default out/) and write an OCI image layout or .deb files.",
+		Example: `  monogres export oci 'postgres~15.18~*~amd64' --out oci
+  monogres export deb 'postgres~15.18~regular~amd64' --out debs`,
+	}, sub("oci", "an OCI image layout"), sub("deb", ".deb files"))
+}
+
+// runExport writes cells' packages from from/ as format into out.
+func runExport(e *env, format string, cells []string, out, from, prefix string) error {
 	_, l, err := app.ReadLock(e.lockPath)
 	if err != nil {
 		return fmt.Errorf("%v (export takes the runtime base and Depends from the lock's toolchain)", err)
 	}
 	var pkgs []*evidence.Package
 	for _, c := range cells {
-		p, err := evidence.Load(c, filepath.Join(*from, c+".tar.zst"), filepath.Join(*from, c+".json"))
+		p, err := evidence.Load(c, filepath.Join(from, c+".tar.zst"), filepath.Join(from, c+".json"))
 		if err != nil {
-			return fmt.Errorf("%w (build it first: monogres build --out %s %s)", err, *from, c)
+			return fmt.Errorf("%w (build it first: monogres build --out %s %s)", err, from, c)
 		}
 		pkgs = append(pkgs, p)
 	}
 	if format == "deb" {
 		for _, p := range pkgs {
-			path, err := deb.Write(*out, debCell(p, l), deb.Options{Prefix: *prefix})
+			path, err := deb.Write(out, debCell(p, l), deb.Options{Prefix: prefix})
 			if err != nil {
 				return err
 			}
@@ -78,12 +97,12 @@ func runExport(e *env, args []string) error {
 		}
 		ocells = append(ocells, c)
 	}
-	imgs, err := oci.Write(e.ctx, *out, ocells)
+	imgs, err := oci.Write(e.ctx, out, ocells)
 	if err != nil {
 		return err
 	}
 	for _, i := range imgs {
-		fmt.Fprintf(e.stdout, "%s: oci:%s:%s %s\n", i.Cell, *out, i.Ref, i.Digest)
+		fmt.Fprintf(e.stdout, "%s: oci:%s:%s %s\n", i.Cell, out, i.Ref, i.Digest)
 	}
 	return nil
 }

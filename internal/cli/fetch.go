@@ -5,20 +5,40 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/lock"
 )
 
-func runFetch(e *env, args []string) error {
-	fl := flags("fetch", e.stderr)
-	jobs := fl.Int("j", 8, "parallel downloads")
-	offline := fl.Bool("offline", false, "use only the store and distdirs")
-	asJSON := fl.Bool("json", false, "print progress as JSON lines")
-	names, err := parse(fl, args)
-	if err != nil {
-		return err
+func init() { register(newFetchCmd) }
+
+func newFetchCmd(e *env) *cobra.Command {
+	var jobs int
+	var offline, asJSON bool
+	c := &cobra.Command{
+		Use:   "fetch [INPUT|GLOB]...",
+		Short: "fetch locked inputs into the content-addressed store",
+		Long: `Fetch the locked inputs named by INPUT or GLOB (default: all of them) into the
+store in parallel, each verified by sha256: from the store, the distdirs,
+the URLs through the manifest's mirrors, then apt. Input names look like
+postgres/15, extension/NAME/VERSION, plugin/NAME, deb/amd64/gcc-12.`,
+		Example: `  monogres fetch
+  monogres fetch postgres/15 'deb/arm64/*'
+  monogres fetch --offline --json`,
+		ValidArgsFunction: e.completeInputs,
+		RunE: func(_ *cobra.Command, names []string) error {
+			return runFetch(e, names, jobs, offline, asJSON)
+		},
 	}
+	c.Flags().IntVarP(&jobs, "jobs", "j", 8, "parallel downloads")
+	c.Flags().BoolVar(&offline, "offline", false, "use only the store and distdirs")
+	c.Flags().BoolVar(&asJSON, "json", false, "print progress as JSON lines")
+	return c
+}
+
+func runFetch(e *env, names []string, jobs int, offline, asJSON bool) error {
 	m, l, err := e.loadLocked()
 	if err != nil {
 		return err
@@ -34,14 +54,14 @@ func runFetch(e *env, args []string) error {
 	if err := st.Register(e.lockPath, nil); err != nil {
 		return err
 	}
-	f, err := app.Fetcher(m, st, *jobs, *offline, e.sink(*asJSON))
+	f, err := app.Fetcher(m, st, jobs, offline, e.sink(asJSON))
 	if err != nil {
 		return err
 	}
 	if err := f.Fetch(e.ctx, inputs); err != nil {
 		return err
 	}
-	if !*asJSON {
+	if !asJSON {
 		fmt.Fprintf(e.stdout, "%d inputs present in %s\n", len(inputs), st.Dir())
 	}
 	return nil

@@ -3,12 +3,13 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/monogres/monogres/index"
 	"github.com/monogres/monogres/internal/debarchive"
@@ -16,29 +17,41 @@ import (
 	"github.com/monogres/monogres/internal/store"
 )
 
+func init() { register(newIndexCmd) }
+
+func newIndexCmd(e *env) *cobra.Command {
+	var keyring string
+	sub := func(name, short, example string) *cobra.Command {
+		c := &cobra.Command{
+			Use: name, Short: short, Example: example, Args: noArgs,
+			RunE: func(*cobra.Command, []string) error { return runIndex(e, name, keyring) },
+		}
+		c.Flags().StringVar(&keyring, "keyring", "", "trust the OpenPGP keys in this file for Debian Release signatures instead of Debian 12's archive keys")
+		return c
+	}
+	return group(&cobra.Command{
+		Use:   "index",
+		Short: "discover Postgres releases and pin their sha256 from Debian, upstream and git (index update), or fail on a changed digest (index check)",
+		Long: `Crawl the sources the manifest's [index] table and toolchain name (Debian's
+signed Sources, an upstream directory, git tags) for Postgres releases.
+Both subcommands exit 1 when a crawler reports a digest other than the
+pinned one (see docs/index.md).`,
+		Example: "  monogres index update\n  monogres index check",
+	},
+		sub("update", "write new releases to "+manifest.IndexFileName, "  monogres index update"),
+		sub("check", "CI gate: fail on a changed digest, list new releases", "  monogres index check"))
+}
+
 // runIndex is `monogres index update|check`: crawl the sources the
 // manifest's [index] table and toolchain name, then write new releases to
 // monogres.index.json beside the manifest (update) or only report (check).
 // Both exit 1 when a crawler reports a digest other than the pinned one.
-func runIndex(e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "update" && args[0] != "check") {
-		return usageError{"want `index update` (write new releases to " + manifest.IndexFileName + ") or `index check` (CI gate: fail on a changed digest, list new releases)"}
-	}
-	sub := args[0]
-	fs := flag.NewFlagSet("index "+sub, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	keyring := fs.String("keyring", "", "trust the OpenPGP keys in this file for Debian Release signatures instead of Debian 12's archive keys")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err.Error()}
-	}
-	if fs.NArg() > 0 {
-		return usageError{"index " + sub + " takes no arguments"}
-	}
+func runIndex(e *env, sub, keyring string) error {
 	m, err := manifest.Load(e.manifestPath)
 	if err != nil {
 		return err
 	}
-	crawlers, err := indexCrawlers(e, m, *keyring)
+	crawlers, err := indexCrawlers(e, m, keyring)
 	if err != nil {
 		return err
 	}

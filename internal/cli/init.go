@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/spf13/cobra"
 )
 
 const starterManifest = `# monogres.toml: the Postgres distribution you want, declared.
@@ -49,13 +51,25 @@ components = ["main"]
 packages = ["gcc", "make", "perl", "bison", "flex", "pkg-config", "libc6-dev"]
 `
 
-func runInit(e *env, args []string) error {
-	fl := flags("init", e.stderr)
-	force := fl.Bool("force", false, "overwrite an existing manifest")
-	if _, err := parse(fl, args); err != nil {
-		return err
+func init() { register(newInitCmd) }
+
+func newInitCmd(e *env) *cobra.Command {
+	var force bool
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "write a commented starter monogres.toml",
+		Long:  "Write a commented starter monogres.toml (at --manifest) that locks and builds as it is.",
+		Example: `  monogres init && monogres lock
+  monogres --manifest demo/monogres.toml init --force`,
+		Args: noArgs,
+		RunE: func(*cobra.Command, []string) error { return runInit(e, force) },
 	}
-	if _, err := os.Stat(e.manifestPath); err == nil && !*force {
+	c.Flags().BoolVar(&force, "force", false, "overwrite an existing manifest")
+	return c
+}
+
+func runInit(e *env, force bool) error {
+	if _, err := os.Stat(e.manifestPath); err == nil && !force {
 		return fmt.Errorf("%s already exists (use --force to overwrite)", e.manifestPath)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

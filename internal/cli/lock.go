@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/internal/manifest"
@@ -14,23 +16,46 @@ import (
 	"github.com/monogres/monogres/lock"
 )
 
-func runLock(e *env, args []string) error {
-	fl := flags("lock", e.stderr)
-	check := fl.Bool("check", false, "exit 1 if monogres.lock does not match monogres.toml; no network, no write")
-	fl.BoolVar(check, "frozen", false, "alias of --check")
-	var update stringList
-	fl.Var(&update, "update", "re-resolve only the named input (repeatable; more names may follow as arguments)")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
+func init() { register(newLockCmd) }
+
+func newLockCmd(e *env) *cobra.Command {
+	var check bool
+	var update []string
+	c := &cobra.Command{
+		Use:   "lock [--check | --update NAME...]",
+		Short: "pin every input of monogres.toml by sha256 into monogres.lock",
+		Long: `Resolve the manifest's version specs, hash what no index pins, resolve the
+toolchain against the signed Debian archive and write monogres.lock
+atomically; print • Added/Updated/Removed per input. An up-to-date lock is
+never rewritten.
+
+--check (alias --frozen) uses no network and writes nothing: exit 0 when the
+lock matches the manifest, else exit 1 with the reasons and the diff.
+--update NAME re-resolves only the named inputs (postgres/17,
+extension/NAME/VERSION, plugin/NAME, toolchain).`,
+		Example: `  monogres lock
+  monogres lock --check
+  monogres lock --update postgres/17 toolchain`,
+		ValidArgsFunction: e.completeInputs,
+		RunE: func(_ *cobra.Command, pos []string) error {
+			return runLock(e, check, update, pos)
+		},
 	}
+	c.Flags().BoolVar(&check, "check", false, "exit 1 if monogres.lock does not match monogres.toml; no network, no write")
+	c.Flags().BoolVar(&check, "frozen", false, "alias of --check")
+	c.Flags().StringArrayVar(&update, "update", nil, "re-resolve only the named input (repeatable; more names may follow as arguments)")
+	c.RegisterFlagCompletionFunc("update", e.completeInputs)
+	return c
+}
+
+func runLock(e *env, check bool, update, pos []string) error {
 	if len(pos) > 0 {
 		if len(update) == 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q (did you mean --update %s?)", pos, pos[0])}
 		}
 		update = append(update, pos...)
 	}
-	if *check && len(update) > 0 {
+	if check && len(update) > 0 {
 		return usageError{"--check and --update cannot be combined"}
 	}
 	// Read the lock while the manifest is parsed: on a lock of thousands
@@ -51,13 +76,13 @@ func runLock(e *env, args []string) error {
 	}
 	r := <-read
 	oldBytes, old, err := r.data, r.l, r.err
-	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !*check) {
-		if *check {
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !check) {
+		if check {
 			return exitError{exitFail, fmt.Sprintf("monogres lock --check: %v", err)}
 		}
 		return err
 	}
-	if *check {
+	if check {
 		return checkLock(e, m, old)
 	}
 	for _, name := range update {

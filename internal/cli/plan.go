@@ -4,19 +4,37 @@ import (
 	"bufio"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/plan"
 	"github.com/monogres/monogres/toolchains"
 )
 
-func runPlan(e *env, args []string) error {
-	fl := flags("plan", e.stderr)
-	asJSON := fl.Bool("json", false, "stream one JSON object per cell")
-	count := fl.Bool("count", false, "print only the number of cells")
-	patterns, err := parse(fl, args)
-	if err != nil {
-		return err
+func init() { register(newPlanCmd) }
+
+func newPlanCmd(e *env) *cobra.Command {
+	var asJSON, count bool
+	c := &cobra.Command{
+		Use:   "plan [GLOB]...",
+		Short: "list the matrix of cells and the options each gets",
+		Long: `List the cells of the manifest's matrix (or those GLOB matches) with the
+options each gets after version constraints and target support; dropped
+options are listed with their reasons.`,
+		Example: `  monogres plan
+  monogres plan --count 'postgres~17.*~*~arm64'
+  monogres plan --json 'postgres~15.18~debug~amd64'`,
+		ValidArgsFunction: e.completeCells,
+		RunE: func(_ *cobra.Command, patterns []string) error {
+			return runPlan(e, patterns, asJSON, count)
+		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "stream one JSON object per cell")
+	c.Flags().BoolVar(&count, "count", false, "print only the number of cells")
+	return c
+}
+
+func runPlan(e *env, patterns []string, asJSON, count bool) error {
 	m, pgs, err := e.app().Matrix()
 	if err != nil {
 		return err
@@ -41,9 +59,9 @@ func runPlan(e *env, args []string) error {
 			}
 		}
 		switch {
-		case *count:
+		case count:
 			return nil
-		case *asJSON:
+		case asJSON:
 			buf = append(c.AppendJSON(buf[:0]), '\n')
 			_, err := w.Write(buf)
 			return err
@@ -53,7 +71,7 @@ func runPlan(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *count {
+	if count {
 		fmt.Fprintln(w, n)
 	}
 	if n == 0 && len(patterns) > 0 {

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
@@ -17,40 +19,67 @@ import (
 	"github.com/monogres/monogres/plugins/sdk"
 )
 
-const pluginUsage = `usage:
-  monogres plugin init DIR [--module PATH]
-  monogres plugin build DIR [-o FILE] [--pin NAME]
-  monogres plugin run --cell CELL
-  monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]`
+func init() { register(newPluginCmd) }
 
-func runPlugin(e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{pluginUsage}
+func newPluginCmd(e *env) *cobra.Command {
+	var module, out, pin, cell, request, src string
+	initCmd := &cobra.Command{
+		Use:     "init DIR",
+		Short:   "write a plugin scaffold that builds and passes its test as generated",
+		Example: "  monogres plugin init myplugin --module example.com/myplugin",
+		Args:    exactArgs(1),
+		RunE:    func(_ *cobra.Command, args []string) error { return runPluginInit(e, args[0], module) },
 	}
-	switch args[0] {
-	case "init":
-		return runPluginInit(e, args[1:])
-	case "build":
-		return runPluginBuild(e, args[1:])
-	case "run":
-		return runPluginRun(e, args[1:])
+	initCmd.Flags().StringVar(&module, "module", "", "module path of the plugin (default: example.com/DIRNAME)")
+	buildCmd := &cobra.Command{
+		Use:   "build DIR",
+		Short: "build a plugin reproducibly to wasm, optionally pinning it in the manifest",
+		Example: `  monogres plugin build myplugin
+  monogres plugin build myplugin -o plugins/my.wasm --pin my`,
+		Args: exactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error { return runPluginBuild(e, args[0], out, pin) },
 	}
-	return usageError{pluginUsage}
+	buildCmd.Flags().StringVarP(&out, "output", "o", "", "output .wasm file (default: DIR/NAME.wasm, or the path = of the --pin plugin)")
+	buildCmd.Flags().StringVar(&pin, "pin", "", "pin the built plugin in the manifest's [[plugin]] NAME (its sha256, or its path = file)")
+	run := &cobra.Command{
+		Use:   "run (--cell CELL | PLUGIN.wasm|NAME [--request FILE] [--src DIR])",
+		Short: "run a wasm build plugin outside a build and print its plan",
+		Long: `With --cell, plan the plugin of an extension cell exactly as a build would and
+print the request, the plugin's stderr, the tree diff, the commands and the
+package patterns. Otherwise run PLUGIN.wasm (or the locked plugin NAME) on
+the JSON request in FILE (default: stdin).`,
+		Example: `  monogres plugin run --cell 'pg_demo~1.0~postgres~15.18~minimal~amd64'
+  monogres plugin run my.wasm --request req.json --src ./src`,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if cell != "" {
+				if len(args) != 0 {
+					return usageError{"plugin run: --cell takes no PLUGIN argument"}
+				}
+				return e.runPluginCell(cell)
+			}
+			if len(args) != 1 {
+				return usageError{"plugin run: want --cell CELL, or one PLUGIN.wasm|NAME"}
+			}
+			return runPluginRun(e, args[0], request, src)
+		},
+	}
+	run.Flags().StringVar(&cell, "cell", "", "dry-run the plugin of this extension cell exactly as a build would plan it")
+	run.Flags().StringVar(&request, "request", "-", "JSON request file (- for stdin)")
+	run.Flags().StringVar(&src, "src", "", "source tree the plugin sees read-only at /src (default: empty)")
+	run.RegisterFlagCompletionFunc("cell", e.completeCells)
+	return group(&cobra.Command{
+		Use:   "plugin",
+		Short: "write, build and dry-run wasm build plugins (plugin init|build|run)",
+		Long:  "Write, build and dry-run wasm build plugins (see docs/plugins.md).",
+		Example: `  monogres plugin init DIR [--module PATH]
+  monogres plugin build DIR [-o FILE] [--pin NAME]
+  monogres plugin run --cell CELL`,
+	}, initCmd, buildCmd, run)
 }
 
 // runPluginInit writes a plugin scaffold that builds and passes its test
 // as generated.
-func runPluginInit(e *env, args []string) error {
-	fl := flags("plugin init", e.stderr)
-	module := fl.String("module", "", "module path of the plugin (default: example.com/DIRNAME)")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: monogres plugin init DIR [--module PATH]"}
-	}
-	dir := pos[0]
+func runPluginInit(e *env, dir, module string) error {
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
 		return fmt.Errorf("plugin init: %s is not empty; give a new or empty directory", dir)
 	}
@@ -58,78 +87,67 @@ func runPluginInit(e *env, args []string) error {
 	if abs, err := filepath.Abs(dir); err == nil {
 		name = filepath.Base(abs)
 	}
-	if *module == "" {
-		*module = "example.com/" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(name, "-"))
+	if module == "" {
+		module = "example.com/" + strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(name, "-"))
 	}
-	files, err := plugins.Scaffold(*module, name)
+	files, err := plugins.Scaffold(module, name)
 	if err != nil {
 		return err
 	}
 	if err := plugins.WriteFiles(dir, files); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote a plugin in %s (module %s)\n  test it:  cd %s && go test ./...\n  build it: monogres plugin build %s\n", dir, *module, dir, dir)
+	fmt.Fprintf(e.stdout, "wrote a plugin in %s (module %s)\n  test it:  cd %s && go test ./...\n  build it: monogres plugin build %s\n", dir, module, dir, dir)
 	return nil
 }
 
 // runPluginBuild builds a plugin reproducibly and optionally pins it.
-func runPluginBuild(e *env, args []string) error {
-	fl := flags("plugin build", e.stderr)
-	out := fl.String("o", "", "output .wasm file (default: DIR/NAME.wasm, or the path = of the --pin plugin)")
-	pin := fl.String("pin", "", "pin the built plugin in the manifest's [[plugin]] NAME (its sha256, or its path = file)")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{"usage: monogres plugin build DIR [-o FILE] [--pin NAME]"}
-	}
-	dir := pos[0]
+func runPluginBuild(e *env, dir, out, pin string) error {
 	var local *manifest.Plugin
-	if *pin != "" {
+	if pin != "" {
 		m, err := manifest.Load(e.manifestPath)
 		if err != nil {
 			return err
 		}
 		for i := range m.Plugins {
-			if m.Plugins[i].Name == *pin {
+			if m.Plugins[i].Name == pin {
 				local = &m.Plugins[i]
 			}
 		}
 		if local == nil {
-			return fmt.Errorf("plugin build: %s has no [[plugin]] named %q", e.manifestPath, *pin)
+			return fmt.Errorf("plugin build: %s has no [[plugin]] named %q", e.manifestPath, pin)
 		}
-		if local.Path != "" && *out == "" {
-			*out = filepath.Join(filepath.Dir(e.manifestPath), local.Path)
+		if local.Path != "" && out == "" {
+			out = filepath.Join(filepath.Dir(e.manifestPath), local.Path)
 		}
 	}
-	if *out == "" {
+	if out == "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
 			return err
 		}
-		*out = filepath.Join(dir, filepath.Base(abs)+".wasm")
+		out = filepath.Join(dir, filepath.Base(abs)+".wasm")
 	}
-	sum, err := plugins.Build(e.ctx, dir, *out, e.stderr)
+	sum, err := plugins.Build(e.ctx, dir, out, e.stderr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "sha256 %s  %s\n", sum, *out)
+	fmt.Fprintf(e.stdout, "sha256 %s  %s\n", sum, out)
 	if local == nil {
 		return nil
 	}
 	if local.Path != "" {
-		fmt.Fprintf(e.stdout, "plugin %s is path = %s: run `monogres lock` to pin it\n", *pin, local.Path)
+		fmt.Fprintf(e.stdout, "plugin %s is path = %s: run `monogres lock` to pin it\n", pin, local.Path)
 		return nil
 	}
-	changed, err := pinPlugin(e.manifestPath, *pin, sum)
+	changed, err := pinPlugin(e.manifestPath, pin, sum)
 	if err != nil {
 		return err
 	}
 	if changed {
-		fmt.Fprintf(e.stdout, "pinned [[plugin]] %s to sha256 %s in %s: publish %s at its url, then run `monogres lock`\n", *pin, sum, e.manifestPath, *out)
+		fmt.Fprintf(e.stdout, "pinned [[plugin]] %s to sha256 %s in %s: publish %s at its url, then run `monogres lock`\n", pin, sum, e.manifestPath, out)
 	} else {
-		fmt.Fprintf(e.stdout, "[[plugin]] %s in %s already pins sha256 %s\n", *pin, e.manifestPath, sum)
+		fmt.Fprintf(e.stdout, "[[plugin]] %s in %s already pins sha256 %s\n", pin, e.manifestPath, sum)
 	}
 	return nil
 }
@@ -179,32 +197,14 @@ func pinPlugin(path, name, sum string) (bool, error) {
 	return true, os.WriteFile(path, []byte(out), 0o644)
 }
 
-func runPluginRun(e *env, args []string) error {
-	const usage = "usage: monogres plugin run --cell CELL | monogres plugin run PLUGIN.wasm|NAME --request FILE [--src DIR]"
-	fl := flags("plugin run", e.stderr)
-	cell := fl.String("cell", "", "dry-run the plugin of this extension cell exactly as a build would plan it")
-	request := fl.String("request", "-", "JSON request file (- for stdin)")
-	src := fl.String("src", "", "source tree the plugin sees read-only at /src (default: empty)")
-	pos, err := parse(fl, args)
-	if err != nil {
-		return err
-	}
-	if *cell != "" {
-		if len(pos) != 0 {
-			return usageError{usage}
-		}
-		return e.runPluginCell(*cell)
-	}
-	if len(pos) != 1 {
-		return usageError{usage}
-	}
-	wasm, err := e.pluginPath(pos[0])
+func runPluginRun(e *env, plugin, request, src string) error {
+	wasm, err := e.pluginPath(plugin)
 	if err != nil {
 		return err
 	}
 	var req io.Reader = e.stdin
-	if *request != "-" {
-		f, err := os.Open(*request)
+	if request != "-" {
+		f, err := os.Open(request)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func runPluginRun(e *env, args []string) error {
 		return err
 	}
 	opts := plugins.Options{CacheDir: filepath.Join(st.Dir(), "wasm")}
-	return plugins.RunFile(e.ctx, wasm, req, *src, e.stdout, e.stderr, opts)
+	return plugins.RunFile(e.ctx, wasm, req, src, e.stdout, e.stderr, opts)
 }
 
 // runPluginCell plans one extension cell the way `monogres build` does

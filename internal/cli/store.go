@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/fetch"
@@ -15,47 +17,80 @@ import (
 	"github.com/monogres/monogres/lock"
 )
 
-func runStore(e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{"usage: monogres store add FILE... | verify | gc [--dry-run]"}
-	}
-	st, err := app.OpenStore()
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "add":
-		if len(args) < 2 {
-			return usageError{"usage: monogres store add FILE..."}
-		}
-		var inputs []lock.Input
-		if _, l, err := app.ReadLock(e.lockPath); err == nil {
-			inputs = l.Inputs
-		}
-		added, err := fetch.AddFiles(e.ctx, st, args[1:], inputs)
-		for _, a := range added {
-			fmt.Fprintln(e.stdout, a.String())
-		}
-		return err
-	case "verify":
-		rep, err := st.Verify(e.ctx, 4)
-		for _, c := range rep.Corrupt {
-			fmt.Fprintf(e.stdout, "damaged, evicted: %v\n", c)
-		}
-		fmt.Fprintf(e.stdout, "checked %d entries (%d bytes), %d damaged\n", rep.Checked, rep.Bytes, len(rep.Corrupt))
-		if len(rep.Corrupt) > 0 {
-			return exitError{code: exitFail}
-		}
-		return err
-	case "gc":
-		fl := flags("store gc", e.stderr)
-		dry := fl.Bool("dry-run", false, "list what would be removed, and its size")
-		if _, err := parse(fl, args[1:]); err != nil {
+func init() { register(newStoreCmd) }
+
+func newStoreCmd(e *env) *cobra.Command {
+	add := &cobra.Command{
+		Use:   "add FILE...",
+		Short: "import files into the store by sha256",
+		Long:  "Import files into the store by their sha256 and say which locked inputs each satisfies (for machines that cannot download them).",
+		Example: `  monogres store add postgresql-15.18.tar.bz2
+  monogres store add /srv/distfiles/*.deb`,
+		Args: minArgs(1),
+		RunE: func(_ *cobra.Command, files []string) error {
+			st, err := app.OpenStore()
+			if err != nil {
+				return err
+			}
+			var inputs []lock.Input
+			if _, l, err := app.ReadLock(e.lockPath); err == nil {
+				inputs = l.Inputs
+			}
+			added, err := fetch.AddFiles(e.ctx, st, files, inputs)
+			for _, a := range added {
+				fmt.Fprintln(e.stdout, a.String())
+			}
 			return err
-		}
-		return storeGC(e, st, *dry)
+		},
 	}
-	return usageError{fmt.Sprintf("unknown store command %q (add, verify, gc)", args[0])}
+	verify := &cobra.Command{
+		Use:     "verify",
+		Short:   "re-hash every store entry and evict damaged ones",
+		Long:    "Re-hash every entry of the store; a damaged entry is evicted (fetch brings it back). Exit 1 when one was damaged.",
+		Example: "  monogres store verify",
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			st, err := app.OpenStore()
+			if err != nil {
+				return err
+			}
+			rep, err := st.Verify(e.ctx, 4)
+			for _, c := range rep.Corrupt {
+				fmt.Fprintf(e.stdout, "damaged, evicted: %v\n", c)
+			}
+			fmt.Fprintf(e.stdout, "checked %d entries (%d bytes), %d damaged\n", rep.Checked, rep.Bytes, len(rep.Corrupt))
+			if len(rep.Corrupt) > 0 {
+				return exitError{code: exitFail}
+			}
+			return err
+		},
+	}
+	var dry bool
+	gcCmd := &cobra.Command{
+		Use:   "gc",
+		Short: "remove what no registered lock needs",
+		Long: `Remove from the store the blobs, actions and toolchain roots that no
+registered lock still needs (every lock that ran lock, fetch or build is
+registered; a lock file that is gone no longer keeps anything).`,
+		Example: "  monogres store gc --dry-run\n  monogres store gc",
+		Args:    noArgs,
+		RunE: func(*cobra.Command, []string) error {
+			st, err := app.OpenStore()
+			if err != nil {
+				return err
+			}
+			return storeGC(e, st, dry)
+		},
+	}
+	gcCmd.Flags().BoolVar(&dry, "dry-run", false, "list what would be removed, and its size")
+	return group(&cobra.Command{
+		Use:   "store",
+		Short: "add files to, verify, or garbage-collect the store",
+		Long:  "The content-addressed store is $MONOGRES_STORE, default $XDG_CACHE_HOME/monogres (~/.cache/monogres).",
+		Example: `  monogres store add FILE...
+  monogres store verify
+  monogres store gc --dry-run`,
+	}, add, verify, gcCmd)
 }
 
 // storeGC collects the store, keeping what every registered lock that

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
 
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/app"
@@ -15,18 +15,37 @@ import (
 	"github.com/monogres/monogres/toolchains"
 )
 
-func runToolchain(e *env, args []string) error {
-	if len(args) == 0 || args[0] != "shell" {
-		return usageError{"usage: monogres toolchain shell [--arch amd64|arm64] [--src DIR] [-- CMD...]"}
+func init() { register(newToolchainCmd) }
+
+func newToolchainCmd(e *env) *cobra.Command {
+	var arch, src string
+	var network bool
+	shell := &cobra.Command{
+		Use:   "shell [-- CMD [ARG]...]",
+		Short: "run a shell or command inside a locked toolchain root in the build sandbox",
+		Long: `Fetch and compose the locked toolchain root of a target (every option layer)
+and run CMD in it, in the build sandbox (default: an interactive bash).
+Flags of CMD go after --. The exit code is CMD's.`,
+		Example: `  monogres toolchain shell
+  monogres toolchain shell -- /bin/sh -c 'echo ok'
+  monogres toolchain shell --arch arm64 --src ./ext -- make -C /build/src`,
+		RunE: func(_ *cobra.Command, argv []string) error {
+			return runToolchainShell(e, arch, src, network, argv)
+		},
 	}
-	fl := flags("toolchain shell", e.stderr)
-	arch := fl.String("arch", "amd64", "the target whose root to enter (arm64: the cross root)")
-	src := fl.String("src", "", "a host directory to mount writable at /build/src")
-	network := fl.Bool("network", false, "keep the host network (builds never get it)")
-	argv, err := parse(fl, args[1:])
-	if err != nil {
-		return err
-	}
+	shell.Flags().SetInterspersed(false) // CMD's own flags are CMD's
+	shell.Flags().StringVar(&arch, "arch", "amd64", "the target whose root to enter (arm64: the cross root)")
+	shell.Flags().StringVar(&src, "src", "", "a host directory to mount writable at /build/src")
+	shell.Flags().BoolVar(&network, "network", false, "keep the host network (builds never get it)")
+	shell.RegisterFlagCompletionFunc("arch", cobra.FixedCompletions([]string{"amd64", "arm64"}, cobra.ShellCompDirectiveNoFileComp))
+	return group(&cobra.Command{
+		Use:     "toolchain",
+		Short:   "run a shell or command inside a locked toolchain root in the build sandbox (toolchain shell)",
+		Example: "  monogres toolchain shell -- /bin/sh -c 'echo ok'",
+	}, shell)
+}
+
+func runToolchainShell(e *env, arch, src string, network bool, argv []string) error {
 	if len(argv) == 0 {
 		argv = []string{"/bin/bash", "-i"}
 	}
@@ -40,7 +59,7 @@ func runToolchain(e *env, args []string) error {
 	}
 	// The root of the target's cells with every option: base plus every
 	// option layer.
-	cell := toolchains.Cell{Target: *arch}
+	cell := toolchains.Cell{Target: arch}
 	for _, o := range manifest.Options {
 		cell.Options = append(cell.Options, string(o))
 	}
@@ -66,8 +85,8 @@ func runToolchain(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "toolchain root %s (digest %s)\n", root.Dir, short(root.Digest))
 	mounts := []sandbox.Mount{sandbox.Tmpfs(sandbox.HomeDir, 0o755), sandbox.Tmpfs(sandbox.WorkDir, 0o755)}
-	if *src != "" {
-		mounts = append(mounts, sandbox.BindRW(*src, sandbox.SrcDir))
+	if src != "" {
+		mounts = append(mounts, sandbox.BindRW(src, sandbox.SrcDir))
 	}
 	limits := app.SandboxLimits(m.Limits)
 	if limits.WallClock == 0 {
@@ -76,7 +95,7 @@ func runToolchain(e *env, args []string) error {
 	spec := sandbox.Spec{
 		Limits: limits,
 		Root:   root.Dir, Mounts: mounts, Argv: argv, Env: sandbox.DefaultEnv(0, "TERM="+os.Getenv("TERM")),
-		Dir: sandbox.HomeDir, Network: *network, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+		Dir: sandbox.HomeDir, Network: network, Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr,
 		// From a terminal the command gets one of its own, relayed by the
 		// sandbox: the caller's terminal never reaches it.
 		TTY: isTTY(e.stdin),
@@ -87,10 +106,4 @@ func runToolchain(e *env, args []string) error {
 		return exitError{code: xe.ExitCode()}
 	}
 	return err
-}
-
-// isTTY reports whether x is a terminal (not just any character device).
-func isTTY(x any) bool {
-	f, ok := x.(*os.File)
-	return ok && term.IsTerminal(f.Fd())
 }

@@ -66,7 +66,7 @@ func TestToolchainShellTerminalHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestToolchainShellCannotTypeIntoTerminal only")
 	}
-	args := []string{"-manifest", filepath.Join(dir, "monogres.toml"), "toolchain", "shell",
+	args := []string{"--manifest", filepath.Join(dir, "monogres.toml"), "toolchain", "shell",
 		"--src", os.Getenv(shellSrcEnv), "--", "python3", "/build/src/attack.py"}
 	if code := Main(context.Background(), args, os.Stdin, os.Stdout, os.Stderr); code != 0 {
 		t.Fatalf("monogres %s: exit status %d", strings.Join(args, " "), code)

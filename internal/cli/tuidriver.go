@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/spf13/cobra"
+
 	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/internal/event"
@@ -17,13 +19,23 @@ import (
 	"github.com/monogres/monogres/tui"
 )
 
-func runTUI(e *env, args []string) error {
-	fl := flags("tui", e.stderr)
-	var update stringList
-	fl.Var(&update, "update", "show the lock diff of `monogres lock --update NAME` (repeatable)")
-	if _, err := parse(fl, args); err != nil {
-		return err
+func init() { register(newTUICmd) }
+
+func newTUICmd(e *env) *cobra.Command {
+	var update []string
+	c := &cobra.Command{
+		Use:     "tui",
+		Short:   "open the terminal UI (also: monogres with no arguments on a terminal)",
+		Example: "  monogres tui\n  monogres tui --update toolchain",
+		Args:    noArgs,
+		RunE:    func(*cobra.Command, []string) error { return runTUI(e, update) },
 	}
+	c.Flags().StringArrayVar(&update, "update", nil, "show the lock diff of `monogres lock --update NAME` (repeatable)")
+	c.RegisterFlagCompletionFunc("update", e.completeInputs)
+	return c
+}
+
+func runTUI(e *env, update []string) error {
 	err := tui.Run(e.ctx, &driver{e: e}, tui.Options{LockUpdate: update})
 	if errors.Is(err, tui.ErrInterrupted) {
 		return exitError{code: exitInterrupt}
