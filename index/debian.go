@@ -30,16 +30,20 @@ type Debian struct {
 	Components []string // default: main
 	Keyring    *debarchive.Keyring
 	Client     *http.Client
+	// Catalog, if set, also collects the suite's Postgres extension source
+	// packages during Crawl (one read of Sources serves both).
+	Catalog *CatalogCrawl
 }
 
 func (d Debian) Name() string { return "debian " + d.Suite }
 
 // SourcePackage is one stanza of a Sources index.
 type SourcePackage struct {
-	Package, Version, Directory string
-	Binary                      []string
-	BuildDepends                string
-	Files                       []SourceFile
+	Package, Version, Directory, Homepage string
+	Binary                                []string
+	// BuildDepends joins Build-Depends and Build-Depends-Arch.
+	BuildDepends string
+	Files        []SourceFile
 }
 
 // SourceFile is one Checksums-Sha256 line of a source package.
@@ -51,6 +55,11 @@ type SourceFile struct {
 // Sources fetches and verifies the suite's Sources indexes and returns the
 // source packages for which want (if set) is true, with the verified Release.
 func (d Debian) Sources(ctx context.Context, want func(pkg string) bool) ([]SourcePackage, *debarchive.Release, error) {
+	return d.sources(ctx, func(p *SourcePackage) bool { return want == nil || want(p.Package) })
+}
+
+// sources is Sources keeping the stanzas keep accepts.
+func (d Debian) sources(ctx context.Context, keep func(*SourcePackage) bool) ([]SourcePackage, *debarchive.Release, error) {
 	client := clientOr(d.Client)
 	dists := strings.TrimSuffix(d.Archive, "/") + "/dists/" + d.Suite + "/"
 	inrel, err := get(ctx, client, dists+"InRelease")
@@ -97,7 +106,7 @@ func (d Debian) Sources(ctx context.Context, want func(pkg string) bool) ([]Sour
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s%s: %w", dists, path, err)
 		}
-		pkgs, err := ReadSources(r, want)
+		pkgs, err := readSources(r, keep)
 		r.Close()
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s%s: %w", dists, path, err)
@@ -109,6 +118,10 @@ func (d Debian) Sources(ctx context.Context, want func(pkg string) bool) ([]Sour
 
 // ReadSources parses a Sources index, keeping the stanzas want accepts.
 func ReadSources(r io.Reader, want func(pkg string) bool) ([]SourcePackage, error) {
+	return readSources(r, func(p *SourcePackage) bool { return want == nil || want(p.Package) })
+}
+
+func readSources(r io.Reader, keep func(*SourcePackage) bool) ([]SourcePackage, error) {
 	pr, err := control.NewParagraphReader(r, nil)
 	if err != nil {
 		return nil, err
@@ -123,14 +136,17 @@ func ReadSources(r io.Reader, want func(pkg string) bool) ([]SourcePackage, erro
 			return nil, fmt.Errorf("stanza %d: %w", n, err)
 		}
 		v := p.Values
-		if want != nil && !want(v["Package"]) {
-			continue
+		sp := SourcePackage{Package: v["Package"], Version: v["Version"], Directory: v["Directory"], Homepage: v["Homepage"], BuildDepends: v["Build-Depends"]}
+		if a := v["Build-Depends-Arch"]; a != "" {
+			sp.BuildDepends = strings.TrimSuffix(strings.TrimSpace(sp.BuildDepends), ",") + ", " + a
 		}
-		sp := SourcePackage{Package: v["Package"], Version: v["Version"], Directory: v["Directory"], BuildDepends: v["Build-Depends"]}
 		for _, b := range strings.Split(v["Binary"], ",") {
 			if b = strings.TrimSpace(b); b != "" {
 				sp.Binary = append(sp.Binary, b)
 			}
+		}
+		if !keep(&sp) {
+			continue
 		}
 		for _, line := range strings.Split(v["Checksums-Sha256"], "\n") {
 			f := strings.Fields(line)
@@ -155,9 +171,14 @@ var (
 // Crawl returns the Postgres release tarballs of the suite. When several
 // Debian revisions ship one upstream version, the apt hint names the newest.
 func (d Debian) Crawl(ctx context.Context) ([]Found, error) {
-	pkgs, rel, err := d.Sources(ctx, postgresSource.MatchString)
+	pkgs, rel, err := d.sources(ctx, func(p *SourcePackage) bool {
+		return postgresSource.MatchString(p.Package) || d.Catalog != nil && IsExtensionSource(p)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if d.Catalog != nil {
+		pkgs = d.Catalog.add(d, rel, pkgs)
 	}
 	slices.SortFunc(pkgs, func(a, b SourcePackage) int {
 		va, _ := version.Parse(a.Version)

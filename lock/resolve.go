@@ -383,6 +383,9 @@ func extensionInput(m *manifest.Manifest, e manifest.Extension, version string) 
 		}
 	}
 	in.SHA256, in.Size, in.SourceDateEpoch, in.Apt = string(rel.SHA256), rel.Size, rel.SourceDateEpoch, rel.Apt
+	if rel.URL != "" { // a catalog version's own archive
+		in.URLs, in.StripPrefix = []string{rel.URL}, rel.StripPrefix
+	}
 	// Plain ReplaceAll: a strings.Replacer per input costs more than the
 	// rest of `lock --check` on a lock of 10,000 extension inputs.
 	fill := func(s string) string {
@@ -471,6 +474,11 @@ func CheckReport(ctx context.Context, m *manifest.Manifest, old *Lock) (*Report,
 func trustRoot(m *manifest.Manifest, in *Input) string {
 	switch in.Kind {
 	case KindExtension:
+		for _, e := range m.Extensions {
+			if e.Catalog && in.Name == plan.ExtensionInputName(e.Name, in.Version) {
+				return fmt.Sprintf("%s (from Debian's signed Sources, selected by %s)", manifest.CatalogFilePath(m.File), m.File)
+			}
+		}
 		return fmt.Sprintf("%s ([[extension.release]] version %s)", m.File, in.Version)
 	case KindPlugin:
 		return fmt.Sprintf("%s ([[plugin]] %s)", m.File, strings.TrimPrefix(in.Name, "plugin/"))

@@ -81,14 +81,28 @@ func NewArchive(t testing.TB) *Archive {
 // Source is one stanza of a Sources index.
 type Source struct {
 	Package, Version string
-	Files            map[string][]byte // file name -> content (hashed, not served)
+	Files            map[string][]byte // file name -> content (hashed; served only with Serve)
+	// Binary defaults to PACKAGE-client, BuildDepends to debhelper-compat.
+	Binary       []string
+	BuildDepends string
+	// Serve writes Files into the pool directory of the archive.
+	Serve bool
 }
+
+func (s Source) dir() string { return "pool/main/" + s.Package[:1] + "/" + s.Package }
 
 // Stanza renders s as Sources does.
 func (s Source) Stanza() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Package: %s\nBinary: %s\nVersion: %s\nMaintainer: Test <t@example.org>\nBuild-Depends: debhelper-compat (= 13)\nArchitecture: any\nFormat: 3.0 (quilt)\nDirectory: pool/main/%s/%s\nChecksums-Sha256:\n",
-		s.Package, s.Package+"-client", s.Version, s.Package[:1], s.Package)
+	bin, bd := s.Package+"-client", "debhelper-compat (= 13)"
+	if len(s.Binary) > 0 {
+		bin = strings.Join(s.Binary, ", ")
+	}
+	if s.BuildDepends != "" {
+		bd = s.BuildDepends
+	}
+	fmt.Fprintf(&b, "Package: %s\nBinary: %s\nVersion: %s\nMaintainer: Test <t@example.org>\nBuild-Depends: %s\nArchitecture: any\nFormat: 3.0 (quilt)\nDirectory: %s\nChecksums-Sha256:\n",
+		s.Package, bin, s.Version, bd, s.dir())
 	for _, name := range sortedKeys(s.Files) {
 		sum := sha256.Sum256(s.Files[name])
 		fmt.Fprintf(&b, " %s %d %s\n", hex.EncodeToString(sum[:]), len(s.Files[name]), name)
@@ -105,6 +119,11 @@ func (a *Archive) Suite(t testing.TB, suite string, sources ...Source) {
 			text.WriteString("\n")
 		}
 		text.WriteString(s.Stanza())
+		if s.Serve {
+			for name, b := range s.Files {
+				a.Write(t, s.dir()+"/"+name, b)
+			}
+		}
 	}
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)

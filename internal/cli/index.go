@@ -51,7 +51,15 @@ func runIndex(e *env, sub, keyring string) error {
 	if err != nil {
 		return err
 	}
-	crawlers, err := indexCrawlers(e, m, keyring)
+	kr, err := readKeyring(keyring)
+	if err != nil {
+		return err
+	}
+	var catalog *index.CatalogCrawl
+	if m.Crawl.Extensions {
+		catalog = &index.CatalogCrawl{}
+	}
+	crawlers, err := indexCrawlers(e, m, kr, catalog)
 	if err != nil {
 		return err
 	}
@@ -83,10 +91,21 @@ func runIndex(e *env, sub, keyring string) error {
 		}
 		fmt.Fprintf(e.stdout, "wrote %s; run `monogres lock --update postgres/MAJOR` to move a locked major to a new release\n", path)
 	}
-	if len(res.Conflicts) > 0 {
+	var conflicts []string
+	for _, c := range res.Conflicts {
+		conflicts = append(conflicts, c.String())
+	}
+	if catalog != nil {
+		more, err := runCatalog(e, m, sub, catalog, kr)
+		if err != nil {
+			return err
+		}
+		conflicts = append(conflicts, more...)
+	}
+	if len(conflicts) > 0 {
 		var b strings.Builder
-		fmt.Fprintf(&b, "monogres index %s: %d pinned release(s) changed digest upstream (a pinned version never changes; nothing was written for them):\n", sub, len(res.Conflicts))
-		for _, c := range res.Conflicts {
+		fmt.Fprintf(&b, "monogres index %s: %d pinned release(s) changed digest upstream (a pinned version never changes; nothing was written for them):\n", sub, len(conflicts))
+		for _, c := range conflicts {
 			fmt.Fprintf(&b, "  %s\n", c)
 		}
 		return exitError{code: exitFail, msg: strings.TrimSuffix(b.String(), "\n")}
@@ -96,18 +115,7 @@ func runIndex(e *env, sub, keyring string) error {
 
 // indexCrawlers are the crawlers of a manifest: the toolchain's Debian
 // suite and [index] debian_suites, [index] upstream, [index] git.
-func indexCrawlers(e *env, m *manifest.Manifest, keyringFile string) ([]index.Crawler, error) {
-	var kr *debarchive.Keyring
-	if keyringFile != "" {
-		f, err := os.Open(keyringFile)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if kr, err = debarchive.ReadKeyring(f); err != nil {
-			return nil, fmt.Errorf("%s: %w", keyringFile, err)
-		}
-	}
+func indexCrawlers(e *env, m *manifest.Manifest, kr *debarchive.Keyring, catalog *index.CatalogCrawl) ([]index.Crawler, error) {
 	spec := m.Crawl.Versions()
 	archive := m.Crawl.DebianArchive
 	if archive == "" {
@@ -122,7 +130,7 @@ func indexCrawlers(e *env, m *manifest.Manifest, keyringFile string) ([]index.Cr
 	}
 	if archive != "" {
 		for _, s := range suites {
-			cs = append(cs, index.Debian{Archive: archive, Suite: s, Components: []string{"main"}, Keyring: kr})
+			cs = append(cs, index.Debian{Archive: archive, Suite: s, Components: []string{"main"}, Keyring: kr, Catalog: catalog})
 		}
 	}
 	if m.Crawl.Upstream != "" {
@@ -148,6 +156,23 @@ func indexCrawlers(e *env, m *manifest.Manifest, keyringFile string) ([]index.Cr
 		return nil, fmt.Errorf("%s: nothing to crawl: set [toolchain] archive and suite, or [index] debian_suites, upstream or git", e.manifestPath)
 	}
 	return cs, nil
+}
+
+// readKeyring reads the --keyring file (nil: Debian's keys).
+func readKeyring(file string) (*debarchive.Keyring, error) {
+	if file == "" {
+		return nil, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	kr, err := debarchive.ReadKeyring(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return kr, nil
 }
 
 func encodeIndexFile(f *manifest.IndexFile) []byte {

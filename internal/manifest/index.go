@@ -241,6 +241,9 @@ type Crawl struct {
 	// Git is a Postgres git repository (path or URL) whose REL_X_Y tags are
 	// archived locally as GitHub would.
 	Git string `toml:"git" json:"git,omitempty"`
+	// Extensions makes `monogres index update` also write the extension
+	// catalog (CatalogFileName) from the Debian suites it reads.
+	Extensions bool `toml:"extensions" json:"extensions,omitempty"`
 	// Postgres limits which versions are indexed (default: all).
 	Postgres Spec `toml:"postgres" json:"postgres,omitzero"`
 }

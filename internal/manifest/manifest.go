@@ -27,12 +27,15 @@ type Manifest struct {
 	Postgres   Postgres          `toml:"postgres" json:"postgres"`
 	Targets    map[string]Target `toml:"target" json:"target,omitempty"`
 	Extensions []Extension       `toml:"extension" json:"extension,omitempty"`
-	Toolchain  Toolchain         `toml:"toolchain" json:"toolchain"`
-	Plugins    []Plugin          `toml:"plugin" json:"plugin,omitempty"`
-	Mirrors    []Mirror          `toml:"mirror" json:"mirror,omitempty"`
-	Distdirs   []string          `toml:"distdirs" json:"distdirs,omitempty"`
-	Default    []string          `toml:"default" json:"default,omitempty"`
-	Options    map[string]Spec   `toml:"options" json:"options,omitempty"`
+	// Select names extensions taken from the catalog beside the manifest
+	// (CatalogFileName), or "*"; they are expanded into Extensions.
+	Select    []string        `toml:"extensions" json:"-"`
+	Toolchain Toolchain       `toml:"toolchain" json:"toolchain"`
+	Plugins   []Plugin        `toml:"plugin" json:"plugin,omitempty"`
+	Mirrors   []Mirror        `toml:"mirror" json:"mirror,omitempty"`
+	Distdirs  []string        `toml:"distdirs" json:"distdirs,omitempty"`
+	Default   []string        `toml:"default" json:"default,omitempty"`
+	Options   map[string]Spec `toml:"options" json:"options,omitempty"`
 	// Crawl says where `monogres index update` discovers releases.
 	Crawl Crawl `toml:"index" json:"index,omitzero"`
 	// Limits bound every build action's sandbox.
@@ -101,6 +104,11 @@ type Release struct {
 	Tag             string `toml:"tag" json:"tag,omitempty"`
 	Apt             string `toml:"apt" json:"apt,omitempty"`
 	SourceDateEpoch int64  `toml:"source_date_epoch" json:"source_date_epoch,omitempty"`
+	// URL and StripPrefix are an extension release's own archive (catalog
+	// entries pin each version's Debian pool URL); they come before the
+	// extension's [[extension.source]] templates.
+	URL         string `toml:"url" json:"url,omitempty"`
+	StripPrefix string `toml:"strip_prefix" json:"strip_prefix,omitempty"`
 }
 
 // Extension declares an extension, its versions and how to build it.
@@ -121,6 +129,8 @@ type Extension struct {
 	// Params are passed to the build plugin (build = "plugin:NAME") as the
 	// request's params, so one plugin can serve many extensions.
 	Params map[string]string `toml:"params" json:"params,omitempty"`
+	// Catalog says the entry came from the catalog (Select).
+	Catalog bool `toml:"-" json:"-"`
 }
 
 // Toolchain says where build roots come from.
@@ -183,6 +193,9 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		return nil, err
 	}
 	m.File = file
+	if err := m.selectExtensions(data); err != nil {
+		return nil, err
+	}
 	if err := checkStrings(&m); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -325,6 +338,9 @@ func (m *Manifest) validate() error {
 		if r.SHA256 == "" {
 			return fmt.Errorf("postgres.release[%d] %q: sha256 is required", i, r.Version)
 		}
+		if r.URL != "" || r.StripPrefix != "" {
+			return fmt.Errorf("postgres.release[%d] %q: url and strip_prefix are for extension releases; a Postgres release takes them from its [[postgres.source]]", i, r.Version)
+		}
 	}
 	plugins := map[string]bool{}
 	for i, pl := range m.Plugins {
@@ -382,7 +398,11 @@ func (m *Manifest) validate() error {
 				return fmt.Errorf("%s: target.%s: arch %s is not in postgres.targets", where, a, a)
 			}
 		}
-		if e.Build != "contrib" && len(e.Sources) == 0 {
+		pinned := len(e.Releases) > 0
+		for _, r := range e.Releases {
+			pinned = pinned && r.URL != ""
+		}
+		if e.Build != "contrib" && len(e.Sources) == 0 && !pinned {
 			return fmt.Errorf("%s: source: at least one [[extension.source]] is required for build %q", where, e.Build)
 		}
 	}
