@@ -169,15 +169,17 @@ func (e *CatalogEntry) Extension(versions []string) (Extension, error) {
 			x.Postgres, _ = ParseSpec(v.Postgres)
 		}
 	}
-	if x.Build == "" {
-		v := e.Preferred()
-		why := "its tarball was not read"
-		if v.Unfetchable != "" {
-			why = "its tarball could not be downloaded when the catalog was made (" + v.Unfetchable + ")"
-		}
-		return Extension{}, fmt.Errorf("%s: build kind unknown: %s; give build (and source) in an [[extension]] named %q", e.Name, why, e.Name)
-	}
 	return x, nil
+}
+
+// noBuild says why an entry selected without a build kind cannot be built.
+func (e *CatalogEntry) noBuild() error {
+	v := e.Preferred()
+	why := "its tarball was not read"
+	if v.Unfetchable != "" {
+		why = "its tarball could not be downloaded when the catalog was made (" + v.Unfetchable + ")"
+	}
+	return fmt.Errorf("%s: build kind unknown: %s; give build (and source) in an [[extension]] named %q", e.Name, why, e.Name)
 }
 
 // selectExtensions expands the manifest's `extensions` selection from the
@@ -230,11 +232,11 @@ func (m *Manifest) selectExtensions(data []byte) error {
 			versions = m.Extensions[i].Versions
 		}
 		x, err := e.Extension(versions)
-		if err != nil && (i < 0 || m.Extensions[i].Build == "") {
-			return fmt.Errorf("%s: %v", at(e.Name), err)
+		if err == nil && x.Build == "" && (i < 0 || m.Extensions[i].Build == "") {
+			err = e.noBuild()
 		}
-		if err != nil { // the override says how to build it
-			x = Extension{Name: e.Name, Catalog: true}
+		if err != nil {
+			return fmt.Errorf("%s: %v", at(e.Name), err)
 		}
 		if i < 0 {
 			m.Extensions = append(m.Extensions, x)

@@ -200,7 +200,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if err := m.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s: %w", tableLine(file, data, err), err)
 	}
 	idx, err := m.buildIndex()
 	if err != nil {
@@ -278,6 +278,34 @@ func positioned(file string, data []byte, err error) error {
 		msg = fmt.Sprintf("%s: %s", pe.LastKey, msg)
 	}
 	return fmt.Errorf("%s:%d:%d: %s", file, line, col, msg)
+}
+
+var arrayTableRef = regexp.MustCompile(`^(extension|plugin|mirror|postgres\.release|postgres\.source)\[(\d+)\]`)
+
+// tableLine is "file:line" of the array table a validation error names
+// ("extension[2] ..." is the third [[extension]]; an extension the catalog
+// selection added is at the `extensions` key), or file.
+func tableLine(file string, data []byte, err error) string {
+	m := arrayTableRef.FindStringSubmatch(err.Error())
+	if m == nil {
+		return file
+	}
+	n, _ := strconv.Atoi(m[2])
+	header := regexp.MustCompile(`^\s*\[\[\s*` + regexp.QuoteMeta(m[1]) + `\s*\]\]`)
+	for i, l := range strings.Split(string(data), "\n") {
+		if header.MatchString(l) {
+			if n == 0 {
+				return fmt.Sprintf("%s:%d", file, i+1)
+			}
+			n--
+		}
+	}
+	if m[1] == "extension" {
+		if line, _ := findValue(data, "extensions", ""); line > 1 {
+			return fmt.Sprintf("%s:%d", file, line)
+		}
+	}
+	return file
 }
 
 var fingerprint = regexp.MustCompile(`^(0[xX])?([0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{64}$`)
