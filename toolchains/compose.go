@@ -135,6 +135,13 @@ func ComposeCached(ctx context.Context, store string, pkgs []Package, open Opene
 	return r, nil
 }
 
+// Cached returns the root for pkgs if ComposeCached has composed it in
+// store, without composing anything (ok false: not composed yet).
+func Cached(store string, pkgs []Package, opts Options) (Root, bool) {
+	key := Key(pkgs, opts)
+	return readCached(filepath.Join(RootsDir(store), key), key)
+}
+
 func readCached(dir, key string) (Root, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, "digest"))
 	if err != nil {

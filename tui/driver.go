@@ -6,6 +6,7 @@ package tui
 
 import (
 	"context"
+	"time"
 
 	"github.com/monogres/monogres/internal/event"
 )
@@ -17,8 +18,12 @@ import (
 // Build and Verify may be called from a goroutine other than the one that
 // called Cells; the TUI never runs two Build/Verify calls at once.
 type Driver interface {
-	// Cells returns the matrix in display order.
-	Cells(ctx context.Context) ([]Cell, error)
+	// Cells returns the matrix in display order, each cell with its state
+	// as the store and action cache have it, and the lock's status.
+	Cells(ctx context.Context) (Matrix, error)
+	// Detail returns what is known of one cell without building it (the
+	// facts `monogres info` prints) and the tail of its last build log.
+	Detail(ctx context.Context, cell string) (Detail, error)
 	// Build builds the named cells, sending events to sink, and returns when
 	// all are done (or ctx is cancelled). Cell states are taken from the
 	// events: Started/Finished with Item set to a cell name.
@@ -26,14 +31,62 @@ type Driver interface {
 	// Verify rebuilds the named cells without the cache and compares; events
 	// as for Build.
 	Verify(ctx context.Context, cells []string, sink event.Sink) error
+	// Fetch puts every input the named cells need into the store, sending
+	// the download events to sink.
+	Fetch(ctx context.Context, cells []string, sink event.Sink) error
 	// LockDiff computes the change `monogres lock` would make (or
 	// `monogres lock --update NAMES` when update is non-empty) WITHOUT
-	// writing anything.
-	LockDiff(ctx context.Context, update []string) (LockDiff, error)
+	// writing anything. What it has to say goes to sink as Message events:
+	// nothing but the TUI writes to the terminal.
+	LockDiff(ctx context.Context, update []string, sink event.Sink) (LockDiff, error)
 	// ApplyLock writes exactly the lock that d was computed for.
 	ApplyLock(ctx context.Context, d LockDiff) error
-	// Log returns the tail of a cell's build log ("" if there is none).
+	// Log returns the tail of a cell's last build log ("" if there is none).
 	Log(cell string) (string, error)
+}
+
+// Matrix is the whole build matrix and the state of the lock it comes from.
+type Matrix struct {
+	Cells []Cell
+	// LockPath is the lock file; Stale lists why it is out of date with
+	// the manifest (empty when it is current).
+	LockPath string
+	Stale    []string
+}
+
+// Detail is what the detail pane shows of one cell.
+type Detail struct {
+	Name    string
+	State   event.State
+	Options []string
+	Dropped []Dropped
+	// LockErr says why the cell cannot be built from the lock.
+	LockErr string
+	Inputs  []Input
+	// Root is the toolchain root's package count and cache key; RootErr
+	// why there is none; RootComposed whether the store has it.
+	RootPackages int
+	RootKey      string
+	RootComposed bool
+	RootErr      string
+	// ActionKey, or KeyReason why it is not known yet.
+	ActionKey, KeyReason string
+	Cached, Verified     bool
+	// PackagePath is the cached package in the store; Log the build log.
+	PackagePath, Log string
+	// Took is how long the cell's last build took (0: unknown).
+	Took time.Duration
+	// LogTail is the end of Log.
+	LogTail string
+}
+
+// Dropped is an option the cell's option set asks for but does not get.
+type Dropped struct{ Option, Reason string }
+
+// Input is one locked input a cell needs.
+type Input struct {
+	Name, Version, SHA256 string
+	Present               bool
 }
 
 // Cell is one point of the build matrix.
@@ -48,6 +101,8 @@ type Cell struct {
 	Extension        string
 	ExtensionVersion string
 	State            event.State
+	// Took is how long the cell's last build took (0: unknown), for ETAs.
+	Took time.Duration
 }
 
 // ChangeKind says how one lock input changes.

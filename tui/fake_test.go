@@ -16,7 +16,12 @@ import (
 type fakeDriver struct {
 	mu       sync.Mutex
 	cells    []Cell
+	stale    []string
 	cellsErr error
+	details  map[string]Detail
+	// lockMsgs are sent as Message events by LockDiff, the way the real
+	// driver reports resolving the toolchain.
+	lockMsgs []string
 	script   func(ctx context.Context, kind string, cells []string, sink event.Sink) error
 	diff     LockDiff
 	diffErr  error
@@ -24,6 +29,7 @@ type fakeDriver struct {
 
 	builds   [][]string
 	verifies [][]string
+	fetches  [][]string
 	updates  [][]string
 	applied  []LockDiff
 	logCalls []string
@@ -32,17 +38,29 @@ type fakeDriver struct {
 	returned chan struct{}
 }
 
-func (d *fakeDriver) Cells(ctx context.Context) ([]Cell, error) {
+func (d *fakeDriver) Cells(ctx context.Context) (Matrix, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return append([]Cell(nil), d.cells...), d.cellsErr
+	return Matrix{Cells: append([]Cell(nil), d.cells...), LockPath: "/p/monogres.lock", Stale: d.stale}, d.cellsErr
+}
+
+func (d *fakeDriver) Detail(ctx context.Context, cell string) (Detail, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if x, ok := d.details[cell]; ok {
+		return x, nil
+	}
+	return Detail{Name: cell, LogTail: d.logs[cell]}, nil
 }
 
 func (d *fakeDriver) run(ctx context.Context, kind string, cells []string, sink event.Sink) error {
 	d.mu.Lock()
-	if kind == "build" {
+	switch kind {
+	case "build":
 		d.builds = append(d.builds, cells)
-	} else {
+	case "fetch":
+		d.fetches = append(d.fetches, cells)
+	default:
 		d.verifies = append(d.verifies, cells)
 	}
 	script, ret := d.script, d.returned
@@ -64,9 +82,16 @@ func (d *fakeDriver) Verify(ctx context.Context, cells []string, sink event.Sink
 	return d.run(ctx, "verify", cells, sink)
 }
 
-func (d *fakeDriver) LockDiff(ctx context.Context, update []string) (LockDiff, error) {
+func (d *fakeDriver) Fetch(ctx context.Context, cells []string, sink event.Sink) error {
+	return d.run(ctx, "fetch", cells, sink)
+}
+
+func (d *fakeDriver) LockDiff(ctx context.Context, update []string, sink event.Sink) (LockDiff, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	for _, l := range d.lockMsgs {
+		sink.Emit(event.Event{Kind: event.Message, Phase: event.PhaseLock, Line: l})
+	}
 	d.updates = append(d.updates, update)
 	return d.diff, d.diffErr
 }

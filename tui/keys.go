@@ -8,6 +8,7 @@ type keyMap struct {
 	Up, Down, Left, Right, PageUp, PageDown, Top, Bottom key.Binding
 	Select, SelectAll, Clear, Filter                     key.Binding
 	Build, Verify, Cancel, Log, Lock, Reload             key.Binding
+	Fetch, FetchAll, Detail                              key.Binding
 	Accept, Reject                                       key.Binding
 	Help, Quit                                           key.Binding
 }
@@ -32,6 +33,9 @@ func newKeyMap() keyMap {
 		Build:     b([]string{"b"}, "b", "build selected"),
 		Verify:    b([]string{"v"}, "v", "verify selected"),
 		Cancel:    b([]string{"x"}, "x", "cancel running work"),
+		Fetch:     b([]string{"f"}, "f", "fetch inputs of selected"),
+		FetchAll:  b([]string{"F"}, "F", "fetch inputs of all shown"),
+		Detail:    b([]string{"i"}, "i", "detail of cell"),
 		Log:       b([]string{"enter"}, "enter", "full log of cell"),
 		Lock:      b([]string{"L"}, "L", "lock diff"),
 		Reload:    b([]string{"r"}, "r", "reload matrix"),
@@ -49,8 +53,8 @@ func hb(k, desc string) key.Binding {
 
 // ShortHelp is the one-line footer.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{hb("?", "help"), hb("space", "select"), hb("b", "build"), hb("v", "verify"),
-		hb("/", "filter"), hb("L", "lock"), hb("q", "quit")}
+	return []key.Binding{hb("?", "help"), hb("space", "select"), hb("b", "build"), hb("f", "fetch"),
+		hb("i", "info"), hb("/", "filter"), hb("L", "lock"), hb("q", "quit")}
 }
 
 // FullHelp is the help screen, in columns that fit 80 columns.
@@ -59,8 +63,8 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{hb("↑↓←→ hjkl", "move"), hb("pgup/pgdn", "page"), hb("g/G", "first/last row"),
 			hb("/", "filter"), hb("esc", "clear sel./filter"), hb("r", "reload matrix")},
 		{hb("space", "select cell"), hb("a", "select all shown"), hb("b", "build"),
-			hb("v", "verify"), hb("x", "cancel work"), hb("enter", "full log")},
-		{hb("L", "lock diff"), hb("y/enter", "write lock"), hb("n/esc", "reject lock"),
-			hb("?", "help"), hb("q/ctrl+c", "quit")},
+			hb("v", "verify"), hb("f/F", "fetch sel./all shown"), hb("x", "cancel work")},
+		{hb("i", "cell detail"), hb("enter", "full log"), hb("L", "lock diff"), hb("y/enter", "write lock"),
+			hb("n/esc", "reject lock"), hb("?/q", "help/quit")},
 	}
 }

@@ -22,6 +22,7 @@ const (
 	modeLock
 	modeHelp
 	modeLog
+	modeDetail
 )
 
 // logKeep is how many log lines are kept per item.
@@ -30,8 +31,13 @@ const logKeep = 200
 // Messages.
 type (
 	cellsMsg struct {
-		cells []Cell
-		err   error
+		mx  Matrix
+		err error
+	}
+	detailMsg struct {
+		cell string
+		d    Detail
+		err  error
 	}
 	// eventsMsg is a batch of engine events, possibly ended by the result of
 	// the Driver call that emitted them (same channel, so order is kept).
@@ -60,13 +66,15 @@ type (
 
 // job is the Build or Verify call in flight.
 type job struct {
-	kind     string // "build" or "verify"
+	kind     string // "build", "verify" or "fetch"
 	cells    []string
 	set      map[string]bool
 	cancel   context.CancelFunc
 	start    time.Time
 	finished int
 	failed   int
+	// bytes done and total of a fetch (its whole-run Progress events)
+	done, total int64
 	// prev is each cell's state before the job, restored for cells the
 	// Driver never finished.
 	prev      map[string]event.State
@@ -142,6 +150,11 @@ type model struct {
 
 	g        *grid
 	state    []event.State // per cell, updated by events; set with setState
+	// session is how each cell finished in this session's jobs: it refines
+	// the store's state on reload (cached rather than built, failed).
+	session  map[string]event.State
+	stale    []string // why the lock is out of date; empty when current
+	lockFile string
 	count    map[event.State]int
 	selected []bool
 	nsel     int
@@ -156,7 +169,10 @@ type model struct {
 	logs       map[string][]string
 	errs       map[string]string
 	driverLog  map[string]string
-	logAsked   map[string]bool
+	details    map[string]*Detail
+	detailErr  map[string]string
+	asked      map[string]bool // Detail asked and not answered yet
+	detScroll  int
 	logScroll  int
 	lock       *LockDiff
 	lockBusy   bool
@@ -187,7 +203,10 @@ func newModel(ctx context.Context, d Driver, opts Options) *model {
 		logs:      map[string][]string{},
 		errs:      map[string]string{},
 		driverLog: map[string]string{},
-		logAsked:  map[string]bool{},
+		details:   map[string]*Detail{},
+		detailErr: map[string]string{},
+		asked:     map[string]bool{},
+		session:   map[string]event.State{},
 		g:         newGrid(nil),
 		count:     map[event.State]int{},
 	}
@@ -212,8 +231,8 @@ func (m *model) call(f func() tea.Msg) tea.Cmd {
 
 func (m *model) loadCells() tea.Cmd {
 	return m.call(func() tea.Msg {
-		cells, err := m.d.Cells(m.ctx)
-		return cellsMsg{cells, err}
+		mx, err := m.d.Cells(m.ctx)
+		return cellsMsg{mx, err}
 	})
 }
 
@@ -266,16 +285,27 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 	case cellsMsg:
-		m.setCells(msg.cells, msg.err)
-		return m.askLog()
+		m.setCells(msg.mx, msg.err)
+		return m.askDetail()
+	case detailMsg:
+		delete(m.asked, msg.cell)
+		if msg.err != nil {
+			m.detailErr[msg.cell] = msg.err.Error()
+		} else {
+			d := msg.d
+			m.details[msg.cell] = &d
+			delete(m.detailErr, msg.cell)
+		}
 	case eventsMsg:
 		for _, e := range msg.events {
 			m.apply(e)
 		}
 		if msg.done != nil {
+			// The store has the truth now: states, logs, details.
 			m.jobDone(*msg.done)
+			return tea.Batch(m.listen(), m.loadCells())
 		}
-		return tea.Batch(m.listen(), m.askLog())
+		return tea.Batch(m.listen(), m.askDetail())
 	case tickMsg:
 		if m.job != nil {
 			return tick()
@@ -288,6 +318,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		}
 		d := msg.diff
 		m.lock, m.lockErr, m.lockScroll, m.mode = &d, "", 0, modeLock
+		m.status = ""
 	case lockAppliedMsg:
 		m.lockBusy = false
 		if msg.err != nil {
@@ -295,6 +326,7 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		m.lock, m.mode = nil, modeMatrix
+		clear(m.session) // what this session built was keyed by the old lock
 		m.setStatus(false, "wrote %s (%d %s)", lockPath(msg.diff), len(msg.diff.Changes), plural(len(msg.diff.Changes), "change"))
 		return m.loadCells()
 	case logMsg:
@@ -328,13 +360,18 @@ func plural(n int, s string) string {
 }
 
 // setCells replaces the matrix, keeping the cursor on the same cell and the
-// selection of cells that still exist.
-func (m *model) setCells(cells []Cell, err error) {
+// selection of cells that still exist. Details are asked again.
+func (m *model) setCells(mx Matrix, err error) {
 	if err != nil {
 		m.fatal = err
 		return
 	}
+	cells := mx.Cells
 	m.fatal = nil
+	m.stale, m.lockFile = mx.Stale, mx.LockPath
+	clear(m.details)
+	clear(m.detailErr)
+	clear(m.driverLog)
 	curName := m.curName()
 	var sel []string
 	for i, s := range m.selected {
@@ -347,8 +384,9 @@ func (m *model) setCells(cells []Cell, err error) {
 	m.state = make([]event.State, len(cells))
 	m.count = map[event.State]int{}
 	for i, c := range cells {
-		m.state[i] = c.State
-		m.count[c.State]++
+		st := refine(c.State, m.session[c.Name])
+		m.state[i] = st
+		m.count[st]++
 	}
 	m.selected = make([]bool, len(cells))
 	m.nsel = 0
@@ -363,6 +401,20 @@ func (m *model) setCells(cells []Cell, err error) {
 		m.moveTo(i)
 	}
 	m.clampCursor()
+}
+
+// refine is the state shown for a cell the store says is in state stored
+// and this session's last job finished as ended: the store wins, except
+// that a cell found in the cache shows as cached and a failed build shows
+// as failed until the cell is built.
+func refine(stored, ended event.State) event.State {
+	switch {
+	case ended == event.StateCached && stored == event.StateBuilt:
+		return event.StateCached
+	case ended == event.StateFailed && stored != event.StateBuilt && stored != event.StateVerified:
+		return event.StateFailed
+	}
+	return stored
 }
 
 func (m *model) curCell() int { return m.g.at(m.cur.row, m.cur.col) }
@@ -430,11 +482,13 @@ func (m *model) apply(e event.Event) {
 			m.setState(ci, event.StateRunning)
 			delete(m.errs, e.Item)
 			delete(m.driverLog, e.Item)
-			delete(m.logAsked, e.Item)
 			m.logs[e.Item] = nil
 		}
 	case event.Progress:
 		if e.Item == "" {
+			if m.job != nil && e.Unit == "bytes" {
+				m.job.done, m.job.total = e.Done, e.Total
+			}
 			return
 		}
 		it := m.items[e.Item]
@@ -463,6 +517,8 @@ func (m *model) apply(e event.Event) {
 				}
 			}
 			m.setState(ci, st)
+			m.session[e.Item] = st
+			delete(m.details, e.Item)
 			if e.Err != "" {
 				m.errs[e.Item] = e.Err
 			}
@@ -511,29 +567,29 @@ func (m *model) jobDone(d jobDoneMsg) {
 		m.setStatus(true, "%s failed after %s: %v", j.kind, took, d.err)
 	case j.failed > 0:
 		m.setStatus(true, "%s finished in %s: %d/%d %s failed", j.kind, took, j.failed, len(j.cells), plural(len(j.cells), "cell"))
+	case j.kind == "fetch":
+		verb := "need"
+		if len(j.cells) == 1 {
+			verb = "needs"
+		}
+		m.setStatus(false, "fetched what %d %s %s in %s (%s)", len(j.cells), plural(len(j.cells), "cell"), verb, took, event.FormatBytes(j.total))
 	default:
 		m.setStatus(false, "%s finished in %s: %d %s ok", j.kind, took, len(j.cells), plural(len(j.cells), "cell"))
 	}
 }
 
-// askLog asks the Driver for the log of the cell under the cursor when it
-// has finished and no log arrived in events.
-func (m *model) askLog() tea.Cmd {
-	i := m.curCell()
-	if i < 0 {
+// askDetail asks the Driver for the detail of the cell under the cursor
+// when it is not known.
+func (m *model) askDetail() tea.Cmd {
+	name := m.curName()
+	if name == "" || m.details[name] != nil || m.asked[name] || m.detailErr[name] != "" {
 		return nil
 	}
-	name := m.g.cells[i].Name
-	switch m.state[i] {
-	case event.StateFailed, event.StateBuilt, event.StateVerified, event.StateCached:
-	default:
-		return nil
-	}
-	if len(m.logs[name]) > 0 || m.logAsked[name] {
-		return nil
-	}
-	m.logAsked[name] = true
-	return m.readLog(name)
+	m.asked[name] = true
+	return m.call(func() tea.Msg {
+		d, err := m.d.Detail(m.ctx, name)
+		return detailMsg{cell: name, d: d, err: err}
+	})
 }
 
 func (m *model) readLog(name string) tea.Cmd {
@@ -574,6 +630,23 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 			return m.quit()
 		case key.Matches(k, m.keys.Help, m.keys.Clear):
 			m.mode = modeMatrix
+		}
+		return nil
+	case modeDetail:
+		switch {
+		case key.Matches(k, m.keys.Quit):
+			return m.quit()
+		case key.Matches(k, m.keys.Clear, m.keys.Detail):
+			m.mode = modeMatrix
+		case key.Matches(k, m.keys.Up):
+			m.detScroll = max(0, m.detScroll-1)
+		case key.Matches(k, m.keys.Down):
+			m.detScroll++
+		case key.Matches(k, m.keys.Log):
+			if n := m.curName(); n != "" {
+				m.mode, m.logScroll = modeLog, 0
+				return m.readLog(n)
+			}
 		}
 		return nil
 	case modeLog:
@@ -645,6 +718,14 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		return m.startJob("build")
 	case key.Matches(k, km.Verify):
 		return m.startJob("verify")
+	case key.Matches(k, km.Fetch):
+		return m.startJob("fetch")
+	case key.Matches(k, km.FetchAll):
+		return m.startJobOn("fetch", m.shownCells())
+	case key.Matches(k, km.Detail):
+		if m.curName() != "" {
+			m.mode, m.detScroll = modeDetail, 0
+		}
 	case key.Matches(k, km.Cancel):
 		if m.job != nil {
 			m.job.cancelled = true
@@ -663,8 +744,9 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.lockBusy = true
 		m.setStatus(false, "computing the lock diff…")
 		update := m.opts.LockUpdate
+		sink := chanSink{ch: m.events, done: m.done}
 		return m.call(func() tea.Msg {
-			d, err := m.d.LockDiff(m.ctx, update)
+			d, err := m.d.LockDiff(m.ctx, update, sink)
 			return lockDiffMsg{d, err}
 		})
 	case key.Matches(k, km.Reload):
@@ -672,7 +754,7 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(k, km.Help):
 		m.mode = modeHelp
 	}
-	return m.askLog()
+	return m.askDetail()
 }
 
 func (m *model) toggle(i int) {
@@ -766,12 +848,22 @@ func (m *model) lockKey(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// startJob runs Build or Verify on the selected cells, or the current one.
-func (m *model) startJob(kind string) tea.Cmd {
-	if m.job != nil {
-		m.setStatus(true, "a %s is running; x cancels it", m.job.kind)
-		return nil
+// shownCells are the cells the filter shows, in grid order.
+func (m *model) shownCells() []string {
+	var cells []string
+	for _, ri := range m.g.vis {
+		for _, ci := range m.g.rows[ri].cells {
+			if ci >= 0 && m.g.matches(int(ci)) {
+				cells = append(cells, m.g.cells[ci].Name)
+			}
+		}
 	}
+	return cells
+}
+
+// startJob runs Build, Verify or Fetch on the selected cells, or the
+// current one.
+func (m *model) startJob(kind string) tea.Cmd {
 	var cells []string
 	if m.nsel > 0 {
 		for _, ri := range m.g.vis { // grid order
@@ -797,6 +889,15 @@ func (m *model) startJob(kind string) tea.Cmd {
 	} else if n := m.curName(); n != "" {
 		cells = []string{n}
 	}
+	return m.startJobOn(kind, cells)
+}
+
+// startJobOn runs Build, Verify or Fetch on cells.
+func (m *model) startJobOn(kind string, cells []string) tea.Cmd {
+	if m.job != nil {
+		m.setStatus(true, "a %s is running; x cancels it", m.job.kind)
+		return nil
+	}
 	if len(cells) == 0 {
 		m.setStatus(true, "no cell under the cursor")
 		return nil
@@ -806,14 +907,19 @@ func (m *model) startJob(kind string) tea.Cmd {
 	for _, c := range cells {
 		i := m.g.index[c]
 		j.set[c], j.prev[c] = true, m.state[i]
-		m.setState(i, event.StateQueued)
+		if kind != "fetch" {
+			m.setState(i, event.StateQueued)
+		}
 	}
 	m.job = j
 	m.setStatus(false, "%s of %d %s started", kind, len(cells), plural(len(cells), "cell"))
 	sink := chanSink{ch: m.events, done: m.done}
 	run := m.d.Build
-	if kind == "verify" {
+	switch kind {
+	case "verify":
 		run = m.d.Verify
+	case "fetch":
+		run = m.d.Fetch
 	}
 	return tea.Batch(m.call(func() tea.Msg {
 		err := run(ctx, cells, sink)

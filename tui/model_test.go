@@ -168,7 +168,7 @@ func TestGoldenViews(t *testing.T) {
 }
 
 func TestNavigation(t *testing.T) {
-	h := newHarness(t, &fakeDriver{cells: sampleCells()}, 80, 24)
+	h := newHarness(t, &fakeDriver{cells: sampleCells()}, 60, 24)
 	m := h.m
 	if got := m.curName(); got != "postgres~17.0~barebones~amd64" {
 		t.Fatalf("initial cursor on %q", got)
@@ -191,7 +191,7 @@ func TestNavigation(t *testing.T) {
 		t.Errorf("rightmost column: col %d cell %d, want col %d and no cell", m.cur.col, m.curCell(), len(m.g.cols)-1)
 	}
 	if m.left == 0 {
-		t.Errorf("moving right at 80 columns did not scroll the columns")
+		t.Errorf("moving right at 60 columns did not scroll the columns")
 	}
 	h.press("g")
 	if m.cur.row != 0 || m.top != 0 {
@@ -400,11 +400,12 @@ func TestLogOfSelectedCell(t *testing.T) {
 	if h.m.curName() != "postgres~15.18~barebones~amd64" {
 		t.Fatalf("cursor on %q", h.m.curName())
 	}
-	h.waitFor("log", func() bool { return h.m.driverLog["postgres~15.18~barebones~amd64"] != "" })
+	h.waitFor("log", func() bool { return h.m.details["postgres~15.18~barebones~amd64"] != nil })
 	if v := ansi.Strip(h.m.render()); !strings.Contains(v, "All of PostgreSQL successfully made.") {
 		t.Errorf("log tail not shown:\n%s", v)
 	}
 	h.press("enter")
+	h.waitFor("full log", func() bool { return h.m.driverLog["postgres~15.18~barebones~amd64"] != "" })
 	if h.m.mode != modeLog || !strings.Contains(ansi.Strip(h.m.render()), "make -C src all") {
 		t.Errorf("full log view:\n%s", ansi.Strip(h.m.render()))
 	}

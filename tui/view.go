@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,37 +19,72 @@ const minWidth, minHeight = 40, 12
 
 // layout is how the screen is divided at the current size.
 type layout struct {
+	stale    int // lines of the stale-lock banner
+	upper    int // lines of the matrix area: 2 header lines and the rows (and the side pane)
 	rows     int // matrix rows shown
 	progress int // lines of the progress pane (0 when idle)
-	logLines int // log lines under the log pane's title
+	logLines int // lines under the cell pane's title
 	labelW   int // width of row labels
+	cw       int // width of one matrix column (6, or 5 abbreviated)
 	ncols    int // matrix columns shown
+	side     int // width of the detail pane right of the matrix (0: none)
+}
+
+// fit chooses the label and column widths: every column at full width,
+// then with shorter labels, then abbreviated (5-wide columns, short arch
+// names); only a matrix that still does not fit scrolls sideways.
+func (m *model) fit(l *layout) {
+	n := max(1, len(m.g.cols))
+	full := min(max(12, m.g.maxLabel), 30)
+	for _, cw := range []int{6, 5} {
+		if lw := min(full, m.width-1-n*cw); lw >= min(full, 14) {
+			l.labelW, l.cw, l.ncols = lw, cw, n
+			return
+		}
+	}
+	l.labelW, l.cw = min(full, m.width/3), 6
+	l.ncols = max(1, (m.width-l.labelW-2)/l.cw)
 }
 
 func (m *model) layout() layout {
 	var l layout
+	m.fit(&l)
 	maxItems, logLines := 3, 3
 	if m.height >= 36 {
 		maxItems, logLines = 6, 8
 	}
+	if len(m.stale) > 0 {
+		l.stale = 1
+	}
 	if m.job != nil || len(m.items) > 0 {
 		l.progress = 1 + maxItems
 	}
+	if mw := l.labelW + 1 + l.ncols*l.cw + 1; m.width-mw-2 >= 44 && m.height >= 30 {
+		l.side = m.width - mw - 2
+	}
+	// title, stale banner, pane title, status, legend, help
+	avail := m.height - 5 - l.stale - l.progress
 	l.logLines = logLines
-	// title, 2 header lines, status, legend, help
-	l.rows = m.height - 6 - l.progress - (1 + l.logLines)
+	l.rows = avail - 2 - l.logLines
 	if l.rows < 3 {
 		l.logLines = max(0, l.logLines-(3-l.rows))
-		l.rows = m.height - 6 - l.progress - (1 + l.logLines)
+		l.rows = avail - 2 - l.logLines
 	}
 	l.rows = max(1, l.rows)
-	// A short matrix gives its spare lines to the log.
-	if spare := l.rows - max(1, len(m.g.vis)); spare > 0 && m.loaded {
-		l.rows -= spare
-		l.logLines += spare
+	l.upper = 2 + l.rows
+	// A short matrix gives its spare lines to the log, keeping what the
+	// side pane needs.
+	if m.loaded {
+		need := 2 + max(1, len(m.g.vis))
+		if l.side > 0 {
+			need = max(need, min(l.upper, len(m.detailLines(m.curName(), l.side, false))))
+		}
+		if spare := l.upper - need; spare > 0 {
+			l.upper -= spare
+			l.rows = min(l.rows, l.upper-2)
+			l.logLines += spare
+		}
 	}
-	l.labelW = min(max(12, m.g.maxLabel), 30, m.width/3)
-	l.ncols = max(1, (m.width-l.labelW-2)/cellWidth)
 	return l
 }
 
@@ -137,6 +173,8 @@ func (m *model) render() string {
 		m.renderLock(s)
 	case m.mode == modeLog:
 		m.renderLogView(s)
+	case m.mode == modeDetail:
+		m.renderDetailView(s)
 	default:
 		m.renderMain(s)
 	}
@@ -177,12 +215,42 @@ func (m *model) renderMain(s *screen) {
 		}
 	}
 	s.line(t.String())
-	m.renderMatrix(s, l)
-	s.fill(1 + 2 + l.rows)
+	if l.stale > 0 {
+		more := ""
+		if len(m.stale) > 1 {
+			more = fmt.Sprintf(" (+%d more)", len(m.stale)-1)
+		}
+		s.line(m.st.warn.Render("⚠ "+m.lockName()+" is stale: ") + m.stale[0] + more + m.st.dim.Render(" · L shows the diff"))
+	}
+	left := m.renderMatrix(l)
+	var right []string
+	if l.side > 0 {
+		right = m.detailLines(m.curName(), l.side, false)
+	}
+	mw := l.labelW + 1 + l.ncols*l.cw + 1
+	for i := range l.upper {
+		var ln string
+		if i < len(left) {
+			ln = left[i]
+		}
+		if l.side == 0 {
+			s.lineFit(ln)
+			continue
+		}
+		ln += strings.Repeat(" ", max(0, mw-ansi.StringWidth(ln))) + m.st.dim.Render("│") + " "
+		if i < len(right) {
+			r := right[i]
+			if ansi.StringWidth(r) > l.side {
+				r = ansi.Truncate(r, l.side, "…")
+			}
+			ln += r
+		}
+		s.lineFit(ln)
+	}
 	if l.progress > 0 {
 		m.renderProgress(s, l.progress)
 	}
-	m.renderLogPane(s, l.logLines)
+	m.renderCellPane(s, l)
 	// Status line.
 	switch {
 	case m.mode == modeFilter:
@@ -200,6 +268,13 @@ func (m *model) renderMain(s *screen) {
 	s.line(m.st.footer(m.width, m.keys))
 }
 
+func (m *model) lockName() string {
+	if m.lockFile == "" {
+		return "the lock"
+	}
+	return filepath.Base(m.lockFile)
+}
+
 func (m *model) legend() string {
 	var b strings.Builder
 	for i, st := range states {
@@ -211,15 +286,21 @@ func (m *model) legend() string {
 	return b.String()
 }
 
-func (m *model) renderMatrix(s *screen, l layout) {
+// short names of the arches in abbreviated columns.
+var shortArch = map[string]string{"amd64": "amd", "arm64": "arm"}
+
+// renderMatrix returns the two header lines and the visible rows, each at
+// most labelW+1+ncols*cw+1 wide.
+func (m *model) renderMatrix(l layout) []string {
 	g := m.g
 	c0, c1 := m.left, min(len(g.cols), m.left+l.ncols)
 	pad := func(str string, w int) string {
 		if len(str) > w {
-			str = ansi.Truncate(str, w, "")
+			str = ansi.Truncate(str, w, "…")
 		}
 		return str + strings.Repeat(" ", max(0, w-ansi.StringWidth(str)))
 	}
+	out := make([]string, 0, 2+l.rows)
 	// Header: option sets spanning their arches, then arches.
 	var h1, h2 strings.Builder
 	pos := ""
@@ -239,18 +320,28 @@ func (m *model) renderMatrix(s *screen, l layout) {
 		for e < c1 && g.cols[e].opt == g.cols[c].opt {
 			e++
 		}
-		h1.WriteString(m.st.bold.Render(pad(g.cols[c].opt, (e-c)*cellWidth-1)) + " ")
+		h1.WriteString(m.st.bold.Render(pad(g.cols[c].opt, (e-c)*l.cw-1)) + " ")
 		c = e
 	}
 	for c := c0; c < c1; c++ {
-		h2.WriteString(m.st.dim.Render(pad(g.cols[c].arch, cellWidth-1)) + " ")
+		a := g.cols[c].arch
+		if s, ok := shortArch[a]; ok && len(a) > l.cw-1 {
+			a = s
+		}
+		h2.WriteString(m.st.dim.Render(pad(a, l.cw-1)) + " ")
 	}
 	if c1 < len(g.cols) {
 		h2.WriteString("›")
 	}
-	s.line(h1.String())
-	s.line(h2.String())
+	// The header's last column needs no separating space.
+	out = append(out, strings.TrimSuffix(h1.String(), " "), strings.TrimSuffix(h2.String(), " "))
 
+	cell := func(v string) string {
+		if l.cw < cellWidth {
+			return v[:len(v)-(cellWidth-l.cw)] // the cells end in plain spaces
+		}
+		return v
+	}
 	var b strings.Builder
 	for vr := m.top; vr < min(len(g.vis), m.top+l.rows); vr++ {
 		b.Reset()
@@ -274,22 +365,41 @@ func (m *model) renderMatrix(s *screen, l layout) {
 			}
 			switch {
 			case ci < 0:
-				b.WriteString(m.st.absent[ic])
+				b.WriteString(cell(m.st.absent[ic]))
 			case !g.matches(int(ci)):
-				b.WriteString(m.st.hidden[ic])
+				b.WriteString(cell(m.st.hidden[ic]))
 			default:
-				b.WriteString(m.st.cellString(m.state[ci], m.selected[ci], cur))
+				b.WriteString(cell(m.st.cellString(m.state[ci], m.selected[ci], cur)))
 			}
 		}
-		s.lineFit(b.String())
+		out = append(out, b.String())
 	}
 	if len(g.vis) == 0 && m.loaded {
 		if m.filter != "" {
-			s.line(m.st.dim.Render(fmt.Sprintf("no cell matches %q (esc clears the filter)", m.filter)))
+			out = append(out, m.st.dim.Render(ansi.Truncate(fmt.Sprintf("no cell matches %q (esc clears the filter)", m.filter), m.width, "…")))
 		} else {
-			s.line(m.st.dim.Render("the matrix is empty: monogres.toml declares no cells"))
+			out = append(out, m.st.dim.Render(ansi.Truncate("the matrix is empty: monogres.toml declares no cells", m.width, "…")))
 		}
 	}
+	return out
+}
+
+// took is how long cell's last build took, from the matrix (0: unknown).
+func (m *model) took(cell string) time.Duration {
+	if i, ok := m.g.index[cell]; ok {
+		return m.g.cells[i].Took
+	}
+	return 0
+}
+
+// buildFrac estimates how far a running build is from its previous
+// duration (ok false: no previous build known).
+func (m *model) buildFrac(it *item, now time.Time) (float64, bool) {
+	took := m.took(it.name)
+	if took <= 0 {
+		return 0, false
+	}
+	return min(0.99, float64(now.Sub(it.start))/float64(took)), true
 }
 
 func (m *model) renderProgress(s *screen, lines int) {
@@ -309,15 +419,33 @@ func (m *model) renderProgress(s *screen, lines int) {
 		barW = 12
 	}
 	if j := m.job; j != nil {
-		frac := float64(j.finished)
-		for _, it := range its {
-			if j.set[it.name] && it.total > 0 {
-				frac += float64(it.done) / float64(it.total)
+		var frac float64
+		if j.kind == "fetch" {
+			if j.total > 0 {
+				frac = float64(j.done) / float64(j.total)
 			}
+		} else {
+			frac = float64(j.finished)
+			for _, it := range its {
+				if !j.set[it.name] {
+					continue
+				}
+				if f, ok := m.buildFrac(it, now); ok {
+					frac += f
+				} else if it.total > 0 {
+					frac += float64(it.done) / float64(it.total)
+				}
+			}
+			frac /= float64(len(j.cells))
 		}
-		frac /= float64(len(j.cells))
 		el := now.Sub(j.start)
 		head := fmt.Sprintf("%s %d/%d", j.kind, j.finished, len(j.cells))
+		if j.kind == "fetch" {
+			head = fmt.Sprintf("fetch for %d %s", len(j.cells), plural(len(j.cells), "cell"))
+			if j.total > 0 {
+				head += " · " + event.FormatBytes(j.done) + "/" + event.FormatBytes(j.total)
+			}
+		}
 		if j.failed > 0 {
 			head += m.st.err.Render(fmt.Sprintf(" · %d failed", j.failed))
 		}
@@ -348,19 +476,37 @@ func (m *model) renderProgress(s *screen, lines int) {
 			name = ansi.Truncate(name, nameW, "…")
 		}
 		line := fmt.Sprintf(" %s %-*s", m.st.stateStyle(event.StateRunning).Render(g), nameW, name)
-		if it.total > 0 {
+		el := now.Sub(it.start)
+		switch f, ok := m.buildFrac(it, now); {
+		case it.total > 0:
 			frac := float64(it.done) / float64(it.total)
 			line += fmt.Sprintf(" %15s ", amount(it.unit, it.done, it.total)) + m.bar(frac, barW) + fmt.Sprintf(" %3.0f%%", frac*100)
 			if el := it.last.Sub(it.start); it.done > 0 && el > 0 && it.done < it.total {
 				eta := time.Duration(float64(el) * float64(it.total-it.done) / float64(it.done))
 				line += " ETA " + event.FormatDuration(eta)
 			}
-		} else {
-			line += fmt.Sprintf(" %15s", event.FormatDuration(now.Sub(it.start)))
+		case ok:
+			took := m.took(it.name)
+			line += fmt.Sprintf(" %15s ", event.FormatDuration(el)+" of ~"+event.FormatDuration(took)) + m.bar(f, barW) +
+				" ETA " + event.FormatDuration(max(0, took-el))
+		default:
+			line += fmt.Sprintf(" %15s", event.FormatDuration(el))
+		}
+		if step := m.step(it.name); step != "" {
+			line += "  " + m.st.dim.Render(step)
 		}
 		s.line(line)
 	}
 	s.fill(s.lines + max(0, lines-1-len(its)))
+}
+
+// step is what a running cell is doing: its last log line.
+func (m *model) step(cell string) string {
+	l := m.logs[cell]
+	if len(l) == 0 {
+		return ""
+	}
+	return sanitize(strings.TrimPrefix(l[len(l)-1], "monogres: "))
 }
 
 func (m *model) bar(frac float64, w int) string {
@@ -378,15 +524,23 @@ func (m *model) cellLog(name string) []string {
 	if t := strings.TrimRight(m.driverLog[name], "\n"); t != "" {
 		return strings.Split(t, "\n")
 	}
+	if d := m.details[name]; d != nil {
+		if t := strings.TrimRight(d.LogTail, "\n"); t != "" {
+			return strings.Split(t, "\n")
+		}
+	}
 	return nil
 }
 
-func (m *model) renderLogPane(s *screen, n int) {
+// renderCellPane draws the pane under the matrix: the cursor cell's log,
+// led by a summary of its detail, or its detail when it has no log (the
+// detail is beside the matrix when there is room).
+func (m *model) renderCellPane(s *screen, l layout) {
+	n := l.logLines
 	name := m.curName()
-	head := "── log"
+	head := "── "
 	if name != "" {
-		head += " " + name
-		head += " (" + string(m.state[m.curCell()]) + ")"
+		head += name + " (" + string(m.state[m.curCell()]) + ")"
 	}
 	head += " "
 	s.line(m.st.dim.Render(head + strings.Repeat("─", max(0, m.width-ansi.StringWidth(head)))))
@@ -394,18 +548,31 @@ func (m *model) renderLogPane(s *screen, n int) {
 		return
 	}
 	start := s.lines
+	end := start + n
 	lines := m.cellLog(name)
 	if e := m.errs[name]; e != "" {
 		s.line(m.st.err.Render("error: " + firstLine(e)))
-		n--
 	}
-	if len(lines) == 0 && name != "" && m.errs[name] == "" {
-		s.line(m.st.dim.Render("(no log yet; enter opens the full log)"))
+	switch {
+	case name == "":
+	case len(lines) == 0 && l.side == 0:
+		for _, d := range m.detailLines(name, m.width, false)[1:] { // the title has the name
+			if s.lines >= end {
+				break
+			}
+			s.line(d)
+		}
+	case len(lines) == 0:
+		s.line(m.st.dim.Render("(no build log for this cell; enter opens the full log)"))
+	default:
+		if l.side == 0 {
+			s.line(m.summary(name))
+		}
+		for _, ln := range lines[max(0, len(lines)-(end-s.lines)):] {
+			s.line("  " + sanitize(ln))
+		}
 	}
-	for _, l := range lines[max(0, len(lines)-n):] {
-		s.line("  " + sanitize(l))
-	}
-	s.fill(start + n + boolInt(m.errs[name] != ""))
+	s.fill(end)
 }
 
 func boolInt(b bool) int {

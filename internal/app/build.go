@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,11 +98,7 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 	need := map[string]lock.Input{}
 	roots := toolchains.FromLock(l)
 	for _, n := range g.Nodes {
-		ins := []lock.Input{n.Cell.Source}
-		if x := n.Cell.Extension; x != nil && x.Plugin.Name != "" {
-			ins = append(ins, x.Plugin)
-		}
-		ins = append(ins, RootInputs(roots, n.Cell)...)
+		ins := CellInputs(roots, n.Cell)
 		g.Needs[n.Cell.Name] = ins
 		for _, in := range ins {
 			need[in.Name] = in
@@ -186,15 +183,26 @@ func RootInputs(roots *toolchains.Resolved, c build.Cell) []lock.Input {
 // ComposeRoot returns the ToolchainFunc composing (or finding cached) the
 // root of a cell from the locked layers and the .debs in the store.
 func ComposeRoot(st *store.Store, roots *toolchains.Resolved) build.ToolchainFunc {
+	return rootFunc(st, roots, true)
+}
+
+// rootFunc is ComposeRoot when compose is set; otherwise it only finds
+// roots already composed and fails for the others.
+func rootFunc(st *store.Store, roots *toolchains.Resolved, compose bool) build.ToolchainFunc {
 	return func(ctx context.Context, c toolchains.Cell) (build.Toolchain, error) {
 		req, err := roots.Request(c)
 		if err != nil {
 			return build.Toolchain{}, fmt.Errorf("%w (run `monogres lock` if the manifest's toolchain changed)", err)
 		}
-		open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
-		root, err := toolchains.ComposeCached(ctx, st.Dir(), req.Packages, open, toolchains.DefaultOptions)
-		if err != nil {
-			return build.Toolchain{}, err
+		root, ok := toolchains.Cached(st.Dir(), req.Packages, toolchains.DefaultOptions)
+		if !ok && !compose {
+			return build.Toolchain{}, errors.New("toolchain root not composed yet (a build composes it)")
+		}
+		if !ok {
+			open := func(ctx context.Context, p toolchains.Package) (io.ReadCloser, error) { return st.Open(p.SHA256) }
+			if root, err = toolchains.ComposeCached(ctx, st.Dir(), req.Packages, open, toolchains.DefaultOptions); err != nil {
+				return build.Toolchain{}, err
+			}
 		}
 		return build.Toolchain{Dir: root.Dir, Digest: root.Digest, Packages: toolchains.Names(req.Packages)}, nil
 	}
@@ -270,6 +278,9 @@ func (a *App) Build(ctx context.Context, g *Graph, o Options, sink event.Sink) (
 		}
 	}
 	results, err := build.Run(ctx, config(g, st, o, sink), g.Nodes)
+	if rerr := RecordResults(st, results); rerr != nil && err == nil {
+		err = rerr
+	}
 	// The action keys of the cells built or found cached are recorded
 	// under this lock's store registration, so `store gc` keeps their
 	// packages and logs.

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/app"
 
 	"github.com/monogres/monogres/internal/event"
@@ -44,40 +42,87 @@ func runTUI(e *env, update []string) error {
 }
 
 // driver gives the TUI the engine through tui.Driver; it reloads the
-// manifest on every call so edits show up without restarting.
+// manifest on every call so edits show up without restarting. While the
+// TUI runs nothing may write to the terminal: what the commands' code
+// would print goes to the TUI as Message events (see quiet).
 type driver struct {
-	e    *env
-	mu   sync.Mutex
-	logs map[string]string // cell → log file of its last build
+	e *env
 }
 
-func (d *driver) Cells(ctx context.Context) ([]tui.Cell, error) {
-	cells, err := d.e.app().Cells(ctx)
-	out := make([]tui.Cell, len(cells))
-	for i, c := range cells {
-		out[i] = tui.Cell{Name: c.Name, Postgres: c.Postgres.String(), OptionSet: string(c.OptionSet),
-			Arch: string(c.Arch), Extension: c.Extension, ExtensionVersion: c.ExtensionVersion, State: c.State}
+// quiet is the env with stdout and stderr turned into Message events to
+// sink (event.Discard when nil); flush emits a last unterminated line.
+func (d *driver) quiet(ctx context.Context, sink event.Sink) (e *env, flush func()) {
+	if sink == nil {
+		sink = event.Discard
 	}
-	return out, err
+	em := event.Emitter{Sink: sink, Phase: event.PhaseLock}
+	w := &build.LineWriter{Emit: em.Message}
+	c := *d.e
+	c.ctx, c.stdout, c.stderr = ctx, w, w
+	c.setPaths()
+	return &c, w.Flush
+}
+
+func (d *driver) Cells(ctx context.Context) (tui.Matrix, error) {
+	e, flush := d.quiet(ctx, nil)
+	defer flush()
+	s, err := e.app().Status(ctx)
+	if err != nil {
+		return tui.Matrix{}, err
+	}
+	mx := tui.Matrix{LockPath: s.LockPath, Stale: s.Stale, Cells: make([]tui.Cell, len(s.Cells))}
+	if s.NoLock {
+		mx.Stale = []string{"there is no lock: run `monogres lock` (L shows what it would pin)"}
+	}
+	for i, c := range s.Cells {
+		mx.Cells[i] = tui.Cell{Name: c.Name, Postgres: c.Postgres.String(), OptionSet: string(c.OptionSet),
+			Arch: string(c.Arch), Extension: c.Extension, ExtensionVersion: c.ExtensionVersion, State: c.State, Took: c.Took}
+	}
+	return mx, nil
+}
+
+// logTail is how many log lines the detail carries.
+const logTail = 200
+
+func (d *driver) Detail(ctx context.Context, cell string) (tui.Detail, error) {
+	e, flush := d.quiet(ctx, nil)
+	defer flush()
+	in, err := e.app().Info(ctx, cell)
+	if err != nil {
+		return tui.Detail{}, err
+	}
+	det := tui.Detail{
+		Name: in.Name, State: in.State, LockErr: in.LockErr,
+		RootPackages: len(in.Root), RootKey: in.RootKey, RootComposed: in.RootComposed, RootErr: in.RootErr,
+		ActionKey: in.ActionKey, KeyReason: in.KeyReason, Cached: in.Cached, Verified: in.Verified,
+		PackagePath: in.PackagePath, Log: in.Log, Took: in.Took,
+	}
+	for _, o := range in.Options {
+		det.Options = append(det.Options, string(o))
+	}
+	for _, x := range in.Dropped {
+		det.Dropped = append(det.Dropped, tui.Dropped{Option: string(x.Option), Reason: x.Reason})
+	}
+	for _, x := range in.Inputs {
+		det.Inputs = append(det.Inputs, tui.Input{Name: x.Name, Version: x.Version, SHA256: x.SHA256, Present: x.Present})
+	}
+	if in.Log != "" {
+		if det.LogTail, err = app.LogTail(in.Log, logTail); err != nil {
+			det.LogTail = "(cannot read the log: " + err.Error() + ")"
+		}
+	}
+	return det, nil
 }
 
 func (d *driver) run(ctx context.Context, names []string, verify bool, sink event.Sink) error {
-	a := d.e.app()
+	e, flush := d.quiet(ctx, sink)
+	defer flush()
+	a := e.app()
 	g, err := a.Graph(ctx, names, verify)
 	if err != nil {
 		return err
 	}
-	results, err := a.Build(ctx, g, app.Options{Jobs: 1, MakeJobs: 2, KeepGoing: true, Out: "out"}, sink)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.logs == nil {
-		d.logs = map[string]string{}
-	}
-	for _, r := range results {
-		if r.Log != "" {
-			d.logs[r.Cell] = r.Log
-		}
-	}
+	_, err = a.Build(ctx, g, app.Options{Jobs: 1, MakeJobs: 2, KeepGoing: true, Out: "out"}, sink)
 	return err
 }
 
@@ -89,15 +134,22 @@ func (d *driver) Verify(ctx context.Context, cells []string, sink event.Sink) er
 	return d.run(ctx, cells, true, sink)
 }
 
+func (d *driver) Fetch(ctx context.Context, cells []string, sink event.Sink) error {
+	e, flush := d.quiet(ctx, sink)
+	defer flush()
+	_, err := e.app().Fetch(ctx, cells, sink)
+	return err
+}
+
 // pendingLock is what LockDiff computed and ApplyLock writes.
 type pendingLock struct {
 	path string
 	data []byte
 }
 
-func (d *driver) LockDiff(ctx context.Context, update []string) (tui.LockDiff, error) {
-	e := *d.e
-	e.ctx = ctx
+func (d *driver) LockDiff(ctx context.Context, update []string, sink event.Sink) (tui.LockDiff, error) {
+	e, flush := d.quiet(ctx, sink)
+	defer flush()
 	m, err := manifest.Load(e.manifestPath)
 	if err != nil {
 		return tui.LockDiff{}, err
@@ -136,19 +188,13 @@ func (d *driver) ApplyLock(ctx context.Context, diff tui.LockDiff) error {
 	return writeFileAtomic(p.path, p.data)
 }
 
-// Log returns the last 40 lines of the cell's log from its last build in
-// this session.
+// Log returns the end of the cell's last build log, from the store.
 func (d *driver) Log(cell string) (string, error) {
-	d.mu.Lock()
-	path := d.logs[cell]
-	d.mu.Unlock()
-	if path == "" {
-		return "", nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	e, flush := d.quiet(d.e.ctx, nil)
+	defer flush()
+	in, err := e.app().Info(e.ctx, cell)
+	if err != nil || in.Log == "" {
 		return "", err
 	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-40):], "\n"), nil
+	return app.LogTail(in.Log, 5000)
 }
