@@ -57,21 +57,16 @@ func (m *model) detailLines(name string, width int, full bool) []string {
 	} else {
 		kv("inputs", m.st.warn.Render(fmt.Sprintf("%d of %d missing", missing, len(d.Inputs)))+m.st.dim.Render(" (f fetches)"))
 	}
-	mark := func(ok bool) string {
-		if ok {
-			return m.st.ok.Render("✓")
-		}
-		return m.st.warn.Render("✗")
-	}
+	mark := m.mark
 	for _, in := range d.Inputs {
 		if !full && strings.HasPrefix(in.Name, "deb/") {
 			continue
 		}
-		sha := short(in.SHA256)
-		if full {
-			sha = in.SHA256
+		if !full {
+			out = append(out, fmt.Sprintf("  %s %s %s %s", mark(in.Present), in.Name, in.Version, m.st.dim.Render(short(in.SHA256))))
+			continue
 		}
-		out = append(out, fmt.Sprintf("  %s %s %s %s", mark(in.Present), in.Name, in.Version, m.st.dim.Render(sha)))
+		out = append(out, strings.Split(m.inputLine(in, width), "\n")...)
 	}
 	if !full && debs > 0 {
 		out = append(out, fmt.Sprintf("  %s deb/* %d packages%s", mark(debsMissing == 0), debs, map[bool]string{true: "", false: fmt.Sprintf(", %d missing", debsMissing)}[debsMissing == 0]))
@@ -133,6 +128,37 @@ func (m *model) detailLines(name string, width int, full bool) []string {
 		}
 	}
 	return wrapped
+}
+
+// inputLine is one input with its whole sha256, on a second line when the
+// width needs it.
+func (m *model) inputLine(in Input, width int) string {
+	l := fmt.Sprintf("  %s %s %s ", m.mark(in.Present), in.Name, in.Version)
+	if ansi.StringWidth(l)+len(in.SHA256) > width {
+		l += "\n     "
+	}
+	return l + m.st.dim.Render(in.SHA256)
+}
+
+// mark is ✓ for an input in the store, ✗ for a missing one.
+func (m *model) mark(ok bool) string {
+	if ok {
+		return m.st.ok.Render("✓")
+	}
+	return m.st.warn.Render("✗")
+}
+
+// inputLines lists every input of a cell with its sha256.
+func (m *model) inputLines(name string, width int) []string {
+	d := m.details[name]
+	if d == nil || len(d.Inputs) == 0 {
+		return nil
+	}
+	out := []string{m.st.bold.Render("inputs") + m.st.dim.Render(" (✓ in the store)")}
+	for _, in := range d.Inputs {
+		out = append(out, strings.Split(m.inputLine(in, width), "\n")...)
+	}
+	return out
 }
 
 // summary is the detail in one line, above a log in the pane.

@@ -2,7 +2,10 @@ package tui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +53,64 @@ func (d *fakeDriver) Detail(ctx context.Context, cell string) (Detail, error) {
 	if x, ok := d.details[cell]; ok {
 		return x, nil
 	}
-	return Detail{Name: cell, LogTail: d.logs[cell]}, nil
+	for _, c := range d.cells {
+		if c.Name == cell {
+			x := sampleDetail(c)
+			if l, ok := d.logs[cell]; ok {
+				x.LogTail = l
+			}
+			return x, nil
+		}
+	}
+	return Detail{}, fmt.Errorf("no cell %s", cell)
+}
+
+// fakeSHA is a stable made-up sha256 for s.
+func fakeSHA(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// sampleDetail is what a store would say of c: inputs present once it is
+// fetched, an action key, cached package and log once it is built.
+func sampleDetail(c Cell) Detail {
+	d := Detail{Name: c.Name, State: c.State, RootPackages: 121, RootKey: fakeSHA("root " + c.Arch + c.OptionSet), Took: c.Took}
+	switch c.OptionSet {
+	case "regular", "full", "debug":
+		d.Options = []string{"icu", "lz4", "openssl", "zstd"}
+	case "minimal":
+		d.Options = []string{"zstd"}
+	}
+	if c.OptionSet == "debug" && c.Arch == "arm64" {
+		d.Dropped = []Dropped{{"llvm", "unsupported on arm64, see target.arm64.unsupported"}}
+	}
+	have := c.State != event.StateLocked
+	major, _, _ := strings.Cut(c.Postgres, ".")
+	d.Inputs = []Input{{Name: "postgres/" + major, Version: c.Postgres, SHA256: fakeSHA(c.Postgres), Present: have}}
+	if c.Extension != "" {
+		d.Inputs = append(d.Inputs, Input{Name: "extension/" + c.Extension + "/" + c.ExtensionVersion, Version: c.ExtensionVersion, SHA256: fakeSHA(c.Extension), Present: have})
+	}
+	for _, p := range []string{"gcc-12", "make", "libc6-dev"} {
+		d.Inputs = append(d.Inputs, Input{Name: "deb/amd64/" + p, Version: "12.2.0-14", SHA256: fakeSHA(p), Present: have})
+	}
+	switch c.State {
+	case event.StateLocked:
+		d.KeyReason = "inputs missing from the store: run `monogres fetch`"
+	case event.StateFetched:
+		d.KeyReason = "its toolchain root is not composed yet (a build composes it)"
+	default:
+		d.RootComposed = true
+		d.ActionKey = fakeSHA("action " + c.Name)
+		d.Cached = c.State == event.StateBuilt || c.State == event.StateVerified || c.State == event.StateCached
+		d.Verified = c.State == event.StateVerified
+		d.Log = "/store/ac/logs/" + d.ActionKey[:16] + ".log"
+		if d.Cached {
+			pkg := fakeSHA("package " + c.Name)
+			d.PackagePath = "/store/cas/" + pkg[:2] + "/" + pkg[2:18]
+			d.LogTail = "make -C src install\nmonogres: packaged in 3.2s\nmonogres: smoke test took 4.1s"
+		}
+	}
+	return d
 }
 
 func (d *fakeDriver) run(ctx context.Context, kind string, cells []string, sink event.Sink) error {
@@ -71,7 +131,27 @@ func (d *fakeDriver) run(ctx context.Context, kind string, cells []string, sink 
 	if script == nil {
 		return nil
 	}
-	return script(ctx, kind, cells, sink)
+	// The store keeps what a build made: Cells reports it afterwards.
+	store := event.Func(func(e event.Event) {
+		if e.Kind == event.Finished {
+			d.finished(e.Item, e.State)
+		}
+		sink.Emit(e)
+	})
+	return script(ctx, kind, cells, store)
+}
+
+func (d *fakeDriver) finished(cell string, st event.State) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st == event.StateCached {
+		st = event.StateBuilt
+	}
+	for i := range d.cells {
+		if d.cells[i].Name == cell && (st == event.StateBuilt || st == event.StateVerified) {
+			d.cells[i].State = st
+		}
+	}
 }
 
 func (d *fakeDriver) Build(ctx context.Context, cells []string, sink event.Sink) error {
@@ -139,8 +219,12 @@ func sampleCells() []Cell {
 					case pg == "15.18" && opt == "minimal":
 						st = event.StateVerified
 					}
+					var took time.Duration // the previous build's duration, known for some
+					if ext.name == "" && (pg == "15.18" || opt == "barebones") {
+						took = 7*time.Minute + 5*time.Second
+					}
 					cells = append(cells, Cell{Name: name, Postgres: pg, OptionSet: opt, Arch: arch,
-						Extension: ext.name, ExtensionVersion: ext.ver, State: st})
+						Extension: ext.name, ExtensionVersion: ext.ver, State: st, Took: took})
 				}
 			}
 		}
@@ -255,6 +339,13 @@ func (h *harness) waitFor(what string, cond func() bool) {
 			h.t.Fatalf("timed out waiting for %s", what)
 		}
 	}
+}
+
+// waitDetail processes messages until the detail of the cell under the
+// cursor has arrived.
+func (h *harness) waitDetail() {
+	h.t.Helper()
+	h.waitFor("the detail of "+h.m.curName(), func() bool { return h.m.details[h.m.curName()] != nil })
 }
 
 // waitClosed processes messages until ch is closed.

@@ -125,6 +125,7 @@ func TestGoldenViews(t *testing.T) {
 		t.Run(sizeName("matrix", sz.w, sz.h), func(t *testing.T) {
 			h := newHarness(t, &fakeDriver{cells: sampleCells()}, sz.w, sz.h)
 			h.press("down", "down", "down", "right", "space", "right", "right", "space")
+			h.waitDetail()
 			checkGolden(t, h, sizeName("matrix", sz.w, sz.h))
 		})
 		t.Run(sizeName("progress", sz.w, sz.h), func(t *testing.T) {
@@ -137,8 +138,33 @@ func TestGoldenViews(t *testing.T) {
 				return h.m.job != nil && h.m.job.finished == 1 && len(h.m.items) == 3 && len(h.m.logs[threeCells[0]]) == 3
 			})
 			h.press("up", "left") // cursor on the cell with steps and log
+			h.waitDetail()
 			h.now = at(62)
 			checkGolden(t, h, sizeName("progress", sz.w, sz.h))
+		})
+		// Cells built in an earlier session (by the CLI): built and
+		// verified from the store, with the detail and log of one.
+		t.Run(sizeName("cached", sz.w, sz.h), func(t *testing.T) {
+			h := newHarness(t, &fakeDriver{cells: sampleCells()}, sz.w, sz.h)
+			h.press("j", "j", "j", "j", "j", "j") // postgres 15.18 barebones amd64
+			h.waitDetail()
+			checkGolden(t, h, sizeName("cached", sz.w, sz.h))
+		})
+		t.Run(sizeName("stale", sz.w, sz.h), func(t *testing.T) {
+			d := &fakeDriver{cells: sampleCells(), stale: []string{
+				"the toolchain request changed: its Debian packages must be resolved again",
+				"input postgres/18 is locked but the manifest no longer asks for it",
+			}}
+			h := newHarness(t, d, sz.w, sz.h)
+			h.waitDetail()
+			checkGolden(t, h, sizeName("stale", sz.w, sz.h))
+		})
+		t.Run(sizeName("detail", sz.w, sz.h), func(t *testing.T) {
+			h := newHarness(t, &fakeDriver{cells: sampleCells()}, sz.w, sz.h)
+			h.press("l", "l", "l", "l", "l", "l", "l", "l", "l") // postgres 17.0 debug arm64
+			h.waitDetail()
+			h.press("i")
+			checkGolden(t, h, sizeName("detail", sz.w, sz.h))
 		})
 		t.Run(sizeName("lock", sz.w, sz.h), func(t *testing.T) {
 			h := newHarness(t, &fakeDriver{cells: sampleCells(), diff: sampleDiff()}, sz.w, sz.h)
@@ -153,6 +179,7 @@ func TestGoldenViews(t *testing.T) {
 			h.press("b")
 			h.now = at(7)
 			h.waitFor("build to fail", func() bool { return h.m.job == nil && h.m.statusErr })
+			h.waitDetail()
 			checkGolden(t, h, sizeName("error", sz.w, sz.h))
 		})
 	}

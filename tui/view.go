@@ -477,7 +477,15 @@ func (m *model) renderProgress(s *screen, lines int) {
 		}
 		line := fmt.Sprintf(" %s %-*s", m.st.stateStyle(event.StateRunning).Render(g), nameW, name)
 		el := now.Sub(it.start)
+		step := m.step(it.name)
 		switch f, ok := m.buildFrac(it, now); {
+		case ok: // a build: elapsed against its previous duration
+			took := m.took(it.name)
+			line += fmt.Sprintf(" %15s ", event.FormatDuration(el)+" of ~"+event.FormatDuration(took)) + m.bar(f, barW) +
+				fmt.Sprintf(" %3.0f%%", f*100) + " ETA " + event.FormatDuration(max(0, took-el))
+			if it.total > 0 {
+				step = amount(it.unit, it.done, it.total) + "  " + step
+			}
 		case it.total > 0:
 			frac := float64(it.done) / float64(it.total)
 			line += fmt.Sprintf(" %15s ", amount(it.unit, it.done, it.total)) + m.bar(frac, barW) + fmt.Sprintf(" %3.0f%%", frac*100)
@@ -485,14 +493,10 @@ func (m *model) renderProgress(s *screen, lines int) {
 				eta := time.Duration(float64(el) * float64(it.total-it.done) / float64(it.done))
 				line += " ETA " + event.FormatDuration(eta)
 			}
-		case ok:
-			took := m.took(it.name)
-			line += fmt.Sprintf(" %15s ", event.FormatDuration(el)+" of ~"+event.FormatDuration(took)) + m.bar(f, barW) +
-				" ETA " + event.FormatDuration(max(0, took-el))
 		default:
 			line += fmt.Sprintf(" %15s", event.FormatDuration(el))
 		}
-		if step := m.step(it.name); step != "" {
+		if step != "" {
 			line += "  " + m.st.dim.Render(step)
 		}
 		s.line(line)
@@ -570,6 +574,21 @@ func (m *model) renderCellPane(s *screen, l layout) {
 		}
 		for _, ln := range lines[max(0, len(lines)-(end-s.lines)):] {
 			s.line("  " + sanitize(ln))
+		}
+		// A short log leaves room for the detail: the compact one, or
+		// beside a side pane that has it, every input with its sha256.
+		more := m.detailLines(name, m.width, l.side > 0)[1:]
+		if l.side > 0 {
+			more = m.inputLines(name, m.width)
+		}
+		if s.lines+1 < end && len(more) > 0 {
+			s.line("")
+			for _, d := range more {
+				if s.lines >= end {
+					break
+				}
+				s.line(d)
+			}
 		}
 	}
 	s.fill(end)

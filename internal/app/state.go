@@ -129,7 +129,7 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		s.NoLock = true
 	case err != nil:
 		return nil, nil, err
-	default:
+	case want == nil: // the whole matrix: is the lock current?
 		if s.Stale, _, err = lock.Check(ctx, m, l); err != nil {
 			return nil, nil, err
 		}
