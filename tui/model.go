@@ -148,8 +148,8 @@ type model struct {
 	loaded        bool
 	fatal         error // Cells failed; nothing else to show
 
-	g        *grid
-	state    []event.State // per cell, updated by events; set with setState
+	g     *grid
+	state []event.State // per cell, updated by events; set with setState
 	// session is how each cell finished in this session's jobs: it refines
 	// the store's state on reload (cached rather than built, failed).
 	session  map[string]event.State
