@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,7 +197,7 @@ func (f *Fetcher) Fetch(ctx context.Context, inputs []lock.Input) error {
 // lacks it. A damaged entry (corrupt, truncated, a symlink) has been evicted
 // and is reported as the error: store damage, repaired by fetching again.
 func (f *Fetcher) present(in lock.Input) (int64, error) {
-	p, err := f.Store.Check(in.SHA256)
+	size, err := f.Store.Stat(in.SHA256)
 	var de *store.DamageError
 	switch {
 	case errors.As(err, &de):
@@ -206,11 +205,7 @@ func (f *Fetcher) present(in lock.Input) (int64, error) {
 	case err != nil:
 		return -1, nil
 	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return -1, nil
-	}
-	return fi.Size(), nil
+	return size, nil
 }
 
 // attempt records why one source did not yield the input.
@@ -240,7 +235,7 @@ func (e *NotFoundError) Error() string {
 
 func (f *Fetcher) fetchOne(ctx context.Context, in lock.Input, p *progress) error {
 	em := f.emitter()
-	if !lock.ValidSHA256(in.SHA256) {
+	if !store.ValidSHA256(in.SHA256) {
 		err := fmt.Errorf("fetch %s: sha256 %q is not 64 lowercase hex digits", in.Name, in.SHA256)
 		em.Finished(in.Name, event.StateFailed, err)
 		return err

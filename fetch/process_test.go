@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("MONOGRES_FETCH_HELPER") == "1" {
 		os.Exit(helperFetch())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if noopStore.dir != "" {
+		os.RemoveAll(noopStore.dir)
+	}
+	os.Exit(code)
 }
 
 func helperFetch() int {

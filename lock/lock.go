@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/internal/termsafe"
 )
 
@@ -104,19 +105,6 @@ func (l *Lock) Sort() {
 		return // the usual case: a lock this package wrote
 	}
 	slices.SortFunc(l.Inputs, byName)
-}
-
-// ValidSHA256 reports whether s is 64 lowercase hex digits.
-func ValidSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 const header = "# monogres.lock: every input of this distribution, pinned by sha256.\n" +
@@ -235,7 +223,7 @@ func validate(file string, l *Lock) error {
 			return fmt.Errorf("%s: input[%d]: missing name", file, i)
 		case seen[in.Name]:
 			return fmt.Errorf("%s: duplicate input", where())
-		case !ValidSHA256(in.SHA256):
+		case !store.ValidSHA256(in.SHA256):
 			return fmt.Errorf("%s: sha256 %q is not 64 lowercase hex digits", where(), in.SHA256)
 		case in.Size < 0:
 			return fmt.Errorf("%s: negative size", where())

@@ -181,14 +181,6 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-func TestValidSHA256(t *testing.T) {
-	for s, ok := range map[string]bool{shaA: true, strings.Repeat("0", 64): true, shaA[:63]: false, shaA + "a": false, strings.ToUpper(shaA): false, strings.Repeat("g", 64): false, "": false} {
-		if ValidSHA256(s) != ok {
-			t.Errorf("ValidSHA256(%q) = %v", s, !ok)
-		}
-	}
-}
-
 func TestDiffAndString(t *testing.T) {
 	old := &Lock{Inputs: []Input{
 		{Name: "extension/gone/1.0", Kind: KindExtension, Version: "1.0", SHA256: shaA},

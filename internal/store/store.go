@@ -18,7 +18,7 @@
 // Layout under the store directory:
 //
 //	cas/    verified blobs, read-only files
-//	checked/ memos of the last check of each blob (see Check)
+//	checked.log memos of the last check of each blob (see Check, memo.go)
 //	tmp/    downloads in flight (<sha256>.partial, kept for resume), locks
 //	ac/     action cache, owned by the build engine (see ACDir)
 //	roots/  composed toolchain roots, owned by the toolchain engine (see RootsDir)
@@ -36,10 +36,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -49,7 +48,9 @@ import (
 // Store is an opened store directory. It is safe for concurrent use by many
 // goroutines and by many processes.
 type Store struct {
-	dir string
+	dir    string
+	memo   memos
+	hashed atomic.Int64 // entries re-hashed by this Store (for tests)
 }
 
 // DefaultDir returns $MONOGRES_STORE, or $XDG_CACHE_HOME/monogres, or
@@ -97,9 +98,19 @@ func (s *Store) ACDir() string { return filepath.Join(s.dir, "ac") }
 // RootsDir is the directory for composed toolchain roots.
 func (s *Store) RootsDir() string { return filepath.Join(s.dir, "roots") }
 
-var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-func validSHA(sha string) bool { return sha256Hex.MatchString(sha) }
+// ValidSHA256 reports whether s is 64 lowercase hex digits, the name of a
+// store entry and the form of every sha256 in a lock.
+func ValidSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Path is where the blob sha256 lives (or would live) in cas/. It does not
 // check that the entry exists or is intact: call Has or Open first, or use
@@ -123,16 +134,8 @@ func (s *Store) Has(sha string) bool {
 // Size returns the size of the checked entry sha, or false if it is absent
 // or damaged (see Has).
 func (s *Store) Size(sha string) (int64, bool) {
-	f, err := s.Open(sha)
-	if err != nil {
-		return 0, false
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, false
-	}
-	return fi.Size(), true
+	n, err := s.Stat(sha)
+	return n, err == nil
 }
 
 // DamageError reports a cas/ entry that is no longer what its name says:
@@ -151,16 +154,48 @@ func (e *DamageError) Error() string {
 
 // Check returns the path of the entry sha after making sure its bytes hash
 // to sha. The result of a check is memoized per entry (inode, size, mtime
-// and ctime, in checked/); any change to the file forces a re-hash. An
-// absent entry gives an error wrapping fs.ErrNotExist, a damaged one a
-// *DamageError (and the entry is evicted).
+// and ctime, in checked.log); any change to the file forces a re-hash, and
+// an unchanged entry costs one fstatat(2). An absent entry gives an error
+// wrapping fs.ErrNotExist, a damaged one a *DamageError (and the entry is
+// evicted).
 func (s *Store) Check(sha string) (string, error) {
-	f, err := s.Open(sha)
-	if err != nil {
+	if _, err := s.Stat(sha); err != nil {
 		return "", err
 	}
-	f.Close()
 	return s.Path(sha), nil
+}
+
+// Stat returns the size of the entry sha once its bytes are known to hash
+// to sha; errors are as for Check.
+func (s *Store) Stat(sha string) (int64, error) {
+	if !ValidSHA256(sha) {
+		return 0, fmt.Errorf("store: %q is not a sha256", sha)
+	}
+	var st unix.Stat_t
+	err := unix.Fstatat(unix.AT_FDCWD, s.Path(sha), &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return 0, s.absent(sha)
+	case err != nil:
+		return 0, fmt.Errorf("store: stat %s: %v", s.Path(sha), err)
+	case st.Mode&unix.S_IFMT == unix.S_IFREG && s.memoOf(sha) == stampOfUnix(&st):
+		return st.Size, nil
+	}
+	// Changed, never checked, or not a regular file: Open decides.
+	f, err := s.Open(sha)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, fmt.Errorf("store: %v", err)
+	}
+	return fi.Size(), nil
+}
+
+func (s *Store) absent(sha string) error {
+	return fmt.Errorf("sha256 %s is not in the store %s (run `monogres fetch`): %w", sha, s.dir, fs.ErrNotExist)
 }
 
 // VerifyEntry is Check, for callers that extract an entry by path.
@@ -176,14 +211,14 @@ func (s *Store) Open(sha string) (*os.File, error) {
 }
 
 func (s *Store) open(sha string, force bool) (*os.File, error) {
-	if !validSHA(sha) {
+	if !ValidSHA256(sha) {
 		return nil, fmt.Errorf("store: %q is not a sha256", sha)
 	}
 	p := s.Path(sha)
 	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return nil, fmt.Errorf("sha256 %s is not in the store %s (run `monogres fetch`): %w", sha, s.dir, fs.ErrNotExist)
+		return nil, s.absent(sha)
 	case errors.Is(err, unix.ELOOP):
 		return nil, s.evict(sha, "it is a symlink, not a file")
 	case err != nil:
@@ -200,9 +235,10 @@ func (s *Store) open(sha string, force bool) (*os.File, error) {
 		return nil, s.evict(sha, fmt.Sprintf("it is a %v, not a regular file", fi.Mode().Type()))
 	}
 	st := stampOf(fi)
-	if !force && s.memo(sha) == st {
+	if !force && s.memoOf(sha) == st {
 		return f, nil
 	}
+	s.hashed.Add(1)
 	got, n, err := hashReader(context.Background(), f)
 	if err != nil {
 		f.Close()
@@ -224,61 +260,8 @@ func (s *Store) open(sha string, force bool) (*os.File, error) {
 // says so.
 func (s *Store) evict(sha, reason string) error {
 	os.RemoveAll(s.Path(sha))
-	os.Remove(s.memoPath(sha))
+	s.forget(sha)
 	return &DamageError{SHA256: sha, Reason: reason}
-}
-
-// stamp identifies one version of a file: a write changes mtime and ctime,
-// a replacement the inode, and ctime cannot be set back by a user.
-type stamp struct{ ino, size, mtime, ctime int64 }
-
-func (t stamp) String() string {
-	return fmt.Sprintf("%d %d %d %d\n", t.ino, t.size, t.mtime, t.ctime)
-}
-
-func stampOf(fi fs.FileInfo) stamp {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return stamp{}
-	}
-	return stamp{int64(st.Ino), st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
-}
-
-func (s *Store) memoPath(sha string) string {
-	return filepath.Join(s.dir, "checked", sha[:2], sha)
-}
-
-// memo returns the stamp recorded when sha was last checked (zero if none).
-func (s *Store) memo(sha string) stamp {
-	b, err := os.ReadFile(s.memoPath(sha))
-	if err != nil {
-		return stamp{}
-	}
-	var t stamp
-	if _, err := fmt.Sscanf(string(b), "%d %d %d %d\n", &t.ino, &t.size, &t.mtime, &t.ctime); err != nil || t.ino == 0 {
-		return stamp{}
-	}
-	return t
-}
-
-// remember records that sha was checked with stamp t. A memo lost or torn
-// by a crash only costs a re-hash, so it is not fsynced.
-func (s *Store) remember(sha string, t stamp) {
-	if t.ino == 0 {
-		return
-	}
-	p := s.memoPath(sha)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".memo-*")
-	if err != nil {
-		return
-	}
-	_, werr := f.WriteString(t.String())
-	if f.Close() != nil || werr != nil || os.Rename(f.Name(), p) != nil {
-		os.Remove(f.Name())
-	}
 }
 
 // MismatchError reports bytes whose sha256 or size differ from what was
@@ -382,7 +365,7 @@ func (s *Store) Create(ctx context.Context, wantSHA256 string, wantSize int64) (
 		w.f = f
 		return w, nil
 	}
-	if !validSHA(wantSHA256) {
+	if !ValidSHA256(wantSHA256) {
 		return nil, fmt.Errorf("store: %q is not a sha256 (64 lowercase hex digits)", wantSHA256)
 	}
 	if s.Has(wantSHA256) {
@@ -619,7 +602,7 @@ func (s *Store) List() ([]string, error) {
 			return nil, fmt.Errorf("store: %v", err)
 		}
 		for _, e := range ents {
-			if validSHA(e.Name()) && e.Name()[:2] == p.Name() {
+			if ValidSHA256(e.Name()) && e.Name()[:2] == p.Name() {
 				out = append(out, e.Name())
 			}
 		}
@@ -659,8 +642,12 @@ func (s *Store) GC(keep map[string]bool, dryRun bool) (GCReport, error) {
 			if err := os.Remove(s.Path(sha)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return rep, fmt.Errorf("store gc: %v", err)
 			}
-			os.Remove(s.memoPath(sha))
+			s.forget(sha)
 		}
+	}
+	if !dryRun {
+		// checked/ held one memo file per entry before checked.log.
+		os.RemoveAll(filepath.Join(s.dir, "checked"))
 	}
 	// Partial downloads of blobs nobody keeps.
 	ents, err := os.ReadDir(s.TmpDir())
@@ -669,7 +656,7 @@ func (s *Store) GC(keep map[string]bool, dryRun bool) (GCReport, error) {
 	}
 	for _, e := range ents {
 		name := e.Name()
-		if len(name) < 64 || !validSHA(name[:64]) || keep[name[:64]] || name[64:] != ".partial" {
+		if len(name) < 64 || !ValidSHA256(name[:64]) || keep[name[:64]] || name[64:] != ".partial" {
 			continue
 		}
 		lk := flock.New(filepath.Join(s.TmpDir(), name[:64]+".lock"))
@@ -687,9 +674,15 @@ func (s *Store) GC(keep map[string]bool, dryRun bool) (GCReport, error) {
 	return rep, nil
 }
 
+// copyBufs holds the 1 MiB buffers of copyCtx: allocating (and zeroing)
+// one per call dominated putting or hashing many small files.
+var copyBufs = sync.Pool{New: func() any { return new([1 << 20]byte) }}
+
 // copyCtx copies with a 1 MiB buffer, checking ctx between chunks.
 func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, 1<<20)
+	bp := copyBufs.Get().(*[1 << 20]byte)
+	defer copyBufs.Put(bp)
+	buf := bp[:]
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {

@@ -308,3 +308,12 @@ func TestDamagedEntriesAreNotPresent(t *testing.T) {
 		})
 	}
 }
+
+func TestValidSHA256(t *testing.T) {
+	a := strings.Repeat("ab", 32)
+	for s, ok := range map[string]bool{a: true, strings.Repeat("0", 64): true, a[:63]: false, a + "a": false, strings.ToUpper(a): false, strings.Repeat("g", 64): false, "": false} {
+		if ValidSHA256(s) != ok {
+			t.Errorf("ValidSHA256(%q) = %v", s, !ok)
+		}
+	}
+}
