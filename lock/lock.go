@@ -107,6 +107,10 @@ func (l *Lock) Sort() {
 	slices.SortFunc(l.Inputs, byName)
 }
 
+// ValidSHA256 reports whether s is 64 lowercase hex digits (it is
+// store.ValidSHA256, the one implementation).
+func ValidSHA256(s string) bool { return store.ValidSHA256(s) }
+
 const header = "# monogres.lock: every input of this distribution, pinned by sha256.\n" +
 	"# Written by `monogres lock`; check with `monogres lock --check`. Do not edit by hand.\n"
 
