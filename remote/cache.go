@@ -38,6 +38,9 @@ type Cache struct {
 	noWrite  atomic.Bool // writes stopped (the cache refuses them)
 	downOnce sync.Once
 	wOnce    sync.Once
+	// bad are blobs the cache served with the wrong bytes: Record
+	// uploads them again instead of trusting HEAD.
+	bad sync.Map
 
 	// Stats count what happened, for reports and tests.
 	Hits, Misses, Refused, Uploaded atomic.Int64
@@ -105,6 +108,11 @@ func (c *Cache) verify(ctx context.Context, st *store.Store, cell, key string, d
 	if err := c.fetch(ctx, st, blobs); err != nil {
 		var mm *fetch.MismatchError
 		if errors.As(err, &mm) {
+			for _, d := range blobs {
+				if !st.Has(d.Hash) {
+					c.bad.Store(d.Hash, true)
+				}
+			}
 			return build.ACEntry{}, &RefusedError{Key: key, Reason: "a blob does not hash to the digest the entry names (nothing was stored): " + firstLine(err.Error())}
 		}
 		var nf *fetch.NotFoundError
@@ -178,7 +186,11 @@ func (c *Cache) Record(ctx context.Context, st *store.Store, ent build.ACEntry) 
 	errs := make(chan error, len(paths))
 	for sha, p := range paths {
 		wg.Go(func() {
-			if ok, err := c.Client.HasCAS(ctx, sha); err != nil || !ok {
+			ok, err := c.Client.HasCAS(ctx, sha)
+			if _, bad := c.bad.Load(sha); bad {
+				ok = false
+			}
+			if err != nil || !ok {
 				if err == nil {
 					err = c.Client.PutCAS(ctx, sha, p, sizes[sha], deadline)
 				}
