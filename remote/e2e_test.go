@@ -44,7 +44,7 @@ type node struct {
 
 // line is one JSON line of `--json`: an event or a result.
 type line struct {
-	Kind, Item, State, Cell, Line string
+	Kind, Phase, Item, State, Cell, Line string
 	ActionKey                     string `json:"action_key"`
 	Package                       string
 	PackagePath                   string `json:"package_path"`
@@ -71,7 +71,7 @@ func (r runOut) results() map[string]line {
 func (r runOut) started() []string {
 	var s []string
 	for _, l := range r.lines {
-		if l.Kind == "started" && strings.Contains(l.Item, "~") {
+		if l.Kind == "started" && l.Phase == "build" {
 			s = append(s, l.Item)
 		}
 	}
