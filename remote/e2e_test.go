@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 
 // e2ePatterns: the barebones 15.18 amd64 cell and the repository's three
 // extensions built against it.
-var e2ePatterns = []string{"postgres~15.18~barebones~amd64", "*~postgres~15.18~barebones~amd64"}
+var e2ePatterns = []string{pgCell, "pg_similarity~1.0~" + pgCell, "numeral~1.3~" + pgCell, "pg_rational~0.0.2~" + pgCell}
 
 const pgCell = "postgres~15.18~barebones~amd64"
 
