@@ -45,10 +45,10 @@ type node struct {
 // line is one JSON line of `--json`: an event or a result.
 type line struct {
 	Kind, Phase, Item, State, Cell, Line string
-	ActionKey                     string `json:"action_key"`
-	Package                       string
-	PackagePath                   string `json:"package_path"`
-	Err                           string `json:"error"`
+	ActionKey                            string `json:"action_key"`
+	Package                              string
+	PackagePath                          string `json:"package_path"`
+	Err                                  string `json:"error"`
 }
 
 type runOut struct {
