@@ -21,6 +21,7 @@ type buildFlags struct {
 	asJSON     bool
 	dryRun     bool
 	signingKey string
+	remote     remoteFlags
 }
 
 func (b *buildFlags) register(fl *pflag.FlagSet) {
@@ -31,6 +32,7 @@ func (b *buildFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&b.opts.Out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
 	fl.BoolVar(&b.opts.Offline, "offline", false, "fetch inputs from the store and distdirs only")
 	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
+	b.remote.register(fl, true)
 	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached and which inputs are missing; fetch and build nothing")
 }
 
@@ -74,12 +76,23 @@ func newBuildCmd(e *env, name, short, long, example string) *cobra.Command {
 
 func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) error {
 	a := e.app()
+	patterns, err := bf.remote.shardPatterns(a, patterns)
+	if err != nil {
+		return err
+	}
+	if patterns != nil && len(patterns) == 0 {
+		fmt.Fprintf(e.stderr, "monogres %s: shard %s has no cells\n", name, bf.remote.shard)
+		return nil
+	}
 	g, err := a.Graph(e.ctx, patterns, name == "verify")
 	if err != nil {
 		return err
 	}
 	if bf.dryRun {
 		return dryRun(e, a, g, bf.asJSON)
+	}
+	if err := bf.remote.attach(e, g, &bf.opts, bf.signingKey, false); err != nil {
+		return err
 	}
 	var att *attester
 	if bf.opts.Out != "" {
@@ -95,27 +108,13 @@ func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) er
 		bf.opts.Evidence = att.hook
 	}
 	results, err := a.Build(e.ctx, g, bf.opts, e.sink(bf.asJSON))
+	bf.remote.summary(e)
 	if name == "verify" && att != nil {
 		if serr := att.summaries(results); serr != nil && err == nil {
 			err = serr
 		}
 	}
-	for _, r := range results {
-		if bf.asJSON {
-			json.NewEncoder(e.stdout).Encode(r)
-			continue
-		}
-		printResult(e.stdout, r)
-	}
-	if err != nil && results == nil {
-		return err
-	}
-	for _, r := range results {
-		if r.State == event.StateFailed {
-			return exitError{exitFail, fmt.Sprintf("monogres %s: %s failed", name, r.Cell)}
-		}
-	}
-	return err
+	return printResults(e, name, results, err, bf.asJSON)
 }
 
 func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool) error {
