@@ -108,11 +108,48 @@ func (a *App) Info(ctx context.Context, name string) (*Info, error) {
 // CellInputs are the locked inputs a build of c needs in the store: its
 // source, a plugin's wasm and the .debs of its toolchain root.
 func CellInputs(roots *toolchains.Resolved, c build.Cell) []lock.Input {
+	return cellInputs(c, RootInputs(roots, c))
+}
+
+func cellInputs(c build.Cell, root []lock.Input) []lock.Input {
 	ins := []lock.Input{c.Source}
 	if x := c.Extension; x != nil && x.Plugin.Name != "" {
 		ins = append(ins, x.Plugin)
 	}
-	return append(ins, RootInputs(roots, c)...)
+	return append(ins, root...)
+}
+
+// rootMemo computes each distinct root request once: cells of one target
+// and options share a root.
+type rootMemo struct {
+	roots *toolchains.Resolved
+	store string
+	reqs  map[string]rootEntry
+}
+
+type rootEntry struct {
+	req      toolchains.RootRequest
+	inputs   []lock.Input
+	names    []string // "name=version"
+	composed bool
+	err      error
+}
+
+func (r *rootMemo) get(c toolchains.Cell) rootEntry {
+	k := fmt.Sprint(c.Target, c.Options, c.Extension)
+	if e, ok := r.reqs[k]; ok {
+		return e
+	}
+	var e rootEntry
+	if e.req, e.err = r.roots.Request(c); e.err == nil {
+		for _, p := range e.req.Packages {
+			e.inputs = append(e.inputs, p.Input())
+			e.names = append(e.names, p.Name+"="+p.Version)
+		}
+		_, e.composed = toolchains.Cached(r.store, e.req.Packages, toolchains.DefaultOptions)
+	}
+	r.reqs[k] = e
+	return e
 }
 
 // infos computes the Info of the cells want selects (every cell when nil),
@@ -138,7 +175,16 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 	if err != nil {
 		return nil, nil, err
 	}
-	roots := toolchains.FromLock(l)
+	roots := &rootMemo{roots: toolchains.FromLock(l), store: st.Dir(), reqs: map[string]rootEntry{}}
+	has := map[string]bool{} // sha256 → in the store, asked once per call
+	inStore := func(sha string) bool {
+		ok, seen := has[sha]
+		if !seen {
+			ok = st.Has(sha)
+			has[sha] = ok
+		}
+		return ok
+	}
 
 	var infos []Info
 	var cells []build.Cell // parallel to infos; Name "" when not buildable
@@ -154,8 +200,9 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		}
 		if in.LockErr == "" {
 			in.State = event.StateLocked
-			for _, x := range CellInputs(roots, bc) {
-				ok := st.Has(x.SHA256)
+			root := roots.get(build.RootCell(bc))
+			for _, x := range cellInputs(bc, root.inputs) {
+				ok := inStore(x.SHA256)
 				in.Inputs = append(in.Inputs, InputInfo{Input: x, Present: ok})
 				if !ok {
 					in.Missing++
@@ -164,14 +211,10 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 			if in.Missing == 0 {
 				in.State = event.StateFetched
 			}
-			if req, err := roots.Request(build.RootCell(bc)); err != nil {
-				in.RootErr = err.Error()
+			if root.err != nil {
+				in.RootErr = root.err.Error()
 			} else {
-				in.RootKey = req.Key
-				for _, p := range req.Packages {
-					in.Root = append(in.Root, p.Name+"="+p.Version)
-				}
-				_, in.RootComposed = toolchains.Cached(st.Dir(), req.Packages, toolchains.DefaultOptions)
+				in.RootKey, in.Root, in.RootComposed = root.req.Key, root.names, root.composed
 			}
 		}
 		in.Took = PreviousDuration(st, c.Name)

@@ -19,12 +19,21 @@ import (
 // build and build/extension tests leave in the shared test store.
 const e2eCell = "pg_similarity~1.0~postgres~15.18~barebones~amd64"
 
+// e2ePostgres is the Postgres cell the build tests build in the shared test
+// store; the CLI builds it (or finds it cached) before the TUI opens.
+const e2ePostgres = "postgres~15.18~barebones~amd64"
+
 // TestTUIEndToEnd drives the real monogres binary in a tmux pane over the
-// repository's distribution: open the TUI, move to a cell, filter to it,
-// build it and watch it finish, drop Postgres 18 from monogres.toml, review
-// the lock diff (nothing written yet), accept it, quit. The lock file then
-// differs from the old one by exactly the change shown, `monogres lock
-// --check` passes, and the terminal is restored.
+// repository's distribution and the shared test store: the CLI builds a
+// Postgres cell, then the TUI shows it built from the store (its detail:
+// action key cached, its log tail) although this session never built it;
+// move, filter, build an extension cell and watch it finish; add a package
+// to the toolchain in monogres.toml, reload: the stale lock is on screen;
+// the lock diff (which resolves the toolchain from the Debian archive) opens
+// with the frame intact and nothing written to stderr; accept it: the cell's
+// root changed, so it is no longer built; fetch its inputs from the UI: it
+// is fetched. The lock then differs from the old one by exactly the change
+// shown, `monogres lock --check` passes, and the terminal is restored.
 func TestTUIEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: builds a real Postgres cell (skipped under -short)")
@@ -60,33 +69,49 @@ func TestTUIEndToEnd(t *testing.T) {
 		t.Fatalf("the repository's monogres.lock does not match its monogres.toml: %v\n%s", err, out)
 	}
 	oldLockBytes, oldLock := e2eReadLock(t, dir)
-	pg18, ok := oldLock.Find("postgres/18")
-	if !ok {
-		t.Fatal("the repository's monogres.lock has no postgres/18 input to remove")
+
+	// A cell built by the CLI (found in the action cache when the build
+	// tests built it; built here otherwise, minutes).
+	cliStart := time.Now()
+	if out, err := run("build", e2ePostgres); err != nil {
+		t.Fatalf("monogres build %s: %v\n%s", e2ePostgres, err, out)
 	}
+	t.Logf("monogres build %s took %v", e2ePostgres, time.Since(cliStart).Round(time.Second))
 
 	tm := tmuxtest.Start(t, dir, 160, 48, []string{storeEnv}, bin, "tui")
 
-	// Open: the matrix of the whole distribution, cursor on the first cell.
-	s := tm.WaitFor("postgres 15.18", "pg_similarity 1.0", "barebones", "arm64", "── log postgres~15.18~barebones~amd64 ")
+	// Open: the CLI's build shows as built, from the store: the matrix,
+	// the detail beside it, its log under it.
+	pgRow := func(glyphs string) *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^postgres 15\.18 +\[[` + glyphs + `]\]`)
+	}
+	s := tm.WaitFor("pg_similarity 1.0", "barebones", "arm64", "── "+e2ePostgres+" (", "│ action   ")
+	if !pgRow("●✓").MatchString(s) {
+		t.Errorf("the cell the CLI built is not shown built (● or ✓):\n%s", s)
+	}
+	if !regexp.MustCompile(`│ action   [0-9a-f]{12} cached`).MatchString(s) {
+		t.Errorf("the detail pane does not show the cell's action key cached:\n%s", s)
+	}
+	if !strings.Contains(s, "monogres: smoke test took") {
+		t.Errorf("the log pane does not show the tail of the CLI build's log (its last line names the smoke test):\n%s", s)
+	}
 	cellsBefore := e2eCellCount(t, s)
 
 	// Move: down to the extension row, right and back left.
 	tm.Keys("j")
-	tm.WaitFor("── log " + e2eCell + " ")
+	tm.WaitFor("── " + e2eCell + " (")
 	tm.Keys("l")
-	tm.WaitFor("── log pg_similarity~1.0~postgres~15.18~barebones~arm64 ")
+	tm.WaitFor("── pg_similarity~1.0~postgres~15.18~barebones~arm64 (")
 	tm.Keys("h")
-	tm.WaitFor("── log " + e2eCell + " ")
+	tm.WaitFor("── " + e2eCell + " (")
 
 	// Filter to the one cell by its full name.
 	tm.Keys("/")
 	tm.Type(e2eCell)
 	tm.Keys("Enter")
-	s = tm.WaitFor(`filter "`+e2eCell+`": 1 of `, "── log "+e2eCell+" ")
+	s = tm.WaitFor(`filter "`+e2eCell+`": 1 of `, "── "+e2eCell+" (")
 
-	// Build it and watch it finish. On a machine whose test store does not
-	// hold the parent Postgres cell yet, that is built first (minutes).
+	// Build it and watch it finish.
 	tm.Keys("b")
 	buildTimeout := 20 * time.Minute
 	if dl, ok := t.Deadline(); ok && time.Until(dl)-time.Minute < buildTimeout {
@@ -108,9 +133,9 @@ func TestTUIEndToEnd(t *testing.T) {
 	if !strings.Contains(s, "build finished in") || !strings.Contains(s, ": 1 cell ok") {
 		t.Fatalf("the build did not succeed:\n%s\n%s", s, tm.Stderr())
 	}
-	if !strings.Contains(s, "── log "+e2eCell+" (built)") && !strings.Contains(s, "── log "+e2eCell+" (cached)") {
-		t.Errorf("the log pane does not show the cell built or cached:\n%s", s)
-	}
+	s = tm.WaitUntil(tmuxtest.DefaultTimeout, "the cell built or cached after the reload", func(s string) bool {
+		return strings.Contains(s, "── "+e2eCell+" (built)") || strings.Contains(s, "── "+e2eCell+" (cached)")
+	})
 	switch {
 	case cellRow("●").MatchString(s):
 		// A real build: it ran long enough to be seen running.
@@ -125,63 +150,91 @@ func TestTUIEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out", e2eCell+".tar.zst")); err != nil {
 		t.Errorf("the build left no package: %v", err)
 	}
+	tm.Keys("Escape") // clear the filter
+	tm.WaitFor("── " + e2eCell + " (")
 
-	// Change the manifest: Postgres 18 is no longer wanted.
+	// Change the toolchain: one more package in every root.
 	toml := filepath.Join(dir, "monogres.toml")
 	m, err := os.ReadFile(toml)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const oldVersions, newVersions = `versions = ["15.18", "16.*", "17.*", "18.*"]`, `versions = ["15.18", "16.*", "17.*"]`
-	if !strings.Contains(string(m), oldVersions) {
-		t.Fatalf("monogres.toml no longer has the line %s this test edits", oldVersions)
+	const oldPackages, newPackages = "packages = [\n  \"base-files\",\n", "packages = [\n  \"base-files\",\n  \"file\",\n"
+	if !strings.Contains(string(m), oldPackages) {
+		t.Fatalf("monogres.toml no longer has the [toolchain] packages list this test edits (%q)", oldPackages)
 	}
-	if err := os.WriteFile(toml, []byte(strings.Replace(string(m), oldVersions, newVersions, 1)), 0o644); err != nil {
+	if err := os.WriteFile(toml, []byte(strings.Replace(string(m), oldPackages, newPackages, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run("lock", "--check"); err == nil || !strings.Contains(out, "postgres/18") {
-		t.Fatalf("lock --check after dropping 18.* from monogres.toml: err %v, want a failure naming postgres/18:\n%s", err, out)
-	}
 
-	// Review the lock diff: shown, not written.
+	// Reload: the stale lock is on screen.
+	tm.Keys("r")
+	tm.WaitFor("⚠ monogres.lock is stale: ")
+
+	// The lock diff resolves the toolchain from the archive: what that
+	// says goes through the TUI, nothing to the terminal.
 	tm.Keys("L")
-	s = tm.WaitFor("lock diff", "1 change: 0 added, 0 updated, 1 removed", "postgres/18", "y/enter write monogres.lock")
-	var row, shaRow string
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if strings.Contains(l, "postgres/18") && i+1 < len(lines) {
-			row, shaRow = l, lines[i+1]
-		}
+	s = tm.WaitUntil(5*time.Minute, "the lock diff", func(s string) bool { return strings.HasPrefix(s, "lock diff") })
+	s = tm.WaitFor("deb/amd64/file", "y/enter write monogres.lock")
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) != 48 || !strings.HasPrefix(lines[0], "lock diff  monogres.lock  ") || !strings.HasPrefix(lines[len(lines)-1], "y/enter write monogres.lock") {
+		t.Errorf("the lock diff frame is not intact (%d lines, first %q, last %q):\n%s", len(lines), lines[0], lines[len(lines)-1], s)
 	}
-	if f := strings.Fields(row); len(f) != 4 || f[0] != "-" || f[2] != pg18.Version || f[3] != "removed" {
-		t.Errorf("lock diff row %q, want \"- postgres/18 %s removed\"", row, pg18.Version)
-	}
-	if f := strings.Fields(shaRow); len(f) != 2 || f[0] != "sha256" || len(f[1]) < 12 || !strings.HasPrefix(pg18.SHA256, f[1]) {
-		t.Errorf("lock diff sha256 row %q, want a prefix of postgres/18's %s", shaRow, pg18.SHA256)
+	if strings.Contains(s, "resolving toolchain packages") {
+		t.Errorf("the toolchain resolver's message is painted over the lock diff:\n%s", s)
 	}
 	if now, _ := e2eReadLock(t, dir); string(now) != string(oldLockBytes) {
 		t.Fatal("monogres.lock changed before the diff was accepted")
 	}
 
-	// Accept: the lock is written, exactly the change shown.
+	// Accept: the lock is written; every root changed, so the CLI's cell
+	// is no longer built (its action key changed) and needs new .debs.
 	tm.Keys("y")
-	s = tm.WaitFor("wrote monogres.lock (1 change)")
-	if n := e2eCellCount(t, s); n >= cellsBefore {
-		t.Errorf("matrix has %d cells after dropping Postgres 18, had %d", n, cellsBefore)
+	s = tm.WaitFor("wrote monogres.lock (")
+	s = tm.WaitUntil(tmuxtest.DefaultTimeout, "the matrix reloaded on the new lock", func(s string) bool {
+		return !strings.Contains(s, "⚠ monogres.lock is stale") && strings.Contains(s, "│ action   ")
+	})
+	if n := e2eCellCount(t, s); n != cellsBefore {
+		t.Errorf("matrix has %d cells after the toolchain change, had %d", n, cellsBefore)
+	}
+	tm.Keys("g", "h", "h", "h", "h", "h", "h", "h", "h", "h", "h") // back to the first cell
+	s = tm.WaitFor("── " + e2ePostgres + " (")
+	if pgRow("●✓◆").MatchString(s) {
+		t.Errorf("%s still shows built after its toolchain root changed:\n%s", e2ePostgres, s)
 	}
 	_, newLock := e2eReadLock(t, dir)
 	changes := lock.Diff(oldLock, newLock)
-	if len(changes) != 1 || changes[0].Kind != lock.Removed || changes[0].Name != "postgres/18" {
-		t.Errorf("the written lock differs from the old one by %d changes %v, want only postgres/18 removed", len(changes), changes)
+	file := false
+	for _, c := range changes {
+		file = file || c.Kind == lock.Added && c.Name == "deb/amd64/file"
+	}
+	if !file {
+		t.Errorf("the written lock does not add deb/amd64/file: %v", changes)
 	}
 	if out, err := run("lock", "--check"); err != nil {
 		t.Errorf("lock --check after accepting the diff: %v\n%s", err, out)
 	}
 
-	// Quit: exit status 0, terminal restored.
+	// Fetch from the UI what the cell needs now: it is fetched.
+	tm.Keys("f")
+	s = tm.WaitUntil(5*time.Minute, "the fetch to end", func(s string) bool {
+		return strings.Contains(s, "fetched what 1 cell needs in") || strings.Contains(s, "fetch failed after")
+	})
+	if !strings.Contains(s, "fetched what 1 cell needs in") {
+		t.Fatalf("the fetch failed:\n%s", s)
+	}
+	s = tm.WaitFor("── "+e2ePostgres+" (fetched)", "│ inputs   ")
+	if !pgRow("↓").MatchString(s) || !regexp.MustCompile(`│ inputs   \d+, all in the store`).MatchString(s) {
+		t.Errorf("after the fetch the cell is not shown fetched with every input in the store:\n%s", s)
+	}
+
+	// Quit: exit status 0, nothing written to stderr, terminal restored.
 	tm.Keys("q")
 	if code := tm.Exited(); code != "0" {
 		t.Errorf("exit status %s after q, want 0\n%s", code, tm.Stderr())
+	}
+	if e := strings.TrimPrefix(tm.Stderr(), "stderr: "); e != "" {
+		t.Errorf("the TUI session wrote to stderr (it must go through the TUI):\n%s", e)
 	}
 }
 
