@@ -41,8 +41,10 @@ type Driver interface {
 	LockDiff(ctx context.Context, update []string, sink event.Sink) (LockDiff, error)
 	// ApplyLock writes exactly the lock that d was computed for.
 	ApplyLock(ctx context.Context, d LockDiff) error
-	// Log returns the tail of a cell's last build log ("" if there is none).
-	Log(cell string) (string, error)
+	// Log returns the tail of a cell's build log: the log at path (one of
+	// Detail.Logs), or its current action's when path is "" ("" if there
+	// is none).
+	Log(cell, path string) (string, error)
 }
 
 // Matrix is the whole build matrix and the state of the lock it comes from.
@@ -78,6 +80,16 @@ type Detail struct {
 	Took time.Duration
 	// LogTail is the end of Log.
 	LogTail string
+	// Logs are every build log of the cell the store keeps, newest first.
+	Logs []PastLog
+}
+
+// PastLog is one build log of a cell.
+type PastLog struct {
+	Path   string
+	Key    string // action key
+	Verify bool   // a verify rebuild's log
+	Time   time.Time
 }
 
 // Dropped is an option the cell's option set asks for but does not get.

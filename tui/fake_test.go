@@ -183,10 +183,13 @@ func (d *fakeDriver) ApplyLock(ctx context.Context, diff LockDiff) error {
 	return d.applyErr
 }
 
-func (d *fakeDriver) Log(cell string) (string, error) {
+func (d *fakeDriver) Log(cell, path string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.logCalls = append(d.logCalls, cell)
+	if path != "" {
+		return d.logs[path], nil
+	}
 	return d.logs[cell], nil
 }
 

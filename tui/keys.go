@@ -8,7 +8,7 @@ type keyMap struct {
 	Up, Down, Left, Right, PageUp, PageDown, Top, Bottom key.Binding
 	Select, SelectAll, Clear, Filter                     key.Binding
 	Build, Verify, Cancel, Log, Lock, Reload             key.Binding
-	Fetch, FetchAll, Detail                              key.Binding
+	Fetch, FetchAll, Detail, Older, Newer                key.Binding
 	Accept, Reject                                       key.Binding
 	Help, Quit                                           key.Binding
 }
@@ -36,6 +36,8 @@ func newKeyMap() keyMap {
 		Fetch:     b([]string{"f"}, "f", "fetch inputs of selected"),
 		FetchAll:  b([]string{"F"}, "F", "fetch inputs of all shown"),
 		Detail:    b([]string{"i"}, "i", "detail of cell"),
+		Older:     b([]string{"["}, "[", "older log"),
+		Newer:     b([]string{"]"}, "]", "newer log"),
 		Log:       b([]string{"enter"}, "enter", "full log of cell"),
 		Lock:      b([]string{"L"}, "L", "lock diff"),
 		Reload:    b([]string{"r"}, "r", "reload matrix"),

@@ -58,8 +58,8 @@ type (
 		err  error
 	}
 	logMsg struct {
-		cell, text string
-		err        error
+		cell, path, text string
+		err              error
 	}
 	tickMsg struct{}
 )
@@ -174,6 +174,8 @@ type model struct {
 	asked      map[string]bool // Detail asked and not answered yet
 	detScroll  int
 	logScroll  int
+	logIdx     int               // the log view's log: -1 current, else index in the detail's Logs
+	pastLog    map[string]string // past logs read, by path
 	lock       *LockDiff
 	lockBusy   bool
 	lockErr    string
@@ -204,6 +206,7 @@ func newModel(ctx context.Context, d Driver, opts Options) *model {
 		errs:      map[string]string{},
 		driverLog: map[string]string{},
 		details:   map[string]*Detail{},
+		pastLog:   map[string]string{},
 		detailErr: map[string]string{},
 		asked:     map[string]bool{},
 		session:   map[string]event.State{},
@@ -330,10 +333,14 @@ func (m *model) update(msg tea.Msg) tea.Cmd {
 		m.setStatus(false, "wrote %s (%d %s)", lockPath(msg.diff), len(msg.diff.Changes), plural(len(msg.diff.Changes), "change"))
 		return m.loadCells()
 	case logMsg:
+		text := msg.text
 		if msg.err != nil {
-			m.driverLog[msg.cell] = "(cannot read log: " + msg.err.Error() + ")"
+			text = "(cannot read log: " + msg.err.Error() + ")"
+		}
+		if msg.path != "" {
+			m.pastLog[msg.path] = text
 		} else {
-			m.driverLog[msg.cell] = msg.text
+			m.driverLog[msg.cell] = text
 		}
 	case tea.KeyPressMsg:
 		return m.key(msg)
@@ -592,11 +599,20 @@ func (m *model) askDetail() tea.Cmd {
 	})
 }
 
-func (m *model) readLog(name string) tea.Cmd {
+// readLog reads the cell's current log, or the past log at path.
+func (m *model) readLog(name, path string) tea.Cmd {
 	return m.call(func() tea.Msg {
-		text, err := m.d.Log(name)
-		return logMsg{cell: name, text: text, err: err}
+		text, err := m.d.Log(name, path)
+		return logMsg{cell: name, path: path, text: text, err: err}
 	})
+}
+
+// pastLogs are the cell's build logs in the store, from its detail.
+func (m *model) pastLogs(name string) []PastLog {
+	if d := m.details[name]; d != nil {
+		return d.Logs
+	}
+	return nil
 }
 
 func tick() tea.Cmd {
@@ -644,8 +660,8 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.detScroll++
 		case key.Matches(k, m.keys.Log):
 			if n := m.curName(); n != "" {
-				m.mode, m.logScroll = modeLog, 0
-				return m.readLog(n)
+				m.mode, m.logScroll, m.logIdx = modeLog, 0, -1
+				return m.readLog(n, "")
 			}
 		}
 		return nil
@@ -659,6 +675,21 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.logScroll++
 		case key.Matches(k, m.keys.Down):
 			m.logScroll = max(0, m.logScroll-1)
+		case key.Matches(k, m.keys.Older, m.keys.Newer):
+			logs := m.pastLogs(m.curName())
+			i := m.logIdx + 1
+			if key.Matches(k, m.keys.Newer) {
+				i = m.logIdx - 1
+			}
+			if i < -1 || i >= len(logs) {
+				return nil
+			}
+			m.logIdx, m.logScroll = i, 0
+			if i >= 0 {
+				if _, ok := m.pastLog[logs[i].Path]; !ok {
+					return m.readLog(m.curName(), logs[i].Path)
+				}
+			}
 		}
 		return nil
 	}
@@ -734,8 +765,8 @@ func (m *model) key(k tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(k, km.Log):
 		if n := m.curName(); n != "" {
-			m.mode, m.logScroll = modeLog, 0
-			return m.readLog(n)
+			m.mode, m.logScroll, m.logIdx = modeLog, 0, -1
+			return m.readLog(n, "")
 		}
 	case key.Matches(k, km.Lock):
 		if m.lockBusy {

@@ -445,6 +445,45 @@ func TestLogOfSelectedCell(t *testing.T) {
 	}
 }
 
+// TestPastLogs: the log view pages through the cell's older build logs
+// from the store with [ and ].
+func TestPastLogs(t *testing.T) {
+	cell := "postgres~15.18~barebones~amd64"
+	var c Cell
+	for _, x := range sampleCells() {
+		if x.Name == cell {
+			c = x
+		}
+	}
+	det := sampleDetail(c)
+	det.Logs = []PastLog{
+		{Path: "/store/ac/logs/new.log", Key: det.ActionKey, Time: at(100)},
+		{Path: "/store/ac/logs/old.log", Key: fakeSHA("old"), Time: at(0)},
+	}
+	d := &fakeDriver{cells: sampleCells(), details: map[string]Detail{cell: det}, logs: map[string]string{
+		cell: "the current build\nsmoke test passed", "/store/ac/logs/old.log": "an older build\nerror: exit status 2",
+	}}
+	h := newHarness(t, d, 80, 24)
+	h.press("j", "j", "j", "j", "j", "j")
+	h.waitDetail()
+	h.press("enter")
+	h.waitFor("current log", func() bool { return h.m.driverLog[cell] != "" })
+	if v := ansi.Strip(h.m.render()); !strings.Contains(v, "smoke test passed") || !strings.Contains(v, "2 in the store") {
+		t.Errorf("current log view:\n%s", v)
+	}
+	h.press("[", "[")
+	h.waitFor("older log", func() bool { return h.m.pastLog["/store/ac/logs/old.log"] != "" })
+	v := ansi.Strip(h.m.render())
+	if !strings.Contains(v, "past log 2 of 2") || !strings.Contains(v, "error: exit status 2") || strings.Contains(v, "smoke test passed") {
+		t.Errorf("older log view:\n%s", v)
+	}
+	h.press("[") // no older one: stays
+	h.press("]", "]")
+	if v := ansi.Strip(h.m.render()); h.m.logIdx != -1 || !strings.Contains(v, "smoke test passed") {
+		t.Errorf("back to the current log (idx %d):\n%s", h.m.logIdx, v)
+	}
+}
+
 func TestResize(t *testing.T) {
 	h := newHarness(t, &fakeDriver{cells: bigCells()}, 160, 48)
 	h.press("G")

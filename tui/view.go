@@ -603,13 +603,34 @@ func boolInt(b bool) int {
 
 func (m *model) renderLogView(s *screen) {
 	name := m.curName()
-	s.line(m.st.title.Render("log ") + m.st.bold.Render(name) + m.st.dim.Render("   esc back · ↑↓ scroll"))
-	if e := m.errs[name]; e != "" {
-		for _, l := range wrap(e, m.width-7) {
-			s.line(m.st.err.Render("error: " + l))
-		}
+	logs := m.pastLogs(name)
+	help := "   esc back · ↑↓ scroll"
+	if len(logs) > 0 {
+		help += " · [ ] older/newer log"
 	}
-	lines := m.cellLog(name)
+	s.line(m.st.title.Render("log ") + m.st.bold.Render(name) + m.st.dim.Render(help))
+	var lines []string
+	if m.logIdx >= 0 && m.logIdx < len(logs) {
+		p := logs[m.logIdx]
+		what := "build"
+		if p.Verify {
+			what = "verify rebuild"
+		}
+		s.line(m.st.dim.Render(fmt.Sprintf("past log %d of %d: %s of action %s, %s · %s", m.logIdx+1, len(logs), what, short(p.Key), p.Time.UTC().Format("2006-01-02 15:04"), p.Path)))
+		if t := strings.TrimRight(m.pastLog[p.Path], "\n"); t != "" {
+			lines = strings.Split(t, "\n")
+		}
+	} else {
+		if len(logs) > 0 {
+			s.line(m.st.dim.Render(fmt.Sprintf("the cell's current log; %d in the store ([ shows them)", len(logs))))
+		}
+		if e := m.errs[name]; e != "" {
+			for _, l := range wrap(e, m.width-7) {
+				s.line(m.st.err.Render("error: " + l))
+			}
+		}
+		lines = m.cellLog(name)
+	}
 	body := m.height - s.lines
 	end := max(0, len(lines)-m.logScroll)
 	for _, l := range lines[max(0, end-body):end] {
@@ -636,6 +657,8 @@ func (m *model) renderHelp(s *screen) {
 		"b and v act on the selected cells, or on the cell under the cursor.",
 		"The filter matches cell names: a substring, or a glob with * ? [..].",
 		"L shows what `monogres lock` would change; nothing is written until y.",
+		"f fetches what the selected cells need, F what every shown cell needs.",
+		"i shows a cell's detail; in the log view [ and ] page through its older logs.",
 		"q and ctrl+c cancel running work before leaving.",
 	} {
 		s.line(l)

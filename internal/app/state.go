@@ -6,12 +6,15 @@ package app
 // sessions because it is read back from the store, not remembered.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +73,18 @@ type Info struct {
 	// Took is how long the last build of this cell (by name, any action
 	// key) took; 0 when unknown.
 	Took time.Duration
+	// Logs are every build log of the cell the store keeps (this action
+	// key's and earlier ones', verify rebuilds'), newest first. Info
+	// fills it; Status leaves it empty.
+	Logs []PastLog
+}
+
+// PastLog is one build log of a cell in the store.
+type PastLog struct {
+	Path      string
+	ActionKey string
+	Verify    bool // the log of a verify rebuild
+	Time      time.Time
 }
 
 // Status is the state of the whole matrix.
@@ -102,7 +117,46 @@ func (a *App) Info(ctx context.Context, name string) (*Info, error) {
 	if len(infos) == 0 {
 		return nil, fmt.Errorf("no cell is named %s (see `monogres plan`)", name)
 	}
+	if st, err := OpenStore(); err == nil {
+		infos[0].Logs = PastLogs(st, name)
+	}
 	return &infos[0], nil
+}
+
+// PastLogs lists the build logs of cell in the store, newest first: every
+// log the engine wrote names its cell and action key on its first line.
+func PastLogs(st *store.Store, cell string) []PastLog {
+	dir := filepath.Join(st.ACDir(), "logs")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	head := []byte("monogres: cell " + cell + " action ")
+	buf := make([]byte, len(head)+64)
+	var out []PastLog
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok || e.IsDir() {
+			continue
+		}
+		key, verify := strings.CutSuffix(name, ".verify")
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		n, _ := io.ReadFull(f, buf)
+		f.Close()
+		if n < len(buf) || !bytes.Equal(buf[:len(head)], head) || string(buf[len(head):]) != key {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, PastLog{Path: filepath.Join(dir, e.Name()), ActionKey: key, Verify: verify, Time: fi.ModTime()})
+	}
+	slices.SortFunc(out, func(a, b PastLog) int { return b.Time.Compare(a.Time) })
+	return out
 }
 
 // CellInputs are the locked inputs a build of c needs in the store: its

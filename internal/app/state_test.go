@@ -119,8 +119,19 @@ func TestStatusFromStore(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(logPath, []byte("configure\nmake\nmonogres: smoke test took 4s\n"), 0o644); err != nil {
+	if err := os.WriteFile(logPath, []byte("monogres: cell "+stateCell+" action "+in.ActionKey+"\nconfigure\nmake\nmonogres: smoke test took 4s\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// An older build of the cell under another key, and another cell's.
+	old := strings.Repeat("e", 64)
+	for _, l := range []struct{ key, cell string }{{old, stateCell}, {strings.Repeat("f", 64), "postgres~15.18~barebones~arm64"}} {
+		p := build.LogPath(st, l.key)
+		if err := os.WriteFile(p, []byte("monogres: cell "+l.cell+" action "+l.key+"\nfailed\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := build.Record(st, build.ACEntry{Cell: stateCell, ActionKey: in.ActionKey, Package: pkg, Manifest: man, Log: logPath}); err != nil {
 		t.Fatal(err)
@@ -135,6 +146,9 @@ func TestStatusFromStore(t *testing.T) {
 	info, err := New(a.ManifestPath).Info(ctx, stateCell)
 	if err != nil || info.ActionKey != in.ActionKey || info.State != event.StateBuilt || len(info.Inputs) != 1 || info.Inputs[0].Name != "postgres/15" || !info.Inputs[0].Present {
 		t.Errorf("Info = %+v, %v", info, err)
+	}
+	if len(info.Logs) != 2 || info.Logs[0].Path != logPath || info.Logs[1].ActionKey != old {
+		t.Errorf("past logs %+v, want this key's then the older one", info.Logs)
 	}
 	if _, err := a.Info(ctx, "postgres~15.18~full~amd64"); err == nil {
 		t.Error("Info of a cell the matrix does not have: no error")

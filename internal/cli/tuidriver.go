@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -106,6 +107,9 @@ func (d *driver) Detail(ctx context.Context, cell string) (tui.Detail, error) {
 	for _, x := range in.Inputs {
 		det.Inputs = append(det.Inputs, tui.Input{Name: x.Name, Version: x.Version, SHA256: x.SHA256, Present: x.Present})
 	}
+	for _, l := range in.Logs {
+		det.Logs = append(det.Logs, tui.PastLog{Path: l.Path, Key: l.ActionKey, Verify: l.Verify, Time: l.Time})
+	}
 	if in.Log != "" {
 		if det.LogTail, err = app.LogTail(in.Log, logTail); err != nil {
 			det.LogTail = "(cannot read the log: " + err.Error() + ")"
@@ -188,13 +192,22 @@ func (d *driver) ApplyLock(ctx context.Context, diff tui.LockDiff) error {
 	return writeFileAtomic(p.path, p.data)
 }
 
-// Log returns the end of the cell's last build log, from the store.
-func (d *driver) Log(cell string) (string, error) {
+// Log returns the end of a build log of the cell from the store: the one
+// at path, or its current action's.
+func (d *driver) Log(cell, path string) (string, error) {
 	e, flush := d.quiet(d.e.ctx, nil)
 	defer flush()
 	in, err := e.app().Info(e.ctx, cell)
-	if err != nil || in.Log == "" {
+	if err != nil {
 		return "", err
 	}
-	return app.LogTail(in.Log, 5000)
+	if path == "" {
+		path = in.Log
+	} else if !slices.ContainsFunc(in.Logs, func(l app.PastLog) bool { return l.Path == path }) {
+		return "", fmt.Errorf("%s is not a log of %s", path, cell)
+	}
+	if path == "" {
+		return "", nil
+	}
+	return app.LogTail(path, 5000)
 }
