@@ -28,17 +28,36 @@ func (m *model) detailLines(name string, width int, full bool) []string {
 	i := m.g.index[name]
 	st := m.state[i]
 	kv("state", m.st.stateStyle(st).Render(glyph(st)+" "+string(st)))
-	if len(d.Options) == 0 {
-		kv("options", "(none)")
-	} else {
-		kv("options", strings.Join(d.Options, " "))
-	}
-	for _, x := range d.Dropped {
-		kv("dropped", x.Option+": "+x.Reason)
+	options := func() {
+		if len(d.Options) == 0 {
+			kv("options", "(none)")
+		} else {
+			kv("options", strings.Join(d.Options, " "))
+		}
+		for _, x := range d.Dropped {
+			kv("dropped", x.Option+": "+x.Reason)
+		}
 	}
 	if d.LockErr != "" {
 		kv("lock", m.st.err.Render(d.LockErr))
+		options()
 		return out
+	}
+	if d.ActionKey == "" {
+		kv("action", m.st.dim.Render("unknown: "+d.KeyReason))
+	} else {
+		key := short(d.ActionKey)
+		if full {
+			key = d.ActionKey
+		}
+		c := "not cached"
+		switch {
+		case d.Verified:
+			c = "cached, verified"
+		case d.Cached:
+			c = "cached"
+		}
+		kv("action", key+" "+c)
 	}
 	missing, debs, debsMissing := 0, 0, 0
 	for _, in := range d.Inputs {
@@ -85,22 +104,7 @@ func (m *model) detailLines(name string, width int, full bool) []string {
 		}
 		kv("root", fmt.Sprintf("%d packages, %s %s", d.RootPackages, composed, m.st.dim.Render(key)))
 	}
-	if d.ActionKey == "" {
-		kv("action", m.st.dim.Render("unknown: "+d.KeyReason))
-	} else {
-		key := short(d.ActionKey)
-		if full {
-			key = d.ActionKey
-		}
-		c := "not cached"
-		switch {
-		case d.Verified:
-			c = "cached, verified"
-		case d.Cached:
-			c = "cached"
-		}
-		kv("action", key+" "+c)
-	}
+	options()
 	if d.PackagePath != "" {
 		kv("package", d.PackagePath)
 	}
