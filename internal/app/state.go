@@ -70,6 +70,10 @@ type Info struct {
 	// Log is the build log of ActionKey in the store, if a build of it
 	// ran (also one that failed or was interrupted).
 	Log string
+	// Unfinished: a build of ActionKey ran and recorded no result (it
+	// failed or was interrupted); LastLine is its log's last line.
+	Unfinished bool
+	LastLine   string
 	// Took is how long the last build of this cell (by name, any action
 	// key) took; 0 when unknown.
 	Took time.Duration
@@ -361,6 +365,10 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 		}
 		e, ok, err := build.Lookup(st, p.ActionKey)
 		if err != nil || !ok {
+			if in.Log != "" {
+				in.Unfinished = true
+				in.LastLine, _ = LogTail(in.Log, 1)
+			}
 			continue
 		}
 		in.Cached, in.State, in.Package, in.PackagePath = true, event.StateBuilt, e.Package, st.Path(e.Package)

@@ -133,11 +133,16 @@ func TestStatusFromStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A build of this key ran and recorded nothing: unfinished.
+	in = status(t, a)
+	if in.State != event.StateFetched || !in.Unfinished || in.LastLine != "monogres: smoke test took 4s" || in.Log != logPath {
+		t.Fatalf("a log without a result: %+v", in)
+	}
 	if err := build.Record(st, build.ACEntry{Cell: stateCell, ActionKey: in.ActionKey, Package: pkg, Manifest: man, Log: logPath}); err != nil {
 		t.Fatal(err)
 	}
 	in = status(t, New(a.ManifestPath))
-	if in.State != event.StateBuilt || !in.Cached || in.Package != pkg || in.PackagePath != st.Path(pkg) || in.Log != logPath {
+	if in.State != event.StateBuilt || !in.Cached || in.Unfinished || in.Package != pkg || in.PackagePath != st.Path(pkg) || in.Log != logPath {
 		t.Fatalf("after a recorded build: %+v", in)
 	}
 	if tail, err := LogTail(in.Log, 2); err != nil || tail != "make\nmonogres: smoke test took 4s" {
