@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/monogres/monogres/internal/plan"
+)
+
+func init() { register(newReportCmd) }
+
+func newReportCmd(e *env) *cobra.Command {
+	var asJSON bool
+	ext := &cobra.Command{
+		Use:   "extensions [GLOB]...",
+		Short: "every extension cell: built, failed, dropped or not built, with the one-line reason",
+		Long: `Report every extension cell of the manifest (or those GLOB matches) from
+the store and the action cache, without building: built (the action cache
+has its current action), failed (a build of its current action ran and
+left a log but no package: the reason is the log's failure line), dropped
+(its toolchain layer cannot be resolved, or the manifest excludes it) or
+not built (with what is missing).`,
+		Example: `  monogres report extensions
+  monogres report extensions --json 'pglogical~*'`,
+		ValidArgsFunction: e.completeCells,
+		RunE: func(_ *cobra.Command, patterns []string) error {
+			rows, err := extensionReport(e, patterns)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				writeJSON(e.stdout, rows)
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CELL\tSTATUS\tREASON")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Cell, r.Status, r.Reason)
+			}
+			tw.Flush()
+			n := map[string]int{}
+			for _, r := range rows {
+				n[r.Status]++
+			}
+			fmt.Fprintf(e.stdout, "%d extension cells: %d built, %d failed, %d dropped, %d not built\n", len(rows), n[statusBuilt], n[statusFailed], n[statusDropped], n[statusNotBuilt])
+			return nil
+		},
+	}
+	ext.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per cell")
+	return group(&cobra.Command{
+		Use:   "report",
+		Short: "report the state of the manifest's cells (report extensions)",
+	}, ext)
+}
+
+// The statuses of an extension cell.
+const (
+	statusBuilt    = "built"
+	statusFailed   = "failed"
+	statusDropped  = "dropped"
+	statusNotBuilt = "not built"
+)
+
+// extensionRow is one extension cell of the report.
+type extensionRow struct {
+	Cell      string `json:"cell"`
+	Extension string `json:"extension"`
+	Version   string `json:"version"`
+	Parent    string `json:"parent"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	Log       string `json:"log,omitempty"`
+	Package   string `json:"package,omitempty"`
+}
+
+// extensionReport reads every extension cell's state (app.Status).
+func extensionReport(e *env, patterns []string) ([]extensionRow, error) {
+	s, err := e.app().Status(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []extensionRow
+	for _, in := range s.Cells {
+		if in.Extension == "" || (len(patterns) > 0 && !plan.Match(patterns, in.Name)) {
+			continue
+		}
+		r := extensionRow{Cell: in.Name, Extension: in.Extension, Version: in.ExtensionVersion, Parent: in.Parent, Log: in.Log, Package: in.Package}
+		dropped := ""
+		for _, d := range in.Dropped {
+			if isCellDrop(string(d.Option)) {
+				dropped = d.Reason
+			}
+		}
+		switch {
+		case in.Cached:
+			r.Status, r.Reason = statusBuilt, "package "+in.Package
+			if in.Verified {
+				r.Reason += ", verified by a rebuild"
+			}
+		case in.RootErr != "" || dropped != "":
+			r.Status, r.Reason = statusDropped, firstNonEmpty(dropped, in.RootErr)
+		case in.ActionKey != "" && in.Log != "":
+			r.Status, r.Reason = statusFailed, failureLine(in.Log)
+		case in.ActionKey != "":
+			r.Status, r.Reason = statusNotBuilt, "not built yet (`monogres build "+in.Name+"`)"
+		default:
+			r.Status, r.Reason = statusNotBuilt, firstNonEmpty(in.KeyReason, in.LockErr, "not built yet")
+		}
+		if s.NoLock && r.Status == statusNotBuilt {
+			r.Reason = "no " + s.LockPath + ": run `monogres lock`"
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+// isCellDrop reports whether a Dropped entry drops the whole cell (not
+// one option): the toolchain layer, or the manifest excluding the target or
+// Postgres version.
+func isCellDrop(what string) bool {
+	return what == "toolchain" || what == "target" || what == "postgres" || what == "exclude"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// failureLine is why the build that wrote log failed: its last
+// "monogres: FAILED: " line, else its last non-empty line.
+func failureLine(log string) string {
+	f, err := os.Open(log)
+	if err != nil {
+		return "a build ran but left no package (log " + log + ": " + err.Error() + ")"
+	}
+	defer f.Close()
+	var failed, last string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(l, "monogres: FAILED: "); ok {
+			failed = rest
+		}
+		if l != "" {
+			last = l
+		}
+	}
+	if failed != "" {
+		return failed
+	}
+	if last == "" {
+		return "a build ran but left no package (empty log " + log + ")"
+	}
+	return "build left no package; its log ends with: " + last
+}
