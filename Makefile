@@ -2,9 +2,10 @@
 #   make build   builds the default distribution (monogres build)
 #   make test    installs what the tests need on Debian 12 and runs both tiers (CI)
 #   make test-short  the fast unit tier only (go test -short)
+#   make catalog-check  builds every fetchable catalog extension, writes docs/extensions-status.md
 GO ?= go
 
-.PHONY: build test test-short setup check bench
+.PHONY: build test test-short setup check bench catalog-check
 
 build:
 	$(GO) run ./cmd/monogres build
@@ -27,3 +28,9 @@ test-short:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+# Every extension of monogres.catalog.json this machine can fetch, built
+# against postgres~15.18~regular~amd64 (or 18.6), smoke-tested; writes
+# docs/extensions-status.md (see scripts/catalog-check).
+catalog-check:
+	bash scripts/catalog-check

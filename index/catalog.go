@@ -379,7 +379,7 @@ func readTarballOf(ctx context.Context, f *fetch.Fetcher, name string, v *manife
 		return
 	}
 	v.Fetchable, v.Unfetchable = true, ""
-	v.StripPrefix, v.Build, v.Controls, v.Regress = t.prefix, t.build, t.controls, t.regress
+	v.StripPrefix, v.Build, v.Controls, v.Regress = t.prefix, string(t.build), t.controls, t.regress
 }
 
 // oneLine is an error in one line: a download's last attempt, or the

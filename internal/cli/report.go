@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/monogres/monogres/internal/manifest"
 
 	"github.com/monogres/monogres/internal/plan"
 )
@@ -15,7 +18,7 @@ import (
 func init() { register(newReportCmd) }
 
 func newReportCmd(e *env) *cobra.Command {
-	var asJSON bool
+	var asJSON, markdown bool
 	ext := &cobra.Command{
 		Use:   "extensions [GLOB]...",
 		Short: "every extension cell: built, failed, dropped or not built, with the one-line reason",
@@ -37,6 +40,9 @@ not built (with what is missing).`,
 				writeJSON(e.stdout, rows)
 				return nil
 			}
+			if markdown {
+				return writeStatusTable(e, rows)
+			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "CELL\tSTATUS\tREASON")
 			for _, r := range rows {
@@ -52,6 +58,7 @@ not built (with what is missing).`,
 		},
 	}
 	ext.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per cell")
+	ext.Flags().BoolVar(&markdown, "markdown", false, "print the status table of the catalog (docs/extensions-status.md): every catalog entry, the cells reported, and the figures")
 	return group(&cobra.Command{
 		Use:   "report",
 		Short: "report the state of the manifest's cells (report extensions)",
@@ -162,4 +169,66 @@ func failureLine(log string) string {
 		return "a build ran but left no package (empty log " + log + ")"
 	}
 	return "build left no package; its log ends with: " + last
+}
+
+// writeStatusTable prints a Markdown table of every catalog entry beside
+// the manifest: the reported cells of the entries the manifest selected,
+// and why the others have none (a tarball that did not download, a build
+// kind not known); then the figures.
+func writeStatusTable(e *env, rows []extensionRow) error {
+	cat, err := manifest.ReadCatalog(manifest.CatalogFilePath(e.manifestPath))
+	if err != nil {
+		return err
+	}
+	byExt := map[string][]extensionRow{}
+	for _, r := range rows {
+		byExt[r.Extension] = append(byExt[r.Extension], r)
+	}
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	w := e.stdout
+	fmt.Fprintln(w, "| Extension | Version | Build | Cell | Status | Reason |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	var fetchable, built, failed, dropped, notBuilt int
+	for _, x := range cat.Extensions {
+		v := x.Preferred()
+		ok := slices.ContainsFunc(x.Versions, func(v manifest.CatalogVersion) bool { return v.Fetchable })
+		if ok {
+			fetchable++
+		}
+		rs := byExt[x.Name]
+		if len(rs) == 0 {
+			status, why := "not fetchable", v.Unfetchable
+			switch {
+			case ok && v.Build == "":
+				status, why = "not selected", "no build kind recognised in its tarball (no configure, CMakeLists.txt or Makefile at the top)"
+			case ok:
+				status, why = "not selected", "not in this manifest's selection"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | | %s | %s |\n", x.Name, v.Version, cell(string(v.Build)), status, cell(why))
+			continue
+		}
+		for _, r := range rs {
+			switch r.Status {
+			case statusBuilt:
+				built++
+			case statusFailed:
+				failed++
+			case statusDropped:
+				dropped++
+			default:
+				notBuilt++
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", x.Name, r.Version, cell(string(v.Build)), strings.TrimPrefix(r.Parent, "postgres~"), r.Status, cell(r.Reason))
+		}
+	}
+	fmt.Fprintln(w)
+	pct := func(n int) string {
+		if fetchable == 0 {
+			return "0%"
+		}
+		return fmt.Sprintf("%d%%", n*100/fetchable)
+	}
+	fmt.Fprintf(w, "%d source packages in the catalog; %d with a tarball fetchable from here.\n", len(cat.Extensions), fetchable)
+	fmt.Fprintf(w, "Of the fetchable ones: %d built and passed the smoke test (%s), %d failed, %d dropped, %d not built.\n", built, pct(built), failed, dropped, notBuilt)
+	return nil
 }

@@ -58,10 +58,12 @@ type CatalogVersion struct {
 	Fetchable   bool   `json:"fetchable"`
 	Unfetchable string `json:"unfetchable,omitempty"` // why not, e.g. "HTTP 404 Not Found"
 	// Found from the tarball (fetchable versions only).
-	StripPrefix string    `json:"strip_prefix,omitempty"`
-	Build       BuildKind `json:"build,omitempty"`
-	Controls    []string  `json:"controls,omitempty"` // control files' names
-	Regress     bool      `json:"regress,omitempty"`  // the Makefile sets REGRESS
+	StripPrefix string `json:"strip_prefix,omitempty"`
+	// Build is the build kind guessed (a string: a catalog written by a
+	// newer monogres may name kinds this one does not know).
+	Build    string   `json:"build,omitempty"`
+	Controls []string `json:"controls,omitempty"` // control files' names
+	Regress  bool     `json:"regress,omitempty"`  // the Makefile sets REGRESS
 	// Packages are Build-Depends found in the toolchain suite, without
 	// Postgres, debhelper and build tools every root has; Unmapped are
 	// those it does not have.
@@ -105,11 +107,6 @@ func ReadCatalog(path string) (*Catalog, error) {
 			if _, err := ParseSpec(v.Postgres); err != nil {
 				return nil, fmt.Errorf("%s: postgres: %v", where, err)
 			}
-			if v.Build != "" {
-				if err := new(BuildKind).UnmarshalText([]byte(v.Build)); err != nil {
-					return nil, fmt.Errorf("%s: build: %v", where, err)
-				}
-			}
 		}
 	}
 	return &c, nil
@@ -134,14 +131,20 @@ func (c *Catalog) Lookup(name string) (*CatalogEntry, bool) {
 }
 
 // Preferred is the version selection picks by default: the newest one whose
-// tarball was read (so its build kind is known), else the newest.
+// tarball was read and whose build kind this monogres knows, else the newest.
 func (e *CatalogEntry) Preferred() CatalogVersion {
 	for _, v := range e.Versions {
-		if v.Build != "" {
+		if v.buildable() {
 			return v
 		}
 	}
 	return e.Versions[0]
+}
+
+// buildable: the tarball was read and its build kind is one this monogres
+// knows (a catalog written by a newer one may name more).
+func (v CatalogVersion) buildable() bool {
+	return v.Build != "" && new(BuildKind).UnmarshalText([]byte(v.Build)) == nil
 }
 
 // Extension is the [[extension]] a manifest gets by selecting e: the given
@@ -162,10 +165,10 @@ func (e *CatalogEntry) Extension(versions []string) (Extension, error) {
 		}
 		v := e.Versions[i]
 		x.Releases = append(x.Releases, Release{Version: v.Version, SHA256: v.SHA256, Size: v.Size, Apt: v.Apt, URL: v.URL, StripPrefix: v.StripPrefix})
-		if x.Build == "" {
+		if x.Build == "" && v.buildable() {
 			// The first version named decides the build kind, packages and
 			// Postgres spec (an [[extension]] of the same name overrides them).
-			x.Build, x.Packages = v.Build, slices.Clone(v.Packages)
+			x.Build, x.Packages = BuildKind(v.Build), slices.Clone(v.Packages)
 			x.Postgres, _ = ParseSpec(v.Postgres)
 		}
 	}
@@ -176,6 +179,9 @@ func (e *CatalogEntry) Extension(versions []string) (Extension, error) {
 func (e *CatalogEntry) noBuild() error {
 	v := e.Preferred()
 	why := "its tarball was not read"
+	if v.Build != "" {
+		why = fmt.Sprintf("build kind %q (guessed from its tarball) is not one this monogres knows", v.Build)
+	}
 	if v.Unfetchable != "" {
 		why = "its tarball could not be downloaded when the catalog was made (" + v.Unfetchable + ")"
 	}
@@ -204,7 +210,7 @@ func (m *Manifest) selectExtensions(data []byte) error {
 	for _, name := range m.Select {
 		if name == "*" {
 			for i := range cat.Extensions {
-				if cat.Extensions[i].Preferred().Build != "" {
+				if cat.Extensions[i].Preferred().buildable() {
 					picked = append(picked, &cat.Extensions[i])
 				}
 			}

@@ -14,7 +14,7 @@ import (
 // with two versions, pgvector (control file "vector"), and an entry whose
 // tarball answered 404.
 func testCatalog() Catalog {
-	v := func(ver, prefix, spec string, build BuildKind, sha byte) CatalogVersion {
+	v := func(ver, prefix, spec, build string, sha byte) CatalogVersion {
 		return CatalogVersion{Version: ver, Debian: ver + "-1", Suites: []string{"trixie"}, URL: "https://deb.debian.org/debian/pool/main/x/x_" + ver + ".orig.tar.gz",
 			SHA256: SHA256(strings.Repeat(string(sha), 64)), Size: 100, Apt: "source:x=" + ver + "-1:x_" + ver + ".orig.tar.gz", Fetchable: build != "",
 			StripPrefix: prefix, Build: build, Majors: []int{17}, Postgres: spec, Packages: []string{"libfoo-dev"}}
