@@ -176,9 +176,17 @@ func failureLine(log string) string {
 // and why the others have none (a tarball that did not download, a build
 // kind not known); then the figures.
 func writeStatusTable(e *env, rows []extensionRow) error {
+	m, err := manifest.Load(e.manifestPath)
+	if err != nil {
+		return err
+	}
 	cat, err := manifest.ReadCatalog(manifest.CatalogFilePath(e.manifestPath))
 	if err != nil {
 		return err
+	}
+	unselected := map[string]string{}
+	for _, u := range m.Unselected {
+		unselected[u.Name] = u.Reason
 	}
 	byExt := map[string][]extensionRow{}
 	for _, r := range rows {
@@ -199,6 +207,8 @@ func writeStatusTable(e *env, rows []extensionRow) error {
 		if len(rs) == 0 {
 			status, why := "not fetchable", v.Unfetchable
 			switch {
+			case ok && unselected[x.Name] != "":
+				status, why = "not selected", unselected[x.Name]
 			case ok && v.Build == "":
 				status, why = "not selected", "no build kind recognised in its tarball (no configure, CMakeLists.txt or Makefile at the top)"
 			case ok:

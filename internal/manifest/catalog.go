@@ -207,11 +207,13 @@ func (m *Manifest) selectExtensions(data []byte) error {
 		return fmt.Sprintf("%s:%d:%d: extensions", m.File, line, col)
 	}
 	var picked []*CatalogEntry
+	wild := map[string]bool{}
 	for _, name := range m.Select {
 		if name == "*" {
 			for i := range cat.Extensions {
 				if cat.Extensions[i].Preferred().buildable() {
 					picked = append(picked, &cat.Extensions[i])
+					wild[cat.Extensions[i].Name] = true
 				}
 			}
 			continue
@@ -244,6 +246,7 @@ func (m *Manifest) selectExtensions(data []byte) error {
 		if err != nil {
 			return fmt.Errorf("%s: %v", at(e.Name), err)
 		}
+		x.wildcard = wild[e.Name] && !slices.Contains(m.Select, e.Name)
 		if i < 0 {
 			m.Extensions = append(m.Extensions, x)
 			continue
@@ -292,4 +295,36 @@ func findValue(data []byte, key, v string) (int, int) {
 		}
 	}
 	return start + 1, strings.Index(lines[start], key) + 1
+}
+
+// Unselected is a catalog entry "*" left out, and why.
+type Unselected struct {
+	Name, Reason string
+}
+
+// pruneWildcard leaves out the entries "*" selected whose Postgres spec
+// matches none of the manifest's Postgres versions (pg_hint_plan_17 in a
+// manifest of 15 and 18); they are listed in m.Unselected. An entry named
+// explicitly stays (and fails as any such extension does).
+func (m *Manifest) pruneWildcard() {
+	var versions []Version
+	for _, s := range m.Postgres.Versions {
+		if v, ok := m.Index.Newest(s); ok {
+			versions = append(versions, v)
+		}
+	}
+	for _, s := range m.Postgres.VersionsAll {
+		versions = append(versions, m.Index.All(s)...)
+	}
+	var names []string
+	for _, v := range versions {
+		names = append(names, v.String())
+	}
+	m.Extensions = slices.DeleteFunc(m.Extensions, func(e Extension) bool {
+		if !e.wildcard || slices.ContainsFunc(versions, e.Postgres.Match) {
+			return false
+		}
+		m.Unselected = append(m.Unselected, Unselected{e.Name, fmt.Sprintf("postgres = %q matches none of the manifest's Postgres versions (%s)", e.Postgres.String(), strings.Join(names, ", "))})
+		return true
+	})
 }

@@ -164,3 +164,21 @@ func TestCatalogSelectErrors(t *testing.T) {
 		t.Errorf("bad catalog sha256: %v", err)
 	}
 }
+
+// TestWildcardPrunes: "*" leaves out an entry whose Postgres spec matches
+// none of the manifest's versions, saying why; naming it keeps it.
+func TestWildcardPrunes(t *testing.T) {
+	c := testCatalog()
+	c.Extensions[2].Versions[0].Postgres = "17.*"
+	m, err := parseWithCatalog(t, c, "extensions = [\"*\"]\n"+minimal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Extensions) != 1 || m.Extensions[0].Name != "pglogical" || len(m.Unselected) != 1 ||
+		m.Unselected[0].Name != "pgvector" || m.Unselected[0].Reason != `postgres = "17.*" matches none of the manifest's Postgres versions (15.18)` {
+		t.Errorf("extensions %+v unselected %+v", m.Extensions, m.Unselected)
+	}
+	if m, err := parseWithCatalog(t, c, "extensions = [\"*\", \"pgvector\"]\n"+minimal); err != nil || len(m.Extensions) != 2 {
+		t.Errorf("named pgvector: %v %+v", err, m)
+	}
+}

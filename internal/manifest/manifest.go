@@ -29,13 +29,15 @@ type Manifest struct {
 	Extensions []Extension       `toml:"extension" json:"extension,omitempty"`
 	// Select names extensions taken from the catalog beside the manifest
 	// (CatalogFileName), or "*"; they are expanded into Extensions.
-	Select    []string        `toml:"extensions" json:"-"`
-	Toolchain Toolchain       `toml:"toolchain" json:"toolchain"`
-	Plugins   []Plugin        `toml:"plugin" json:"plugin,omitempty"`
-	Mirrors   []Mirror        `toml:"mirror" json:"mirror,omitempty"`
-	Distdirs  []string        `toml:"distdirs" json:"distdirs,omitempty"`
-	Default   []string        `toml:"default" json:"default,omitempty"`
-	Options   map[string]Spec `toml:"options" json:"options,omitempty"`
+	Select []string `toml:"extensions" json:"-"`
+	// Unselected are the catalog entries "*" left out, with the reason.
+	Unselected []Unselected    `toml:"-" json:"-"`
+	Toolchain  Toolchain       `toml:"toolchain" json:"toolchain"`
+	Plugins    []Plugin        `toml:"plugin" json:"plugin,omitempty"`
+	Mirrors    []Mirror        `toml:"mirror" json:"mirror,omitempty"`
+	Distdirs   []string        `toml:"distdirs" json:"distdirs,omitempty"`
+	Default    []string        `toml:"default" json:"default,omitempty"`
+	Options    map[string]Spec `toml:"options" json:"options,omitempty"`
 	// Crawl says where `monogres index update` discovers releases.
 	Crawl Crawl `toml:"index" json:"index,omitzero"`
 	// Limits bound every build action's sandbox.
@@ -131,6 +133,8 @@ type Extension struct {
 	Params map[string]string `toml:"params" json:"params,omitempty"`
 	// Catalog says the entry came from the catalog (Select).
 	Catalog bool `toml:"-" json:"-"`
+	// wildcard: selected by "*" only (pruneWildcard may leave it out).
+	wildcard bool
 }
 
 // Toolchain says where build roots come from.
@@ -207,6 +211,7 @@ func Parse(file string, data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	m.Index = idx
+	m.pruneWildcard()
 	canon, err := json.Marshal(&m)
 	if err != nil {
 		return nil, err
