@@ -107,17 +107,14 @@ func (c *Cache) verify(ctx context.Context, st *store.Store, cell, key string, d
 	}
 	if err := c.fetch(ctx, st, blobs); err != nil {
 		var mm *fetch.MismatchError
-		if errors.As(err, &mm) {
+		var nf *fetch.NotFoundError
+		if errors.As(err, &mm) || errors.As(err, &nf) {
 			for _, d := range blobs {
 				if !st.Has(d.Hash) {
 					c.bad.Store(d.Hash, true)
 				}
 			}
-			return build.ACEntry{}, &RefusedError{Key: key, Reason: "a blob does not hash to the digest the entry names (nothing was stored): " + firstLine(err.Error())}
-		}
-		var nf *fetch.NotFoundError
-		if errors.As(err, &nf) {
-			return build.ACEntry{}, &RefusedError{Key: key, Reason: "its blobs are not all in the cache: " + firstLine(err.Error())}
+			return build.ACEntry{}, &RefusedError{Key: key, Reason: "a blob the cache serves does not match the digest and size the entry names (nothing was stored): " + oneLine(err.Error())}
 		}
 		return build.ACEntry{}, err
 	}
@@ -239,7 +236,7 @@ func digestOf(st *store.Store, sha string) (Digest, error) {
 	return Digest{Hash: sha, SizeBytes: size}, nil
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
+// oneLine joins the lines of an error message.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }

@@ -174,8 +174,14 @@ func TestRefused(t *testing.T) {
 		name, want string
 		setup      func()
 	}{
-		{"tampered package blob", "does not hash", func() {
+		{"tampered package blob", "does not match the digest and size", func() {
 			os.WriteFile(srv.Path("cas/"+ent.Package), evil, 0o644)
+		}},
+		{"package blob of another size", "does not match the digest and size", func() {
+			os.WriteFile(srv.Path("cas/"+ent.Package), []byte("short"), 0o644)
+		}},
+		{"missing package blob", "does not match the digest and size", func() {
+			os.Remove(srv.Path("cas/" + ent.Package))
 		}},
 		{"tampered entry", "it was altered", func() {
 			var e remote.Entry
@@ -394,4 +400,28 @@ func srcArchive(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestRepair: a builder that refused a blob the cache served wrong, then
+// built the cell itself, uploads the blob again (HEAD saying the cache has
+// it is not believed), so the next machine gets a hit.
+func TestRepair(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.Nginx(t, remotetest.Options{})
+	k := genKey(t, "ci")
+	a := newMachine(t, srv.URL, k)
+	ent := result(t, a.st, cell1, key1, []byte("the real package"))
+	a.cache.Record(ctx, a.st, ent)
+	os.WriteFile(srv.Path("cas/"+ent.Package), []byte("the evil package"), 0o644)
+	b := newMachine(t, srv.URL, k, k.Public())
+	if _, ok := b.cache.Lookup(ctx, b.st, cell1, key1); ok {
+		t.Fatal("hit on a tampered blob")
+	}
+	// b builds the cell: the same bytes (reproducible builds).
+	rebuilt := result(t, b.st, cell1, key1, []byte("the real package"))
+	b.cache.Record(ctx, b.st, rebuilt)
+	c := newMachine(t, srv.URL, nil, k.Public())
+	if _, ok := c.cache.Lookup(ctx, c.st, cell1, key1); !ok {
+		t.Fatalf("the cache was not repaired: %q", c.warnings())
+	}
 }

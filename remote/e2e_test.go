@@ -282,7 +282,7 @@ func TestDistributed(t *testing.T) {
 		if rd.err != nil || !strings.Contains(rd.stderr, "1 hits, 0 misses, 3 refused, 3 uploaded") {
 			t.Fatalf("forged cache: %v\n%s", rd.err, rd.stderr)
 		}
-		for i, want := range []string{"does not hash to the digest", "it was altered", "unsigned"} {
+		for i, want := range []string{"does not match the digest and size the entry names", "it was altered", "unsigned"} {
 			x := exts[i]
 			if !strings.Contains(rd.stderr, "WARNING: cell "+x+": remote cache entry ac/"+built[x].ActionKey+" refused: ") || !strings.Contains(rd.stderr, want) {
 				t.Errorf("%s: no refusal saying %q", x, want)
