@@ -10,7 +10,7 @@ import (
 	"strings"
 	"syscall"
 
-	"golang.org/x/sys/unix"
+	"github.com/monogres/monogres/build/sandbox"
 )
 
 // envForward makes this test binary the netns helper: "ADDR=SOCKET".
@@ -45,7 +45,7 @@ func NetnsMain() {
 	}
 	os.Unsetenv(envForward)
 	addr, sock, _ := strings.Cut(v, "=")
-	if err := loopbackUp(); err != nil {
+	if err := sandbox.LoopbackUp(); err != nil {
 		fmt.Fprintln(os.Stderr, "netns helper: lo up:", err)
 		os.Exit(125)
 	}
@@ -79,23 +79,6 @@ func NetnsMain() {
 		os.Exit(125)
 	}
 	os.Exit(0)
-}
-
-func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }
 
 // forward copies every connection to l to and from the unix socket.
