@@ -283,6 +283,9 @@ func (m *model) legend() string {
 		}
 		b.WriteString(m.st.stateStyle(st).Render(glyph(st)) + " " + string(st))
 	}
+	if m.count[""] > 0 { // cells the lock does not pin (no lock yet, or a stale one)
+		b.WriteString(" " + m.st.stateStyle("").Render(glyph("")) + " unlocked")
+	}
 	return b.String()
 }
 
