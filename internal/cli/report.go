@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
 
 	"github.com/monogres/monogres/internal/plan"
@@ -83,6 +86,10 @@ type extensionRow struct {
 	Reason    string `json:"reason"`
 	Log       string `json:"log,omitempty"`
 	Package   string `json:"package,omitempty"`
+	// Regress is the regression suite's outcome from the package's
+	// manifest (CELL.json): "N/M passed", "advisory: ...", or "" (no suite).
+	Regress       string `json:"regress,omitempty"`
+	RegressPassed bool   `json:"regress_passed,omitempty"`
 }
 
 // extensionReport reads every extension cell's state (app.Status).
@@ -105,13 +112,14 @@ func extensionReport(e *env, patterns []string) ([]extensionRow, error) {
 		}
 		switch {
 		case in.Cached:
-			r.Status, r.Reason = statusBuilt, "package "+in.Package
+			r.Status, r.Reason = statusBuilt, "smoke test passed; package "+in.Package
 			if in.Verified {
 				r.Reason += ", verified by a rebuild"
 			}
+			r.Regress, r.RegressPassed = regressOf(in.ActionKey)
 		case in.RootErr != "" || dropped != "":
 			r.Status, r.Reason = statusDropped, firstNonEmpty(dropped, in.RootErr)
-		case in.ActionKey != "" && in.Log != "":
+		case in.Unfinished:
 			r.Status, r.Reason = statusFailed, failureLine(in.Log)
 		case in.ActionKey != "":
 			r.Status, r.Reason = statusNotBuilt, "not built yet (`monogres build "+in.Name+"`)"
@@ -130,7 +138,7 @@ func extensionReport(e *env, patterns []string) ([]extensionRow, error) {
 // one option): the toolchain layer, or the manifest excluding the target or
 // Postgres version.
 func isCellDrop(what string) bool {
-	return what == "toolchain" || what == "target" || what == "postgres" || what == "exclude"
+	return what == "toolchain" || what == "excluded" // plan.Excluded
 }
 
 func firstNonEmpty(s ...string) string {
@@ -141,6 +149,10 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// failedPrefix starts the line a failed build's log ends with
+// (build.FailedPrefix once the build half lands it).
+const failedPrefix = "monogres: FAILED: "
 
 // failureLine is why the build that wrote log failed: its last
 // "monogres: FAILED: " line, else its last non-empty line.
@@ -155,7 +167,7 @@ func failureLine(log string) string {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(l, "monogres: FAILED: "); ok {
+		if rest, ok := strings.CutPrefix(l, failedPrefix); ok {
 			failed = rest
 		}
 		if l != "" {
@@ -194,9 +206,9 @@ func writeStatusTable(e *env, rows []extensionRow) error {
 	}
 	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 	w := e.stdout
-	fmt.Fprintln(w, "| Extension | Version | Build | Cell | Status | Reason |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
-	var fetchable, built, failed, dropped, notBuilt int
+	fmt.Fprintln(w, "| Extension | Version | Build | Cell | Status | Reason | Regression |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	var fetchable, built, failed, dropped, notBuilt, suites, regressPass int
 	for _, x := range cat.Extensions {
 		v := x.Preferred()
 		ok := slices.ContainsFunc(x.Versions, func(v manifest.CatalogVersion) bool { return v.Fetchable })
@@ -214,7 +226,7 @@ func writeStatusTable(e *env, rows []extensionRow) error {
 			case ok:
 				status, why = "not selected", "not in this manifest's selection"
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | | %s | %s |\n", x.Name, v.Version, cell(string(v.Build)), status, cell(why))
+			fmt.Fprintf(w, "| %s | %s | %s | | %s | %s | |\n", x.Name, v.Version, cell(v.Build), status, cell(why))
 			continue
 		}
 		for _, r := range rs {
@@ -228,7 +240,13 @@ func writeStatusTable(e *env, rows []extensionRow) error {
 			default:
 				notBuilt++
 			}
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", x.Name, r.Version, cell(string(v.Build)), strings.TrimPrefix(r.Parent, "postgres~"), r.Status, cell(r.Reason))
+			if r.Regress != "" {
+				suites++
+				if r.RegressPassed {
+					regressPass++
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", x.Name, r.Version, cell(v.Build), strings.TrimPrefix(r.Parent, "postgres~"), r.Status, cell(r.Reason), cell(r.Regress))
 		}
 	}
 	fmt.Fprintln(w)
@@ -240,5 +258,51 @@ func writeStatusTable(e *env, rows []extensionRow) error {
 	}
 	fmt.Fprintf(w, "%d source packages in the catalog; %d with a tarball fetchable from here.\n", len(cat.Extensions), fetchable)
 	fmt.Fprintf(w, "Of the fetchable ones: %d built and passed the smoke test (%s), %d failed, %d dropped, %d not built.\n", built, pct(built), failed, dropped, notBuilt)
+	fmt.Fprintf(w, "Of the built ones, %d ran their own regression suite: %d passed every test.\n", suites, regressPass)
 	return nil
+}
+
+// regressOf reads the regression outcome the package manifest (CELL.json)
+// of a cached action records.
+func regressOf(key string) (string, bool) {
+	st, err := app.OpenStore()
+	if err != nil {
+		return "", false
+	}
+	ac, ok, err := build.Lookup(st, key)
+	if err != nil || !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(st.Path(ac.Manifest))
+	if err != nil {
+		return "", false
+	}
+	var man struct {
+		Regress *struct {
+			Passed   []string `json:"passed"`
+			Failed   []string `json:"failed"`
+			Advisory string   `json:"advisory"`
+			Error    string   `json:"error"`
+		} `json:"regress"`
+	}
+	if json.Unmarshal(b, &man) != nil || man.Regress == nil {
+		return "", false
+	}
+	g := man.Regress
+	out := fmt.Sprintf("%d/%d passed", len(g.Passed), len(g.Passed)+len(g.Failed))
+	if len(g.Failed) > 0 {
+		out += " (failed: " + strings.Join(g.Failed, ", ") + ")"
+	}
+	if g.Error != "" {
+		out += "; " + firstLine(g.Error)
+	}
+	if g.Advisory != "" {
+		out += "; advisory: " + g.Advisory
+	}
+	return out, len(g.Failed) == 0 && g.Error == "" && len(g.Passed) > 0
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }
