@@ -302,6 +302,30 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 			}
 		}
 	}
+	// An extension cell's build needs its parent's inputs too (a build
+	// fetches them even when the parent is cached).
+	for i := range infos[:n] {
+		in := &infos[i]
+		p, ok := index[in.Parent]
+		if in.Extension == "" || in.LockErr != "" || !ok {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, x := range in.Inputs {
+			seen[x.Name] = true
+		}
+		for _, x := range infos[p].Inputs {
+			if !seen[x.Name] {
+				in.Inputs = append(in.Inputs, x)
+				if !x.Present {
+					in.Missing++
+				}
+			}
+		}
+		if in.Missing > 0 {
+			in.State = event.StateLocked
+		}
+	}
 	a.keys(ctx, st, &Graph{Manifest: m, Lock: l, LockBytes: lockBytes}, infos, cells, index)
 	return infos[:n], s, nil
 }

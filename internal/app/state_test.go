@@ -26,6 +26,11 @@ const stateCell = "postgres~15.18~barebones~amd64"
 // amd64 toolchain layer without packages, whose (empty) root is composed
 // for real, so the action key is computed the way a build computes it.
 func stateProject(t *testing.T) (*App, *store.Store, lock.Input) {
+	return stateProjectWith(t, "", nil)
+}
+
+// stateProjectWith is stateProject with more manifest text and lock inputs.
+func stateProjectWith(t *testing.T, moreTOML string, more []lock.Input) (*App, *store.Store, lock.Input) {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("MONOGRES_STORE", filepath.Join(dir, "store"))
@@ -33,7 +38,7 @@ func stateProject(t *testing.T) (*App, *store.Store, lock.Input) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	toml := "[postgres]\nversions = [\"15.18\"]\noption_sets = [\"barebones\"]\ntargets = [\"amd64\"]\n\n[toolchain]\npackages = []\n"
+	toml := "[postgres]\nversions = [\"15.18\"]\noption_sets = [\"barebones\"]\ntargets = [\"amd64\"]\n\n[toolchain]\npackages = []\n" + moreTOML
 	if err := os.WriteFile(filepath.Join(dir, "monogres.toml"), []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +46,10 @@ func stateProject(t *testing.T) (*App, *store.Store, lock.Input) {
 	sum := sha256.Sum256(src)
 	in := lock.Input{Name: "postgres/15", Kind: lock.KindPostgres, Version: "15.18", URLs: []string{"https://example.invalid/pg.tar.bz2"},
 		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(src)), StripPrefix: "postgresql-15.18", SourceDateEpoch: 1700000000}
-	data, err := lock.Encode(&lock.Lock{Version: 1, Manifest: "sha256:" + strings.Repeat("0", 64), Inputs: []lock.Input{in},
-		Roots: []lock.Root{{Name: "amd64", Request: "sha256:" + strings.Repeat("1", 64)}}})
+	l := &lock.Lock{Version: 1, Manifest: "sha256:" + strings.Repeat("0", 64), Inputs: append([]lock.Input{in}, more...),
+		Roots: []lock.Root{{Name: "amd64", Request: "sha256:" + strings.Repeat("1", 64)}}}
+	l.Sort()
+	data, err := lock.Encode(l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,6 +193,56 @@ func TestStatusFromStore(t *testing.T) {
 	in = status(t, a)
 	if in.State != event.StateLocked || in.Missing != 1 || in.Inputs[0].Present || in.ActionKey != "" {
 		t.Errorf("source missing: %+v", in)
+	}
+}
+
+// TestStatusExtensionNeedsParent: an extension cell is fetched only when
+// its parent Postgres cell's inputs are in the store too (a build of it
+// fetches them), and its detail lists them.
+func TestStatusExtensionNeedsParent(t *testing.T) {
+	ctx := context.Background()
+	archive := []byte("a stand-in for demo-1.0.tar.gz")
+	sum := sha256.Sum256(archive)
+	ext := lock.Input{Name: "extension/demo/1.0", Kind: lock.KindExtension, Version: "1.0", URLs: []string{"https://example.invalid/demo-1.0.tar.gz"},
+		SHA256: hex.EncodeToString(sum[:]), Size: int64(len(archive)), StripPrefix: "demo-1.0"}
+	toml := "\n[[extension]]\nname = \"demo\"\nversions = [\"1.0\"]\nbuild = \"pgxs\"\n\n[[extension.release]]\nversion = \"1.0\"\nsha256 = \"" + ext.SHA256 + "\"\nurl = \"" + ext.URLs[0] + "\"\n"
+	a, st, src := stateProjectWith(t, toml, []lock.Input{ext})
+	const cell = "demo~1.0~postgres~15.18~barebones~amd64"
+	info := func() *Info {
+		t.Helper()
+		in, err := a.Info(ctx, cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	x := info()
+	var names []string
+	for _, in := range x.Inputs {
+		names = append(names, in.Name)
+	}
+	if strings.Join(names, " ") != "extension/demo/1.0 postgres/15" || x.Missing != 1 || x.State != event.StateLocked {
+		t.Fatalf("extension cell with its own source missing: inputs %v, %+v", names, x)
+	}
+	if err := st.Put(ctx, bytes.NewReader(archive), ext.SHA256, ext.Size); err != nil {
+		t.Fatal(err)
+	}
+	if x = info(); x.Missing != 0 || x.State != event.StateFetched {
+		t.Fatalf("both sources in the store: %+v", x)
+	}
+	// Its own source present, the parent's gone: not fetched.
+	if err := os.Remove(st.Path(src.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if x = info(); x.Missing != 1 || x.State != event.StateLocked {
+		t.Errorf("the parent's source missing: %+v", x)
+	}
+	s, err := a.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Cells) != 2 || s.Cells[1].Name != cell || s.Cells[1].State != event.StateLocked {
+		t.Errorf("Status disagrees with Info: %+v", s.Cells)
 	}
 }
 
