@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/monogres/monogres/internal/termsafe"
 	"io"
 	"io/fs"
 	"maps"
@@ -285,7 +286,11 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 	defer cancel()
 	stdout := &boundedBuffer{max: h.opts.MaxStdout, onOverflow: cancel}
 	tail := &excerptBuffer{max: 1024}
-	errw := &boundedWriter{w: stderr, max: h.opts.MaxStderr}
+	// stderr may be the user's terminal: no terminal control through it.
+	errw := &boundedWriter{max: h.opts.MaxStderr}
+	if stderr != nil {
+		errw.w = &termsafe.Writer{W: stderr}
+	}
 
 	epoch := h.opts.SourceDateEpoch
 	cfg := wazero.NewModuleConfig().
@@ -367,6 +372,9 @@ func DecodePlan(name string, out []byte) (sdk.Plan, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return sdk.Plan{}, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	if err := checkPrintable(p); err != nil {
+		return sdk.Plan{}, fmt.Errorf("plugin %s: invalid plan: %w", name, err)
 	}
 	return p, nil
 }

@@ -94,6 +94,41 @@ func TestHostileMalformedPlans(t *testing.T) {
 	}
 }
 
+// TestHostileTerminalControl: a plugin's stderr is shown on the user's
+// terminal (`monogres plugin run`, `monogres plugin cell`) and quoted in
+// errors, and its plan paths are printed; none may carry terminal control
+// (retitling the window, clearing the screen, a C1 CSI). Before the fix the
+// ESC, BEL and U+009B bytes reached the caller's stderr and the error, and
+// both plans were accepted.
+func TestHostileTerminalControl(t *testing.T) {
+	h := newHost(t, Options{})
+	m := compile(t, h, "./testdata/hostile/malformed")
+	req := testRequest()
+	req.Params = map[string]string{"mode": "escstderr"}
+	var stderr bytes.Buffer
+	_, err := h.Call(context.Background(), m, req, nil, &stderr)
+	wantErr(t, err, "plugin malformed: exited with status 3", `malformed: \x1b]0;pwned\a\x1b[2J\u009b31mgiving up`)
+	for _, s := range []string{stderr.String(), err.Error()} {
+		if strings.ContainsAny(s, "\x1b\x07\u009b") {
+			t.Errorf("terminal control passed through: %q", s)
+		}
+	}
+	if want := "malformed: \\x1b]0;pwned\\a\\x1b[2J\\u009b31mgiving up\n"; stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
+	for mode, want := range map[string]string{
+		"escpath": `invalid plan: files[0].path: "Makefile\x1b]0;pwned\a" contains the control character U+001B`,
+		"escglob": `invalid plan: package[0]: "lib/\u009b2J" contains the control character U+009B`,
+	} {
+		req.Params = map[string]string{"mode": mode}
+		_, err := h.Call(context.Background(), m, req, nil, nil)
+		wantErr(t, err, want)
+		if strings.ContainsAny(err.Error(), "\x1b\u009b") {
+			t.Errorf("%s: terminal control in the error: %q", mode, err)
+		}
+	}
+}
+
 // TestHostileEscape gives a plugin a tree with symlinks pointing out of it
 // (absolute, relative to a file that exists next to the staging directory,
 // deep ../ chains) and lets it try to read them, read host paths, open raw

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/monogres/monogres/internal/termsafe"
 	"io"
 	"strings"
 	"sync"
@@ -72,7 +73,13 @@ func (b *boundedWriter) Write(p []byte) (int, error) {
 func (b *boundedWriter) finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.w != nil && b.dropped > 0 {
+	if b.w == nil {
+		return
+	}
+	if tw, ok := b.w.(*termsafe.Writer); ok {
+		tw.Flush()
+	}
+	if b.dropped > 0 {
 		fmt.Fprintf(b.w, "\n[monogres: %d more bytes of plugin stderr dropped after %d bytes]\n", b.dropped, b.max)
 	}
 }
@@ -126,5 +133,5 @@ func (e *excerptBuffer) note() string {
 	case len(lines) > 1:
 		more = fmt.Sprintf(" (%d more lines on the plugin's stderr)", len(lines)-1)
 	}
-	return ": " + strings.TrimSpace(lines[pick]) + more
+	return ": " + termsafe.Escape(strings.TrimSpace(lines[pick])) + more
 }

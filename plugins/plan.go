@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/monogres/monogres/internal/termsafe"
 	"github.com/monogres/monogres/plugins/sdk"
 )
 
@@ -35,6 +36,32 @@ func ValidatePlan(p sdk.Plan, prefix string, lockedPackages func(name string) bo
 				}
 			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPrintable rejects terminal control in the plan's paths and package
+// patterns, which monogres prints (`plugin cell`, build logs): a path
+// never needs an escape sequence. (Argv, env and file contents may hold
+// any text; they are escaped where printed.)
+func checkPrintable(p sdk.Plan) error {
+	var errs []error
+	check := func(field, s string) {
+		if !termsafe.Clean(s) {
+			errs = append(errs, fmt.Errorf("%s: %v", field, termsafe.Check(s)))
+		}
+	}
+	for i, f := range p.Files {
+		check(fmt.Sprintf("files[%d].path", i), f.Path)
+	}
+	for i, pt := range p.Patches {
+		check(fmt.Sprintf("patches[%d].path", i), pt.Path)
+	}
+	for i, c := range p.Commands {
+		check(fmt.Sprintf("commands[%d].dir", i), c.Dir)
+	}
+	for i, pat := range p.Package {
+		check(fmt.Sprintf("package[%d]", i), pat)
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ package termsafe
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,13 +58,19 @@ func Clean(s string) bool {
 
 // Escape returns s with every unsafe character written as a Go escape
 // (\x1b, \u202e), for printing text that was not checked.
-func Escape(s string) string {
+func Escape(s string) string { return escape(s, false) }
+
+// EscapeText is Escape for multi-line text (a plugin's stderr, a log): it
+// keeps newlines and tabs.
+func EscapeText(s string) string { return escape(s, true) }
+
+func escape(s string, text bool) string {
 	if Clean(s) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if Unsafe(r) {
+		if Unsafe(r) && !(text && (r == '\n' || r == '\t')) {
 			q := strconv.QuoteRuneToASCII(r)
 			b.WriteString(q[1 : len(q)-1])
 			continue
@@ -71,4 +78,47 @@ func Escape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// Writer passes text to W as EscapeText would print it, for streams from
+// untrusted programs shown on a terminal. A character split across writes
+// is held until its last byte arrives; Flush writes what is held.
+type Writer struct {
+	W       io.Writer
+	pending []byte
+}
+
+// Write escapes p (and any character held from the last write) to W.
+func (w *Writer) Write(p []byte) (int, error) {
+	b := append(w.pending, p...)
+	w.pending = nil
+	// Hold back a trailing incomplete UTF-8 sequence (at most 3 bytes).
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			break
+		}
+		if c >= 0xc0 { // a leading byte: complete only if i bytes suffice
+			if !utf8.FullRune(b[len(b)-i:]) {
+				w.pending = append([]byte(nil), b[len(b)-i:]...)
+				b = b[:len(b)-i]
+			}
+			break
+		}
+	}
+	if _, err := io.WriteString(w.W, EscapeText(string(b))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes a held incomplete character, escaped as invalid UTF-8.
+func (w *Writer) Flush() error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	b := w.pending
+	w.pending = nil
+	_, err := io.WriteString(w.W, EscapeText(string(b)))
+	return err
 }

@@ -34,3 +34,35 @@ func TestUnsafe(t *testing.T) {
 		t.Errorf("Escape = %q", got)
 	}
 }
+
+func TestEscapeTextAndWriter(t *testing.T) {
+	in := "line one\n\tindented \x1b]0;pwned\x07\x1b[2J ü \u009b31m 日本\n"
+	want := "line one\n\tindented \\x1b]0;pwned\\a\\x1b[2J ü \\u009b31m 日本\n"
+	if got := EscapeText(in); got != want {
+		t.Fatalf("EscapeText = %q, want %q", got, want)
+	}
+	// Byte by byte: multi-byte characters (ü, U+009B, 日) split across
+	// writes come out whole, not as invalid UTF-8.
+	var b strings.Builder
+	w := &Writer{W: &b}
+	for i := range len(in) {
+		if n, err := w.Write([]byte{in[i]}); n != 1 || err != nil {
+			t.Fatal(n, err)
+		}
+	}
+	w.Flush()
+	if b.String() != want {
+		t.Fatalf("Writer wrote %q, want %q", b.String(), want)
+	}
+	// A stream ending inside a character: the held byte is flushed, escaped.
+	b.Reset()
+	w = &Writer{W: &b}
+	w.Write([]byte("a\xe6\x97"))
+	if b.String() != "a" {
+		t.Fatalf("incomplete character not held: %q", b.String())
+	}
+	w.Flush()
+	if !Clean(strings.ReplaceAll(b.String(), "\n", "")) || !strings.HasPrefix(b.String(), `a\ufffd`) {
+		t.Fatalf("flushed %q", b.String())
+	}
+}

@@ -18,6 +18,8 @@ var answers = map[string]string{
 	"badpatch":  `{"protocol":1,"patches":[{"path":"Makefile","diff":"not a diff"}],"commands":[{"argv":["make"]}]}`,
 	"badglob":   `{"protocol":1,"commands":[{"argv":["make"]}],"package":["lib/[x"]}`,
 	"twovalues": `{"protocol":1,"commands":[{"argv":["make"]}]} {"protocol":1}`,
+	"escpath":   "{\"protocol\":1,\"files\":[{\"path\":\"Makefile\\u001b]0;pwned\\u0007\",\"content\":\"x\"}],\"commands\":[{\"argv\":[\"make\"]}]}",
+	"escglob":   "{\"protocol\":1,\"commands\":[{\"argv\":[\"make\"]}],\"package\":[\"lib/\\u009b2J\"]}",
 }
 
 func main() {
@@ -29,6 +31,11 @@ func main() {
 		os.Exit(1)
 	}
 	mode := req.Params["mode"]
+	if mode == "escstderr" {
+		// Retitle the window, clear the screen, and a CSI through C1.
+		os.Stderr.WriteString("malformed: \x1b]0;pwned\x07\x1b[2J\u009b31mgiving up\n")
+		os.Exit(3)
+	}
 	if mode == "fail" {
 		fmt.Fprintln(os.Stderr, "malformed: giving up on purpose")
 		os.Exit(3)
