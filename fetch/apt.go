@@ -8,16 +8,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
 
+	"github.com/monogres/monogres/internal/termsafe"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -98,14 +102,20 @@ func (f *Fetcher) fromApt(ctx context.Context, in lock.Input) error {
 	if err := f.aptUpdate(ctx, ap, arches, false, in.Name); err != nil {
 		return err
 	}
-	path, cleanup, err := f.aptDownload(ctx, ap, a, in.Name)
-	if err != nil && !f.aptUpdatedNow(ap, arches) {
+	// A .deb is one file of the pinned size; a source package brings all
+	// its files, bounded by the download cap.
+	capBytes, pinned := f.Limits.maxSize(), a.kind == "binary" && in.Size > 0
+	if pinned {
+		capBytes = in.Size
+	}
+	path, cleanup, err := f.aptDownload(ctx, ap, a, in.Name, capBytes, pinned)
+	if err != nil && !f.aptUpdatedNow(ap, arches) && !limited(err) {
 		// The private lists may be older than the locked version: update
 		// once and retry.
 		if uerr := f.aptUpdate(ctx, ap, arches, true, in.Name); uerr != nil {
 			return uerr
 		}
-		path, cleanup, err = f.aptDownload(ctx, ap, a, in.Name)
+		path, cleanup, err = f.aptDownload(ctx, ap, a, in.Name, capBytes, pinned)
 	}
 	if err != nil {
 		return err
@@ -236,7 +246,8 @@ func (f *Fetcher) aptUpdate(ctx context.Context, ap *privApt, arches []string, f
 		}
 	}
 	f.emitter().Log(item, "apt-get update (private state in "+ap.dir+")")
-	if _, err := f.runApt(ctx, confPath, "", item, "update"); err != nil {
+	lists := filepath.Join(ap.dir, "state", "lists")
+	if _, err := f.runApt(ctx, confPath, "", item, lists, f.Limits.maxSize(), false, "update"); err != nil {
 		return fmt.Errorf("apt-get update: %w", err)
 	}
 	f.aptMu.Lock()
@@ -249,8 +260,9 @@ func (f *Fetcher) aptUpdate(ctx context.Context, ap *privApt, arches []string, f
 }
 
 // aptDownload runs apt-get download/source in a fresh temp dir and returns
-// the path of the artifact's file.
-func (f *Fetcher) aptDownload(ctx context.Context, ap *privApt, a aptArtifact, item string) (string, func(), error) {
+// the path of the artifact's file. The files apt-get writes there are
+// capped at capBytes (pinned: the lock's size of the artifact).
+func (f *Fetcher) aptDownload(ctx context.Context, ap *privApt, a aptArtifact, item string, capBytes int64, pinned bool) (string, func(), error) {
 	arches := []string{hostArch()}
 	if a.arch != "" && a.arch != "all" && a.arch != arches[0] {
 		arches = append(arches, a.arch)
@@ -270,8 +282,11 @@ func (f *Fetcher) aptDownload(ctx context.Context, ap *privApt, a aptArtifact, i
 	} else {
 		args = []string{"download", a.name + ":" + a.arch + "=" + a.version}
 	}
-	if _, err := f.runApt(ctx, confPath, dir, item, args...); err != nil {
+	if _, err := f.runApt(ctx, confPath, dir, item, dir, capBytes, pinned, args...); err != nil {
 		cleanup()
+		if limited(err) {
+			return "", nil, err // it names the command
+		}
 		return "", nil, fmt.Errorf("apt-get %s: %w", strings.Join(args, " "), err)
 	}
 	var path string
@@ -299,29 +314,123 @@ func (f *Fetcher) aptDownload(ctx context.Context, ap *privApt, a aptArtifact, i
 }
 
 // runApt runs apt-get with the private config, logging its output lines.
-func (f *Fetcher) runApt(ctx context.Context, confPath, dir, item string, args ...string) (string, error) {
+// The run is bounded like every download (see Limits): it is killed at the
+// deadline, and when the files under watch (what it downloads) grow past
+// max bytes (the size the lock pins, when pinned) or below the minimum
+// rate; the error says which.
+func (f *Fetcher) runApt(ctx context.Context, confPath, dir, item, watch string, max int64, pinned bool, args ...string) (string, error) {
+	what := "apt-get " + strings.Join(args, " ")
+	l := f.Limits
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	full := append([]string{"-q", "-y"}, args...)
 	cmd := exec.CommandContext(ctx, "apt-get", full...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "APT_CONFIG="+confPath, "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C")
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
+	// Its download methods are children: kill the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out := &tailBuffer{max: 64 << 10}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		winStart := start
+		var winBytes int64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			n, alloc := diskBytes(watch)
+			now := time.Now()
+			switch {
+			case n > max || alloc > max+1<<20:
+				cancel(&SizeError{URL: what, Max: max, Pinned: pinned})
+				return
+			case now.Sub(start) > l.deadline():
+				cancel(&DeadlineError{URL: what, Deadline: l.deadline(), Got: n})
+				return
+			case l.minRate() > 0 && now.Sub(winStart) >= l.rateWindow():
+				if got := n - winBytes; n > 0 && got < l.minRate()*int64(l.rateWindow()/time.Second) {
+					cancel(&SlowError{URL: what, Got: got, Window: l.rateWindow(), MinRate: l.minRate()})
+					return
+				}
+				winStart, winBytes = now, n
+			}
+		}
+	}()
+	err := cmd.Wait()
+	cancel(nil)
+	<-done
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
 	em := f.emitter()
-	sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+	sc := bufio.NewScanner(bytes.NewReader(out.b))
 	var tail []string
 	for sc.Scan() {
-		em.Log(item, sc.Text())
-		tail = append(tail, sc.Text())
+		em.Log(item, termsafe.Escape(sc.Text()))
+		tail = append(tail, termsafe.Escape(sc.Text()))
 		if len(tail) > 5 {
 			tail = tail[1:]
 		}
 	}
-	if err != nil {
-		return out.String(), fmt.Errorf("%v: %s", err, strings.Join(tail, " | "))
+	if limited(err) {
+		return string(out.b), err
 	}
-	return out.String(), nil
+	if err != nil {
+		return string(out.b), fmt.Errorf("%v: %s", err, strings.Join(tail, " | "))
+	}
+	return string(out.b), nil
+}
+
+// limited reports whether err is a download stopped at a limit.
+func limited(err error) bool {
+	return errors.As(err, new(*SizeError)) || errors.As(err, new(*DeadlineError)) || errors.As(err, new(*SlowError))
+}
+
+// diskBytes returns the total size of the files under dir, and the space
+// they take (which counts a preallocated file whole).
+func diskBytes(dir string) (size, alloc int64) {
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			size += fi.Size()
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				alloc += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return size, alloc
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	b   []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 2*t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
 }
 
 // hostArch is the Debian name of the running architecture.

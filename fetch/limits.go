@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/manifest"
 )
 
 // Defaults for Limits.
@@ -49,8 +49,8 @@ func LimitsFromEnv() (Limits, error) {
 	var l Limits
 	var errs []error
 	if v := os.Getenv(EnvMaxSize); v != "" {
-		n, err := parseBytes(v)
-		if err != nil || n <= 0 {
+		n, err := manifest.ParseBytes(v)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want a positive size such as 4GiB", EnvMaxSize, v))
 		}
 		l.MaxSize = n
@@ -63,8 +63,12 @@ func LimitsFromEnv() (Limits, error) {
 		l.Deadline = d
 	}
 	if v := os.Getenv(EnvMinRate); v != "" {
-		n, err := parseBytes(v)
-		if err != nil || n < 0 {
+		var n int64
+		var err error
+		if strings.TrimSpace(v) != "0" {
+			n, err = manifest.ParseBytes(v)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want bytes per second such as 4KiB (0 = no minimum)", EnvMinRate, v))
 		}
 		if n == 0 {
@@ -73,22 +77,6 @@ func LimitsFromEnv() (Limits, error) {
 		l.MinRate = n
 	}
 	return l, errors.Join(errs...)
-}
-
-// parseBytes reads "123", "64KiB", "4GiB".
-func parseBytes(s string) (int64, error) {
-	mult := int64(1)
-	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40} {
-		if rest, ok := strings.CutSuffix(s, suffix); ok {
-			s, mult = rest, m
-			break
-		}
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil || n > (1<<62)/mult {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return n * mult, nil
 }
 
 func (l Limits) maxSize() int64 {
@@ -124,9 +112,13 @@ type SizeError struct {
 	URL       string
 	Max       int64
 	Announced int64 // the Content-Length or file size, when that alone was too big
+	Pinned    bool  // Max is the size monogres.lock pins
 }
 
 func (e *SizeError) Error() string {
+	if e.Pinned {
+		return fmt.Sprintf("stopped: %s sent more than the %d bytes monogres.lock pins for it", e.URL, e.Max)
+	}
 	what := "sent"
 	if e.Announced > 0 {
 		what = fmt.Sprintf("announces %d bytes,", e.Announced)
