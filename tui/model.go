@@ -87,6 +87,7 @@ type item struct {
 	phase       event.Phase
 	unit        string
 	done, total int64
+	step        string // the engine's name of the current step, if it gives one
 	start, last time.Time
 }
 
@@ -504,6 +505,9 @@ func (m *model) apply(e event.Event) {
 			m.items[e.Item] = it
 		}
 		it.unit, it.done, it.total, it.last = e.Unit, e.Done, e.Total, e.Time
+		if e.Line != "" {
+			it.step = e.Line
+		}
 	case event.Log:
 		l := append(m.logs[e.Item], e.Line)
 		if len(l) > logKeep {

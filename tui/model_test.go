@@ -76,7 +76,7 @@ func progressScript(ready chan<- struct{}) func(context.Context, string, []strin
 		em(event.Event{Time: at(0), Kind: event.Started, Phase: event.PhaseFetch, Item: "postgres/17.0"})
 		em(event.Event{Time: at(4), Kind: event.Progress, Phase: event.PhaseFetch, Item: "postgres/17.0", Unit: "bytes", Done: 12 << 20, Total: 24 << 20})
 		em(event.Event{Time: at(1), Kind: event.Started, Phase: event.PhaseBuild, Item: cells[0]})
-		em(event.Event{Time: at(31), Kind: event.Progress, Phase: event.PhaseBuild, Item: cells[0], Unit: "steps", Done: 12, Total: 40})
+		em(event.Event{Time: at(31), Kind: event.Progress, Phase: event.PhaseBuild, Item: cells[0], Unit: "steps", Done: 2, Total: 5, Line: "building"})
 		for _, l := range []string{"checking for gcc... gcc", "checking whether the C compiler works... yes", "gcc -Wall -O2 -c -o parser.o parser.c"} {
 			em(event.Event{Time: at(31), Kind: event.Log, Phase: event.PhaseBuild, Item: cells[0], Line: l})
 		}

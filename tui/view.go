@@ -481,13 +481,19 @@ func (m *model) renderProgress(s *screen, lines int) {
 		line := fmt.Sprintf(" %s %-*s", m.st.stateStyle(event.StateRunning).Render(g), nameW, name)
 		el := now.Sub(it.start)
 		step := m.step(it.name)
+		if it.step != "" {
+			step = it.step + ": " + step
+		}
 		switch f, ok := m.buildFrac(it, now); {
 		case ok: // a build: elapsed against its previous duration
 			took := m.took(it.name)
-			line += fmt.Sprintf(" %15s ", event.FormatDuration(el)+" of ~"+event.FormatDuration(took)) + m.bar(f, barW) +
-				fmt.Sprintf(" %3.0f%%", f*100) + " ETA " + event.FormatDuration(max(0, took-el))
+			line += fmt.Sprintf(" %15s ", event.FormatDuration(el)+" of ~"+event.FormatDuration(took))
+			if m.width >= 100 { // a narrow screen keeps the room for the step
+				line += m.bar(f, barW)
+			}
+			line += fmt.Sprintf(" %3.0f%%", f*100) + " ETA " + event.FormatDuration(max(0, took-el))
 			if it.total > 0 {
-				step = amount(it.unit, it.done, it.total) + "  " + step
+				step = fmt.Sprintf("%d/%d %s", it.done, it.total, step)
 			}
 		case it.total > 0:
 			frac := float64(it.done) / float64(it.total)
