@@ -162,8 +162,8 @@ func e2eSetup(t *testing.T) (string, *remotetest.Server, func(name string) *node
 			src := filepath.Join(seed, "cas", in.SHA256[:2], in.SHA256)
 			dst := filepath.Join(n.store, "cas", in.SHA256[:2], in.SHA256)
 			os.MkdirAll(filepath.Dir(dst), 0o755)
-			if err := os.Link(src, dst); err != nil {
-				t.Fatal(err)
+			if os.Link(src, dst) != nil { // another file system
+				copyFile(t, src, dst)
 			}
 		}
 		n.env = []string{"MONOGRES_STORE=" + n.store, "HOME=" + n.home, "XDG_CONFIG_HOME=" + filepath.Join(n.home, ".config"),
