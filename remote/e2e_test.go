@@ -214,7 +214,7 @@ func TestDistributed(t *testing.T) {
 		t.Fatalf("shard 1/2: %v %+v", ra.err, ra.results())
 	}
 	t0 = time.Now()
-	rb := b.build(ci, append([]string{"--shard", "2/2"}, e2ePatterns...)...)
+	rb := b.build(ci, append([]string{"--shard", "2/2", "-j", "2"}, e2ePatterns...)...)
 	t.Logf("shard 2/2 took %v", time.Since(t0).Round(time.Second))
 	exts := []string{}
 	for cell, r := range rb.results() {
