@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/monogres/monogres/fetch"
@@ -21,6 +22,7 @@ import (
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/plan"
 	"github.com/monogres/monogres/internal/store"
+	"github.com/monogres/monogres/internal/suggest"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -132,9 +134,40 @@ func (a *App) Select(patterns []string) (*manifest.Manifest, []plan.Cell, error)
 		return nil
 	})
 	if err == nil && len(cells) == 0 {
-		err = fmt.Errorf("no cell matches %s (see `monogres plan`)", strings.Join(patterns, " "))
+		err = fmt.Errorf("no cell matches %s%s (see `monogres plan`)", strings.Join(patterns, " "), DidYouMean(a.SuggestCells(patterns...)))
 	}
 	return m, cells, err
+}
+
+// SuggestCells returns the cell names of the matrix closest to the given
+// names (for a did-you-mean); nil when the matrix cannot be read.
+func (a *App) SuggestCells(names ...string) []string {
+	m, pgs, err := a.Matrix()
+	if err != nil {
+		return nil
+	}
+	var all []string
+	_ = plan.Each(m, pgs, func(c *plan.Cell) error {
+		all = append(all, c.Name)
+		return nil
+	})
+	var out []string
+	for _, n := range names {
+		for _, s := range suggest.Closest(n, all) {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// DidYouMean formats suggestions as "; did you mean A or B?" ("" for none).
+func DidYouMean(sug []string) string {
+	if len(sug) == 0 {
+		return ""
+	}
+	return "; did you mean " + strings.Join(sug, " or ") + "?"
 }
 
 // CellState is one cell of the matrix and how far its inputs are.

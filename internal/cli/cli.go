@@ -264,13 +264,7 @@ func subcommandSuggestions(cmd *cobra.Command, name string) []string {
 	return suggest.Closest(name, names)
 }
 
-// didYouMean formats suggestions as "; did you mean A or B?".
-func didYouMean(sug []string) string {
-	if len(sug) == 0 {
-		return ""
-	}
-	return "; did you mean " + strings.Join(sug, " or ") + "?"
-}
+var didYouMean = app.DidYouMean
 
 // Positional argument checks whose failures are usage errors (exit 2).
 

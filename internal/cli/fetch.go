@@ -9,6 +9,7 @@ import (
 
 	"github.com/monogres/monogres/internal/app"
 
+	"github.com/monogres/monogres/internal/suggest"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -83,7 +84,7 @@ func selectInputs(l *lock.Lock, names []string) ([]lock.Input, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("no locked input matches %q (names look like postgres/15, deb/amd64/gcc-12)", n)
+			return nil, fmt.Errorf("no locked input matches %q%s (names look like postgres/15, deb/amd64/gcc-12)", n, didYouMean(suggestInputs(l, n)))
 		}
 	}
 	return out, nil
@@ -95,4 +96,16 @@ func globMatch(pattern, name string) bool {
 	re := "^" + strings.ReplaceAll(strings.ReplaceAll(regexp.QuoteMeta(pattern), `\*`, ".*"), `\?`, ".") + "$"
 	ok, _ := regexp.MatchString(re, name)
 	return ok
+}
+
+// suggestInputs are the lock's input names closest to name.
+func suggestInputs(l *lock.Lock, name string) []string {
+	if l == nil {
+		return nil
+	}
+	names := make([]string, len(l.Inputs))
+	for i, in := range l.Inputs {
+		names[i] = in.Name
+	}
+	return suggest.Closest(name, append(names, "toolchain"))
 }

@@ -87,7 +87,7 @@ func runLock(e *env, check bool, update, pos []string) error {
 	}
 	for _, name := range update {
 		if _, ok := old.Find(name); !ok && name != "toolchain" {
-			return fmt.Errorf("--update %s: no input of that name in %s (names look like postgres/17, extension/NAME/VERSION, plugin/NAME, toolchain)", name, e.lockPath)
+			return fmt.Errorf("--update %s: no input of that name in %s%s (names look like postgres/17, extension/NAME/VERSION, plugin/NAME, toolchain)", name, e.lockPath, didYouMean(suggestInputs(old, name)))
 		}
 	}
 	res, err := lock.Resolve(e.ctx, m, old, lock.Options{

@@ -76,7 +76,7 @@ func runPlan(e *env, patterns []string, asJSON, count bool) error {
 	}
 	if n == 0 && len(patterns) > 0 {
 		w.Flush()
-		return fmt.Errorf("no cell matches %q", patterns)
+		return fmt.Errorf("no cell matches %q%s", patterns, didYouMean(e.app().SuggestCells(patterns...)))
 	}
 	return nil
 }
