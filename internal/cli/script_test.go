@@ -44,6 +44,7 @@ func TestScripts(t *testing.T) {
 			"mktargz": cmdMktargz,
 			"replace": cmdReplace,
 			"subst":   cmdSubst,
+			"cut":     cmdCut,
 		},
 	})
 }
@@ -84,6 +85,21 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("%s does not contain %q", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(p, bytes.ReplaceAll(b, []byte(unq(args[1])), []byte(unq(args[2]))), 0o644))
+}
+
+// cut FILE MARKER: drop FILE's text from MARKER (which must occur) to the end.
+func cmdCut(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cut FILE MARKER")
+	}
+	p := ts.MkAbs(args[0])
+	b, err := os.ReadFile(p)
+	ts.Check(err)
+	i := bytes.Index(b, []byte(args[1]))
+	if i < 0 {
+		ts.Fatalf("%s does not contain %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(p, b[:i], 0o644))
 }
 
 // subst FILE...: expand $VAR and ${VAR} in each FILE from the script's environment.
