@@ -226,7 +226,7 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		return nil, nil, err
 	case want == nil: // the whole matrix: is the lock current?
 		if s.Stale, _, err = lock.Check(ctx, m, l); err != nil {
-			return nil, nil, err
+			s.Stale = []string{"cannot check it against the manifest: " + err.Error()}
 		}
 	}
 	st, err := OpenStore()
@@ -247,7 +247,6 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 	var infos []Info
 	var cells []build.Cell // parallel to infos; Name "" when not buildable
 	index := map[string]int{}
-	var parents []plan.Cell // Postgres cells wanted ext cells need, not wanted themselves
 	add := func(c plan.Cell) {
 		in := Info{Cell: c}
 		bc, err := a.cell(m, c, l)
@@ -294,12 +293,9 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		add(c)
 	}
 	n := len(infos)
-	for _, c := range wanted {
-		if c.Extension != "" {
-			if _, ok := index[c.Parent]; !ok {
-				parents = append(parents, parentOf(c))
-				add(parents[len(parents)-1])
-			}
+	for _, c := range wanted { // parents of wanted extension cells, for their keys
+		if _, ok := index[c.Parent]; c.Extension != "" && !ok {
+			add(parentOf(c))
 		}
 	}
 	// An extension cell's build needs its parent's inputs too (a build
