@@ -352,12 +352,16 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		}
 	}
 	t0 := time.Now()
+	steps := runSteps(o.bypass || e.cfg.SkipSmoke, o.bypass)
+	step := func(name string) { o.em.Step(c.Name, name, slices.Index(steps, name)+1, len(steps)) }
+	step("staging inputs")
 	mounts, err := e.stage(ctx, p)
 	if err != nil {
 		return failed("staging the inputs", err)
 	}
 	fmt.Fprintf(out, "monogres: inputs staged in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, p.dir)
 	t0 = time.Now()
+	step("building")
 	err = e.cfg.Executor.Execute(ctx, Execution{
 		// On arm64, an extension's pg_config is an arm64 program, run under qemu.
 		Limits: e.cfg.Limits, Root: p.tc.Dir, Binfmt: Emulation(c.Arch), Mounts: mounts, Argv: p.action.Command.Arguments,
@@ -374,6 +378,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		}
 	}
 	t0 = time.Now()
+	step("packaging")
 	pkg, man, err := e.pack(ctx, p, install)
 	if err != nil {
 		return failed("packaging", err)
@@ -385,6 +390,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		fmt.Fprintf(out, "monogres: no smoke test for a verify rebuild: its package is compared byte for byte with the smoke-tested one\n")
 	default:
 		t0 = time.Now()
+		step("smoke test")
 		fmt.Fprintf(out, "monogres: smoke test (package at %s, uid %d)\n", SmokeDir, SmokeUID)
 		if err := e.smoke(ctx, p, install, pkg, out); err != nil {
 			return failed("smoke test", err)
@@ -400,6 +406,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		r.PackagePath, r.ManifestPath = e.cfg.Store.Path(pkg), e.cfg.Store.Path(man)
 		return r
 	}
+	step("recording")
 	if err := e.share(ctx, ACEntry{Cell: c.Name, ActionKey: p.key, Package: pkg, Manifest: man, Log: logPath}); err != nil {
 		r.State, r.Err = event.StateFailed, err
 		return r
@@ -408,6 +415,19 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		r.State, r.Err = event.StateFailed, err
 	}
 	return r
+}
+
+// runSteps names the steps run reports (Emitter.Step): a verify rebuild
+// has no smoke test and records nothing.
+func runSteps(noSmoke, noRecord bool) []string {
+	s := []string{"staging inputs", "building", "packaging"}
+	if !noSmoke {
+		s = append(s, "smoke test")
+	}
+	if !noRecord {
+		s = append(s, "recording")
+	}
+	return s
 }
 
 // jobsEnv carries the job count into a build; it is not part of the key.

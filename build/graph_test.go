@@ -3,6 +3,7 @@ package build_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,6 +99,7 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 	fx.hold = map[string]<-chan struct{}{"pg-b": fx.began("ext")}
 	var mu sync.Mutex
 	var seq []string
+	steps := map[string][]string{}
 	cfg := build.Config{
 		Store: st, Executor: fx, Jobs: 2, SkipSmoke: true,
 		Toolchain: func(context.Context, toolchains.Cell) (build.Toolchain, error) {
@@ -107,6 +109,9 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 			if e.Kind != event.Log {
 				mu.Lock()
 				seq = append(seq, string(e.Kind)+" "+string(e.State)+" "+e.Item)
+				if e.Kind == event.Progress && e.Unit == "steps" {
+					steps[e.Item] = append(steps[e.Item], fmt.Sprintf("%d/%d %s", e.Done, e.Total, e.Line))
+				}
 				mu.Unlock()
 			}
 		}),
@@ -131,6 +136,12 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 	}
 	if index("started  "+ext.Name) > index("finished built "+b.Name) {
 		t.Errorf("the extension started after the other Postgres cell finished: %q", seq)
+	}
+	// Each build reports its steps (no smoke test: SkipSmoke), in order.
+	for _, c := range []string{a.Name, ext.Name} {
+		if got := strings.Join(steps[c], ", "); got != "1/4 staging inputs, 2/4 building, 3/4 packaging, 4/4 recording" {
+			t.Errorf("%s: steps %q", c, got)
+		}
 	}
 	// One event sequence per node: queued, started, finished.
 	for _, c := range []string{a.Name, b.Name, ext.Name} {

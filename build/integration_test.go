@@ -3,6 +3,7 @@ package build_test
 import (
 	"context"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,6 +82,24 @@ func (r *recorder) started(cell string) bool {
 		}
 	}
 	return false
+}
+
+// steps are the names of the build steps reported for cell, each checked
+// to count up to its total.
+func (r *recorder) steps(t *testing.T, cell string) []string {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if e.Item == cell && e.Kind == event.Progress && e.Unit == "steps" {
+			out = append(out, e.Line)
+			if e.Done != int64(len(out)) {
+				t.Errorf("%s: step %q is %d of %d, want %d", cell, e.Line, e.Done, e.Total, len(out))
+			}
+		}
+	}
+	return out
 }
 
 // newConfig is a Config on a fresh store holding the 15.18 source; the
@@ -176,6 +195,10 @@ func TestBarebones(t *testing.T) {
 	for _, r := range vres {
 		if r.State != event.StateVerified || r.Rebuilt != r.Package {
 			t.Errorf("%s: verify state %s, package %s rebuilt %s", r.Cell, r.State, r.Package, r.Rebuilt)
+		}
+		// The rebuild reports its steps (no smoke test, nothing recorded).
+		if got := strings.Join(rec2.steps(t, r.Cell), ", "); got != "staging inputs, building, packaging" {
+			t.Errorf("%s: verify rebuild steps %q", r.Cell, got)
 		}
 	}
 }

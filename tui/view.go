@@ -435,7 +435,7 @@ func (m *model) renderProgress(s *screen, lines int) {
 				}
 				if f, ok := m.buildFrac(it, now); ok {
 					frac += f
-				} else if it.total > 0 {
+				} else if it.total > 0 && it.unit == "bytes" {
 					frac += float64(it.done) / float64(it.total)
 				}
 			}
@@ -495,6 +495,9 @@ func (m *model) renderProgress(s *screen, lines int) {
 			if it.total > 0 {
 				step = fmt.Sprintf("%d/%d %s", it.done, it.total, step)
 			}
+		case it.unit == "steps": // a build's phases take very different times: no bar, no ETA
+			line += fmt.Sprintf(" %15s", event.FormatDuration(el))
+			step = fmt.Sprintf("%d/%d %s", it.done, it.total, step)
 		case it.total > 0:
 			frac := float64(it.done) / float64(it.total)
 			line += fmt.Sprintf(" %15s ", amount(it.unit, it.done, it.total)) + m.bar(frac, barW) + fmt.Sprintf(" %3.0f%%", frac*100)

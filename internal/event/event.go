@@ -109,6 +109,11 @@ func (em Emitter) Progress(item, unit string, done, total int64) {
 	em.emit(Event{Kind: Progress, Item: item, Unit: unit, Done: done, Total: total})
 }
 
+// Step reports that item began step k of total, named step ("building").
+func (em Emitter) Step(item, step string, k, total int) {
+	em.emit(Event{Kind: Progress, Item: item, Unit: "steps", Done: int64(k), Total: int64(total), Line: step})
+}
+
 // Log reports one line of output for item.
 func (em Emitter) Log(item, line string) { em.emit(Event{Kind: Log, Item: item, Line: line}) }
 
