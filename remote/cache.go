@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/fetch"
@@ -146,7 +147,7 @@ func (c *Cache) fetch(ctx context.Context, st *store.Store, blobs []Digest) erro
 	for i, d := range blobs {
 		ins[i] = lock.Input{Name: "cas/" + d.Hash, SHA256: d.Hash, Size: d.SizeBytes, URLs: []string{c.Client.CASURL(d.Hash)}}
 	}
-	f := &fetch.Fetcher{Store: st, Jobs: len(ins), HTTPClient: c.Client.HTTPClient(), Limits: c.Limits, Retries: 2}
+	f := &fetch.Fetcher{Store: st, Jobs: len(ins), HTTPClient: c.Client.HTTPClient(), Limits: c.Limits, Retries: 2, IdleTimeout: 15 * time.Second}
 	return f.Fetch(ctx, ins)
 }
 

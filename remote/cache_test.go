@@ -7,12 +7,15 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
@@ -423,5 +426,34 @@ func TestRepair(t *testing.T) {
 	c := newMachine(t, srv.URL, nil, k.Public())
 	if _, ok := c.cache.Lookup(ctx, c.st, cell1, key1); !ok {
 		t.Fatalf("the cache was not repaired: %q", c.warnings())
+	}
+}
+
+// TestSlow: a cache that does not answer within the client's timeout is
+// given up after one warning; the lookups after it cost nothing.
+func TestSlow(t *testing.T) {
+	ctx := context.Background()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	m := newMachine(t, srv.URL, nil)
+	m.cache.Client.Timeout = 200 * time.Millisecond
+	start := time.Now()
+	for range 5 {
+		if _, ok := m.cache.Lookup(ctx, m.st, cell1, key1); ok {
+			t.Fatal("hit")
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("5 lookups against a hanging cache took %v", d)
+	}
+	if w := m.warnings(); len(w) != 1 || !strings.Contains(w[0], "unusable") {
+		t.Fatalf("warnings %q", w)
 	}
 }
