@@ -41,3 +41,11 @@ func (e *env) completeInputs(_ *cobra.Command, _ []string, prefix string) ([]str
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
+
+// completeInputsAndCells completes lock input names, and cell names once
+// the word looks like one (it has a ~, or starts a cell's first part).
+func (e *env) completeInputsAndCells(cmd *cobra.Command, args []string, prefix string) ([]string, cobra.ShellCompDirective) {
+	ins, _ := e.completeInputs(cmd, args, prefix)
+	cells, _ := e.completeCells(cmd, args, prefix)
+	return append(ins, cells...), cobra.ShellCompDirectiveNoFileComp
+}

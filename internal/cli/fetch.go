@@ -19,16 +19,19 @@ func newFetchCmd(e *env) *cobra.Command {
 	var jobs int
 	var offline, asJSON bool
 	c := &cobra.Command{
-		Use:   "fetch [INPUT|GLOB]...",
+		Use:   "fetch [INPUT|CELL|GLOB]...",
 		Short: "fetch locked inputs into the content-addressed store",
 		Long: `Fetch the locked inputs named by INPUT or GLOB (default: all of them) into the
 store in parallel, each verified by sha256: from the store, the distdirs,
 the URLs through the manifest's mirrors, then apt. Input names look like
-postgres/15, extension/NAME/VERSION, plugin/NAME, deb/amd64/gcc-12.`,
+postgres/15, extension/NAME/VERSION, plugin/NAME, deb/amd64/gcc-12; a cell
+name or glob (it has a ~) stands for every input a build of those cells
+needs (sources, plugin, toolchain root .debs).`,
 		Example: `  monogres fetch
   monogres fetch postgres/15 'deb/arm64/*'
+  monogres fetch 'postgres~15.18~*~amd64'
   monogres fetch --offline --json`,
-		ValidArgsFunction: e.completeInputs,
+		ValidArgsFunction: e.completeInputsAndCells,
 		RunE: func(_ *cobra.Command, names []string) error {
 			return runFetch(e, names, jobs, offline, asJSON)
 		},
@@ -44,9 +47,28 @@ func runFetch(e *env, names []string, jobs int, offline, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := selectInputs(l, names)
-	if err != nil {
-		return err
+	// Cell names have a ~, input names do not: a cell (or glob of cells)
+	// stands for every input its build needs.
+	var cells, ins []string
+	for _, n := range names {
+		if strings.Contains(n, "~") {
+			cells = append(cells, n)
+		} else {
+			ins = append(ins, n)
+		}
+	}
+	var inputs []lock.Input
+	if len(ins) > 0 || len(cells) == 0 {
+		if inputs, err = selectInputs(l, ins); err != nil {
+			return err
+		}
+	}
+	if len(cells) > 0 {
+		g, err := e.app().Graph(e.ctx, cells, false)
+		if err != nil {
+			return err
+		}
+		inputs = append(inputs, g.Inputs...)
 	}
 	st, err := app.OpenStore()
 	if err != nil {
