@@ -120,18 +120,18 @@ func trickle(gap time.Duration) http.HandlerFunc {
 // The minimum rate stops it at the end of the first window, for fetch and
 // lock-time hashing alike, with the cause; it is not retried.
 func TestSlowLorisStoppedAtMinRate(t *testing.T) {
-	srv := newServer(t, map[string]http.HandlerFunc{"/loris": trickle(2 * time.Second), "/loris2": trickle(2 * time.Second)})
+	srv := newServer(t, map[string]http.HandlerFunc{"/loris": trickle(500 * time.Millisecond), "/loris2": trickle(500 * time.Millisecond)})
 	f := fetcher(newStore(t))
-	f.IdleTimeout = 10 * time.Second // never reached: a byte comes every 2 s
-	f.Limits = Limits{MinRate: 1, RateWindow: 5 * time.Second}
+	f.IdleTimeout = 10 * time.Second // never reached: a byte comes every 0.5 s
+	f.Limits = Limits{MinRate: 4, RateWindow: time.Second}
 	start := time.Now()
 	err := f.Fetch(context.Background(), []lock.Input{input("slow/1", blob(1<<20, 5), srv.URL+"/loris")})
 	took := time.Since(start)
-	if err == nil || !strings.Contains(err.Error(), "below the minimum rate of 1 bytes/s") {
+	if err == nil || !strings.Contains(err.Error(), "below the minimum rate of 4 bytes/s") {
 		t.Fatalf("fetch from a slow-loris server: %v", err)
 	}
-	if took > 8*time.Second {
-		t.Errorf("stopped after %v, want about the 5 s window", took)
+	if took > 4*time.Second {
+		t.Errorf("stopped after %v, want about the 1 s window", took)
 	}
 	if n := len(srv.requests("/loris")); n != 1 {
 		t.Errorf("a slow server was retried %d times", n-1)

@@ -99,6 +99,9 @@ func TestPostgresStoreAdd(t *testing.T) {
 }
 
 func TestPostgresDistdirAndExtract(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: decompressing the real 15.18 tarball twice takes over a minute (the full tier runs it)")
+	}
 	p := postgresTarball(t)
 	st := newStore(t)
 	f := fetcher(st)
@@ -139,6 +142,9 @@ func TestPostgresDistdirAndExtract(t *testing.T) {
 }
 
 func TestPostgresApt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs apt-get against deb.debian.org (the full tier runs it; TestAptFallbackLimits covers the apt path on loopback)")
+	}
 	if os.Geteuid() != 0 {
 		t.Skip("the apt fallback test runs apt-get update and needs root (CI runs as root)")
 	}
