@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/internal/termsafe"
 	"io"
 	"io/fs"
@@ -162,16 +163,11 @@ func cacheNamespace() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f, err := os.Open(exe)
+	sum, _, err := store.HashFile(context.Background(), exe)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "exe-" + hex.EncodeToString(h.Sum(nil))[:32], nil
+	return "exe-" + sum[:32], nil
 }
 
 // clearCache removes the files under dir, keeping the directories wazero

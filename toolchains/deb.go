@@ -2,7 +2,6 @@ package toolchains
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/monogres/monogres/internal/archive"
+	"github.com/monogres/monogres/internal/store"
 )
 
 // A pool holds the regular files of every extracted .deb once, named by
@@ -86,7 +86,7 @@ func (p pool) extract(ctx context.Context, deb Package, open Opener, opts Option
 	}
 	defer rc.Close()
 	h := sha256.New()
-	cr := &countReader{r: io.TeeReader(rc, h)}
+	cr := &archive.CountingReader{R: io.TeeReader(rc, h)}
 	var ents []debEntry
 	files := map[string]debEntry{} // for hard links
 	err = archive.Walk(ctx, cr, deb.String(), func(th *tar.Header, r io.Reader) error {
@@ -128,8 +128,8 @@ func (p pool) extract(ctx context.Context, deb Package, open Opener, opts Option
 	if _, err := io.Copy(io.Discard, cr); err != nil {
 		return nil, fmt.Errorf("toolchains: %s: %w", deb, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != deb.SHA256 || (deb.Size != 0 && cr.n != deb.Size) {
-		return nil, fmt.Errorf("toolchains: %s: got sha256 %s size %d, want sha256 %s size %d", deb, got, cr.n, deb.SHA256, deb.Size)
+	if got := hex.EncodeToString(h.Sum(nil)); got != deb.SHA256 || (deb.Size != 0 && cr.N != deb.Size) {
+		return nil, fmt.Errorf("toolchains: %s: got sha256 %s size %d, want sha256 %s size %d", deb, got, cr.N, deb.SHA256, deb.Size)
 	}
 	return ents, nil
 }
@@ -188,38 +188,11 @@ func (o Options) target(name string) string {
 	return rel
 }
 
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// writeAtomic writes b to name through a temporary file and a rename.
+// writeAtomic writes b to name (store.WriteFileAtomic), creating its
+// directory.
 func writeAtomic(name string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	w.Write(b)
-	err = w.Flush()
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return store.WriteFileAtomic(name, b, 0o644)
 }

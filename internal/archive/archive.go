@@ -180,15 +180,15 @@ func decompress(f Format, r io.Reader) (io.Reader, func(), error) {
 	return rc, func() { rc.Close() }, nil
 }
 
-// countingReader counts bytes read from the compressed file.
-type countingReader struct {
-	r io.Reader
-	n int64
+// CountingReader counts the bytes read through it in N.
+type CountingReader struct {
+	R io.Reader
+	N int64
 }
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
+func (c *CountingReader) Read(p []byte) (int, error) {
+	n, err := c.R.Read(p)
+	c.N += int64(n)
 	return n, err
 }
 
@@ -236,7 +236,7 @@ type extractor struct {
 	root     *os.Root
 	opts     Options
 	archive  string
-	src      *countingReader // compressed bytes read
+	src      *CountingReader // compressed bytes read
 	written  int64
 	count    int
 	dirs     map[string]time.Time // directories created, with their mtime
@@ -269,7 +269,7 @@ func (x *extractor) run() error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	x.src = &countingReader{r: f}
+	x.src = &CountingReader{R: f}
 	x.buf = make([]byte, 1<<20)
 	switch format {
 	case Zip:
@@ -519,8 +519,8 @@ func (x *extractor) copy(orig string, w io.Writer, r io.Reader) error {
 			if x.written > x.opts.MaxBytes {
 				return x.errorf(orig, "extracted data exceeds the %d-byte limit (MaxBytes); refusing a possible decompression bomb", x.opts.MaxBytes)
 			}
-			if x.opts.MaxRatio > 0 && x.written > RatioFloor && x.written > x.opts.MaxRatio*max(x.src.n, 1) {
-				return x.errorf(orig, "%d bytes extracted from %d compressed bytes exceeds the %d:1 ratio limit (MaxRatio); refusing a possible decompression bomb", x.written, x.src.n, x.opts.MaxRatio)
+			if x.opts.MaxRatio > 0 && x.written > RatioFloor && x.written > x.opts.MaxRatio*max(x.src.N, 1) {
+				return x.errorf(orig, "%d bytes extracted from %d compressed bytes exceeds the %d:1 ratio limit (MaxRatio); refusing a possible decompression bomb", x.written, x.src.N, x.opts.MaxRatio)
 			}
 			if _, err := w.Write(x.buf[:n]); err != nil {
 				return x.errorf(orig, "%v", err)
@@ -707,7 +707,7 @@ func (x *extractor) zip(f *os.File, size int64) error {
 	}
 	// Zip members are read through the ReaderAt; count the compressed size
 	// up front for the ratio check.
-	x.src.n = size
+	x.src.N = size
 	for _, zf := range zr.File {
 		if err := x.ctx.Err(); err != nil {
 			return err

@@ -4,13 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	intoto "github.com/in-toto/attestation/go/v1"
@@ -18,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/monogres/monogres/internal/keys"
+	"github.com/monogres/monogres/internal/store"
 )
 
 // signer and verifier adapt internal/keys to DSSE.
@@ -157,14 +154,6 @@ func verifyOne(where string, line []byte, pkgSHA string, vs []Verifier, ring *ke
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sha, _, err := store.HashFile(context.Background(), path)
+	return sha, err
 }

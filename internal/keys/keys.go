@@ -32,6 +32,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/monogres/monogres/internal/store"
 )
 
 // PublicKey is a named ed25519 public key.
@@ -213,33 +215,13 @@ func WriteFiles(dir string, k *PrivateKey) (keyPath, pubPath string, err error) 
 	return keyPath, pubPath, nil
 }
 
-// createExclusive writes data to a temporary file and links it to path, so
-// path appears whole or not at all, and an existing path is never replaced.
+// createExclusive writes a new file at path (store.CreateFileAtomic): it
+// appears whole or not at all, and an existing path is never replaced.
 func createExclusive(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".key-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(f.Name(), path); err != nil {
+	if err := store.CreateFileAtomic(path, data, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s already exists: not overwriting a key", path)
 		}

@@ -125,16 +125,29 @@ func (s *Store) Unregister(r Registration) error {
 // old file or the new one, never a torn one. It is the one atomic-write
 // helper of monogres.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return writeAtomic(path, data, perm, false)
+}
+
+// CreateFileAtomic is WriteFileAtomic for a path that must not exist yet
+// (a key): the temp file is linked to path, so path appears whole or not
+// at all, and an existing file is never replaced (the error wraps
+// fs.ErrExist).
+func CreateFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	return writeAtomic(path, data, perm, true)
+}
+
+func writeAtomic(path string, data []byte, perm fs.FileMode, exclusive bool) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
+	// Mode first: a private file is never readable by others, even briefly.
+	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(perm); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
@@ -145,7 +158,12 @@ func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if exclusive {
+		err = os.Link(f.Name(), path)
+	} else {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
 		return err
 	}
 	syncDir(filepath.Dir(path))
