@@ -316,10 +316,13 @@ func (f *Fetcher) aptDownload(ctx context.Context, ap *privApt, a aptArtifact, i
 // runApt runs apt-get with the private config, logging its output lines.
 // The run is bounded like every download (see Limits): it is killed at the
 // deadline, and when the files under watch (what it downloads) grow past
-// max bytes (the size the lock pins, when pinned) or below the minimum
-// rate; the error says which.
+// max bytes (the size the lock pins, when pinned) or, downloading an
+// artifact, below the minimum rate; the error says which.
 func (f *Fetcher) runApt(ctx context.Context, confPath, dir, item, watch string, max int64, pinned bool, args ...string) (string, error) {
 	what := "apt-get " + strings.Join(args, " ")
+	// apt-get update may rightly write nothing for long (lists that did not
+	// change, parsing): only the artifact download has a minimum rate.
+	rated := args[0] != "update"
 	l := f.Limits
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -359,7 +362,7 @@ func (f *Fetcher) runApt(ctx context.Context, confPath, dir, item, watch string,
 			case now.Sub(start) > l.deadline():
 				cancel(&DeadlineError{URL: what, Deadline: l.deadline(), Got: n})
 				return
-			case l.minRate() > 0 && now.Sub(winStart) >= l.rateWindow():
+			case rated && l.minRate() > 0 && now.Sub(winStart) >= l.rateWindow():
 				if got := n - winBytes; n > 0 && got < l.minRate()*int64(l.rateWindow()/time.Second) {
 					cancel(&SlowError{URL: what, Got: got, Window: l.rateWindow(), MinRate: l.minRate()})
 					return

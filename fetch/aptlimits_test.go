@@ -90,14 +90,25 @@ func TestAptFallbackLimits(t *testing.T) {
 		assertNoBigFiles(t, f.AptDir, f.Store.TmpDir())
 	})
 	t.Run("trickle", func(t *testing.T) {
-		f, in := aptFetcher(t, aptMirror(t, 100000000000, strings.Repeat("ab", 32), trickle), Limits{Deadline: 3 * time.Second})
+		f, in := aptFetcher(t, aptMirror(t, 100000000000, strings.Repeat("ab", 32), trickle), Limits{MinRate: 1 << 10, RateWindow: 2 * time.Second})
 		start := time.Now()
 		err := f.Fetch(context.Background(), []lock.Input{in})
-		if err == nil || !strings.Contains(err.Error(), "stopped: apt-get download evil:"+hostArch()+"=1.0 did not finish within the 3s deadline") {
-			t.Fatalf("want the apt fallback stopped at the deadline, got %v", err)
+		if err == nil || !strings.Contains(err.Error(), "stopped: apt-get download evil:"+hostArch()+"=1.0 sent") || !strings.Contains(err.Error(), "below the minimum rate of 1024 bytes/s") {
+			t.Fatalf("want the apt fallback stopped below the minimum rate, got %v", err)
 		}
-		if d := time.Since(start); d > 20*time.Second {
-			t.Errorf("stopped after %v; the deadline is 3s", d)
+		if d := time.Since(start); d > 30*time.Second {
+			t.Errorf("stopped after %v; the window is 2s", d)
+		}
+		t.Log(err)
+	})
+	t.Run("deadline", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("-short: waits for an 8 s deadline")
+		}
+		f, in := aptFetcher(t, aptMirror(t, 100000000000, strings.Repeat("ab", 32), trickle), Limits{Deadline: 8 * time.Second, MinRate: -1})
+		err := f.Fetch(context.Background(), []lock.Input{in})
+		if err == nil || !strings.Contains(err.Error(), "stopped: apt-get download evil:"+hostArch()+"=1.0 did not finish within the 8s deadline") {
+			t.Fatalf("want the apt fallback stopped at the deadline, got %v", err)
 		}
 		t.Log(err)
 	})
