@@ -376,6 +376,9 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		if install, err = collect(filepath.Join(p.dir, "out"), filepath.Join(p.dir, "pg"), p.plan.Package); err != nil {
 			return failed("collecting the install", err)
 		}
+		if err := CheckSandboxPaths(install); err != nil {
+			return failed("checking the install", err)
+		}
 	}
 	t0 = time.Now()
 	step("packaging")

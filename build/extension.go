@@ -18,7 +18,7 @@ import (
 // ExtensionRecipeVersion is part of every extension action key; bump it
 // when the build script, packaging or smoke test of extension cells change
 // what a build produces.
-const ExtensionRecipeVersion = "monogres-extension-recipe-1"
+const ExtensionRecipeVersion = "monogres-extension-recipe-2"
 
 // PGDir holds the parent Postgres package in an extension build,
 // read-only; its pg_config is PGConfig and reports paths below PGDir. The

@@ -26,8 +26,8 @@ func TestPGXSPlanPerArch(t *testing.T) {
 		t.Fatal(err)
 	}
 	for arch, want := range map[string]string{
-		"amd64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config install DESTDIR=/build/out",
-		"arm64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc install DESTDIR=/build/out",
+		"amd64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib install DESTDIR=/build/out",
+		"arm64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc install DESTDIR=/build/out",
 	} {
 		p, err := plugins.PGXS{}.Plan(context.Background(), PluginRequest(extCell(arch)), os.DirFS(dir))
 		if err != nil {

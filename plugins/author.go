@@ -237,7 +237,7 @@ func TestPlan(t *testing.T) {
 		{
 			name:    "pgxs",
 			tree:    map[string]string{"Makefile": "EXTENSION = pg_demo\n", "pg_demo.control": "default_version = '1.0'\n"},
-			wantCmd: "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config install DESTDIR=/build/out",
+			wantCmd: "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib install DESTDIR=/build/out",
 		},
 		{
 			name:    "no control file",

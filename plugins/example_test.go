@@ -50,8 +50,8 @@ func TestGenfileExample(t *testing.T) {
 		},
 		Patches: []sdk.Patch{{Path: "Makefile", Diff: "@@ -5 +5 @@\n-PG_CPPFLAGS = -Wall -Werror -O2\n+PG_CPPFLAGS = -Wall -O2\n"}},
 		Commands: []sdk.Command{
-			{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "demo.so"}},
-			{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "install", "DESTDIR=/build/out"}},
+			{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", sdk.RelativeRpath, "demo.so"}},
+			{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", sdk.RelativeRpath, "install", "DESTDIR=/build/out"}},
 		},
 	}
 	if diff := cmp.Diff(want, p); diff != "" {

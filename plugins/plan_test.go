@@ -118,8 +118,8 @@ func TestPGXSRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sdk.Plan{Protocol: 1, Commands: []sdk.Command{
-		{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "CC=aarch64-linux-gnu-gcc"}},
-		{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "CC=aarch64-linux-gnu-gcc", "install", "DESTDIR=/build/out"}},
+		{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "rpathdir=$$ORIGIN/../lib", "CC=aarch64-linux-gnu-gcc"}},
+		{Argv: []string{"make", "USE_PGXS=1", "PG_CONFIG=/build/pg/bin/pg_config", "rpathdir=$$ORIGIN/../lib", "CC=aarch64-linux-gnu-gcc", "install", "DESTDIR=/build/out"}},
 	}}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
@@ -207,7 +207,7 @@ func TestRunFile(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &p); err != nil {
 		t.Fatalf("stdout is not a plan: %v\n%s", err, stdout.String())
 	}
-	if len(p.Files) != 1 || p.Files[0] != (sdk.File{Path: "x.control", Content: "v=3.0\n"}) || p.Commands[0].Argv[3] != "world<&>" || !strings.Contains(stdout.String(), `"world<&>"`) {
+	if len(p.Files) != 1 || p.Files[0] != (sdk.File{Path: "x.control", Content: "v=3.0\n"}) || p.Commands[0].Argv[4] != "world<&>" || !strings.Contains(stdout.String(), `"world<&>"`) {
 		t.Errorf("plan: %s", stdout.String())
 	}
 	if !strings.HasPrefix(stdout.String(), "{\n  \"protocol\": 1,") {

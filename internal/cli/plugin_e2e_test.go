@@ -138,7 +138,7 @@ func TestPluginAuthorEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		`"params": {` + "\n" + `    "from": "0.0.1"`, `"prefix": "/build/pg"`, `"pg_config": "/build/pg/bin/pg_config"`, `"source_date_epoch": `,
 		"# wrote pg_rational--0.0.2.sql (", "# patched Makefile (+1 -1 lines)", "+DATA = pg_rational--0.0.2.sql ",
-		"make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config install DESTDIR=/build/out", "package: build/pg/lib build/pg/share",
+		"make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib install DESTDIR=/build/out", "package: build/pg/lib build/pg/share",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plugin run --cell output lacks %q:\n%s", want, out)

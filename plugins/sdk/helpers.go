@@ -13,16 +13,24 @@ import (
 // crossCC is the C compiler of each cross-compiled target arch.
 var crossCC = map[string]string{"arm64": "aarch64-linux-gnu-gcc"}
 
+// RelativeRpath is the make variable every PGXS build gets: Postgres'
+// Makefile.global links with -Wl,-rpath,'$(rpathdir)', and rpathdir
+// defaults to pg_config's libdir, the sandbox path of the parent package
+// (/build/pg/lib), where no host has libpq. make turns $$ into $, the
+// single quotes keep the shell off it, so the linker records the relative
+// RUNPATH $ORIGIN/../lib, as in the Postgres package itself.
+const RelativeRpath = "rpathdir=$$ORIGIN/../lib"
+
 // PGXS returns the two commands of a PGXS build, the same ones the built-in
 // pgxs recipe runs:
 //
-//	make USE_PGXS=1 PG_CONFIG=$pg_config [CC=cross-gcc] [args...]
-//	make USE_PGXS=1 PG_CONFIG=$pg_config [CC=cross-gcc] [args...] install DESTDIR=$out
+//	make USE_PGXS=1 PG_CONFIG=$pg_config rpathdir=$$ORIGIN/../lib [CC=cross-gcc] [args...]
+//	make USE_PGXS=1 PG_CONFIG=$pg_config rpathdir=$$ORIGIN/../lib [CC=cross-gcc] [args...] install DESTDIR=$out
 //
 // CC names the cross compiler on a cross-compiled arch (arm64), so a plugin
-// never has to.
+// never has to; RelativeRpath keeps the sandbox path out of the RUNPATH.
 func PGXS(req Request, args ...string) []Command {
-	base := []string{"make", "USE_PGXS=1", "PG_CONFIG=" + req.Paths.PGConfig}
+	base := []string{"make", "USE_PGXS=1", "PG_CONFIG=" + req.Paths.PGConfig, RelativeRpath}
 	if cc := crossCC[req.Arch]; cc != "" {
 		base = append(base, "CC="+cc)
 	}

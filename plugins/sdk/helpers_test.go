@@ -96,8 +96,8 @@ func TestParseControl(t *testing.T) {
 func TestPGXS(t *testing.T) {
 	req := Request{Arch: "arm64", Paths: Paths{PGConfig: "/build/pg/bin/pg_config", Out: "/build/out", Prefix: "/build/pg"}}
 	got := PGXS(req, "with_llvm=no")
-	if len(got) != 2 || strings.Join(got[0].Argv, " ") != "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc with_llvm=no" ||
-		strings.Join(got[1].Argv, " ") != "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config CC=aarch64-linux-gnu-gcc with_llvm=no install DESTDIR=/build/out" {
+	if len(got) != 2 || strings.Join(got[0].Argv, " ") != "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc with_llvm=no" ||
+		strings.Join(got[1].Argv, " ") != "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc with_llvm=no install DESTDIR=/build/out" {
 		t.Errorf("arm64: %q", got)
 	}
 	req.Arch = "amd64"

@@ -59,7 +59,7 @@ func plan(req sdk.Request) (sdk.Plan, error) {
 	if target == "" {
 		target = "all"
 	}
-	makeArgs := []string{"make", "USE_PGXS=1", "PG_CONFIG=" + req.Paths.PGConfig}
+	makeArgs := []string{"make", "USE_PGXS=1", "PG_CONFIG=" + req.Paths.PGConfig, sdk.RelativeRpath}
 	p.Commands = []sdk.Command{
 		{Argv: append(append([]string(nil), makeArgs...), target)},
 		{Argv: append(append([]string(nil), makeArgs...), "install", "DESTDIR="+req.Paths.Out)},
