@@ -95,9 +95,9 @@ type Extension struct {
 	Plugin lock.Input
 	// Params are passed to a plugin in its request.
 	Params map[string]string
-	// SmokeSQL, if set, runs after CREATE EXTENSION in the smoke test and
-	// must succeed (e.g. a query using one of the extension's functions).
-	SmokeSQL string
+	// Settings are the manifest's (shared_preload_libraries, conf,
+	// smoke_sql, bundle, regress); a plugin's plan adds to them.
+	Settings
 	// Parent names the Postgres cell the extension is built against; it
 	// must be in the same graph (see Run).
 	Parent string

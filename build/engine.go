@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -194,14 +195,20 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) 
 	return p, nil
 }
 
-// Recipe returns the recipe of extension cell c: the built-in PGXS recipe,
-// or a wasm plugin compiled from its bytes in the store (the compile cache
+// Recipe returns the recipe of extension cell c: a built-in one (pgxs,
+// configure, cmake, make: package plugins), or a wasm plugin compiled from its bytes in the store (the compile cache
 // lives in <store>/plugins). close releases it.
 func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer) (r plugins.Recipe, close func(), err error) {
 	x := c.Extension
 	switch {
 	case x.Recipe == "pgxs" || x.Recipe == "":
 		return plugins.PGXS{}, func() {}, nil // sdk.PGXS names a cross target's compiler
+	case x.Recipe == "configure":
+		return plugins.Configure{Args: x.Args}, func() {}, nil
+	case x.Recipe == "cmake":
+		return plugins.CMake{Args: x.Args}, func() {}, nil
+	case x.Recipe == "make":
+		return plugins.Make{}, func() {}, nil
 	case strings.HasPrefix(x.Recipe, "plugin:"):
 		name := strings.TrimPrefix(x.Recipe, "plugin:")
 		if x.Plugin.SHA256 == "" {
@@ -230,7 +237,7 @@ func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer
 		}
 		return plugins.Wasm{Host: h, Module: m, Stderr: stderr}, closeHost, nil
 	}
-	return nil, nil, fmt.Errorf("build: cell %s: build = %q: extension cells build with \"pgxs\" or \"plugin:NAME\"", c.Name, x.Recipe)
+	return nil, nil, fmt.Errorf("build: cell %s: build = %q: extension cells build with \"pgxs\", \"configure\", \"cmake\", \"make\" or \"plugin:NAME\"", c.Name, x.Recipe)
 }
 
 // plan runs the recipe of extension cell p.cell on its staged source,
@@ -380,13 +387,18 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 			return failed("checking the install", err)
 		}
 	}
+	rt, err := e.runtime(p, install, out)
+	if err != nil {
+		return failed("runtime closure", err)
+	}
 	t0 = time.Now()
 	step("packaging")
-	pkg, man, err := e.pack(ctx, p, install)
+	pkg, size, files, err := e.pack(ctx, p, install)
 	if err != nil {
 		return failed("packaging", err)
 	}
-	fmt.Fprintf(out, "monogres: packaged %s in %v: package sha256 %s, manifest sha256 %s\n", install, time.Since(t0).Round(time.Millisecond), pkg, man)
+	fmt.Fprintf(out, "monogres: packaged %s in %v: package sha256 %s\n", install, time.Since(t0).Round(time.Millisecond), pkg)
+	var reg *RegressResult
 	switch {
 	case e.cfg.SkipSmoke:
 	case o.bypass:
@@ -395,11 +407,21 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		t0 = time.Now()
 		step("smoke test")
 		fmt.Fprintf(out, "monogres: smoke test (package at %s, uid %d)\n", SmokeDir, SmokeUID)
-		if err := e.smoke(ctx, p, install, pkg, out); err != nil {
+		if err := e.smoke(ctx, p, install, pkg, rt, out); err != nil {
 			return failed("smoke test", err)
 		}
 		fmt.Fprintf(out, "monogres: smoke test took %v\n", time.Since(t0).Round(time.Millisecond))
+		if c.Extension != nil {
+			if reg, err = regressResult(filepath.Join(p.dir, "src"), c.Extension.Settings.withPlan(*p.plan), out); err != nil {
+				return failed("regression suite", err)
+			}
+		}
 	}
+	man, err := e.manifest(ctx, p, pkg, size, files, rt.closure, reg)
+	if err != nil {
+		return failed("manifest", err)
+	}
+	fmt.Fprintf(out, "monogres: manifest sha256 %s\n", man)
 	lw.Flush()
 	if err := logf.Close(); err != nil {
 		return failed("log", err)
@@ -470,9 +492,14 @@ func (e *engine) stage(ctx context.Context, p prepared) ([]sandbox.Mount, error)
 
 // smoke runs the smoke test of a cell's package in the sandbox: the
 // install of a Postgres cell; an extension's package extracted together
-// with its parent's.
-func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, out io.Writer) error {
+// with its parent's (and alone at ExtDir), with the built source at SrcDir
+// (owned by SmokeUID, for its regression suite) and, when the root's
+// library owners are known, the root's library directories reduced to
+// what rt allows: a library the package needs but did not record (or
+// bundle) is missing, and the test fails.
+func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, rt runtimeInfo, out io.Writer) error {
 	tree := install
+	mounts := []sandbox.Mount{sandbox.Tmpfs(HomeDir, 0o755)}
 	if p.cell.Extension != nil {
 		tree = filepath.Join(p.dir, "smoke")
 		if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), tree, archive.Options{}); err != nil {
@@ -482,15 +509,37 @@ func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, out
 		if err := archive.Extract(ctx, e.cfg.Store.Path(pkg), ext, archive.Options{}); err != nil {
 			return err
 		}
+		only := filepath.Join(p.dir, "smoke-only")
+		if err := archive.Extract(ctx, e.cfg.Store.Path(pkg), only, archive.Options{}); err != nil {
+			return err
+		}
 		if err := merge(ext, tree); err != nil {
 			return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
 		}
+		src := filepath.Join(p.dir, "src")
+		if err := chownTree(src, SmokeUID); err != nil {
+			return err
+		}
+		mounts = append(mounts, sandbox.BindRO(only, ExtDir), sandbox.BindRW(src, SrcDir))
+		if rt.owners != nil {
+			arches := appendNew([]string{nativeArch}, p.cell.Arch)
+			allowed := slices.Concat(rt.parent, unbundledLibs(rt.closure))
+			vis, err := visibleLibs(filepath.Join(p.dir, "smoke-libs"), p.tc.Dir, arches, allowed, rt.owners)
+			if err != nil {
+				return fmt.Errorf("library directories of the smoke test: %w", err)
+			}
+			for _, d := range slices.Sorted(mapKeys(vis)) {
+				fmt.Fprintf(out, "monogres: smoke test sees only the recorded libraries in /%s\n", d)
+				mounts = append(mounts, sandbox.BindRO(vis[d], "/"+d))
+			}
+		}
 	}
+	mounts = append([]sandbox.Mount{sandbox.BindRO(tree, SmokeDir)}, mounts...)
 	return e.cfg.Executor.Execute(ctx, Execution{
 		Limits: e.cfg.Limits,
 		Root:   p.tc.Dir,
 		Binfmt: Emulation(p.cell.Arch),
-		Mounts: []sandbox.Mount{sandbox.BindRO(tree, SmokeDir), sandbox.Tmpfs(HomeDir, 0o755)},
+		Mounts: mounts,
 		Argv:   []string{"/bin/sh", "-c", p.action.Smoke},
 		Env:    sandbox.DefaultEnv(p.sde),
 		Dir:    "/tmp",
@@ -500,33 +549,48 @@ func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, out
 	})
 }
 
-// pack writes the package and its manifest into the CAS.
-func (e *engine) pack(ctx context.Context, p prepared, install string) (pkg, man string, err error) {
+// chownTree gives every file below dir to uid (and gid uid).
+func chownTree(dir string, uid int) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, uid)
+	})
+}
+
+// pack writes the package into the CAS.
+func (e *engine) pack(ctx context.Context, p prepared, install string) (pkg string, size int64, files []FileEntry, err error) {
 	w, err := e.cfg.Store.Create(ctx, "", 0)
 	if err != nil {
-		return "", "", err
+		return "", 0, nil, err
 	}
-	files, err := Pack(ctx, install, p.sde, w)
+	files, err = Pack(ctx, install, p.sde, w)
 	if err != nil {
 		w.Discard()
-		return "", "", err
+		return "", 0, nil, err
 	}
-	pkg, size, err := w.Commit()
+	pkg, size, err = w.Commit()
 	if err != nil && !errors.Is(err, os.ErrExist) {
-		return "", "", err
+		return "", 0, nil, err
 	}
+	return pkg, size, files, nil
+}
+
+// manifest writes the package manifest into the CAS.
+func (e *engine) manifest(ctx context.Context, p prepared, pkg string, size int64, files []FileEntry, closure []Library, reg *RegressResult) (string, error) {
 	c := p.cell
 	m := &Manifest{
 		Format: ManifestFormat, Cell: c.Name, ActionKey: p.key, LockDigest: e.cfg.LockDigest,
 		Source: c.Source.Name, SourceSHA256: c.Source.SHA256, SourceDateEpoch: p.sde,
 		Prefix: Prefix, Compression: Compression, Package: pkg, Size: size, Files: files,
+		Runtime: closure, RuntimePackages: RuntimePackages(closure), Regress: reg,
 	}
 	if x := c.Extension; x != nil {
 		m.Extension, m.ExtensionVersion, m.Recipe, m.PluginSHA256 = x.Name, x.Version, x.Recipe, x.Plugin.SHA256
 		m.Parent, m.ParentPackage = x.Parent, p.parent.Package
 	}
-	man, err = e.putBytes(ctx, EncodeManifest(m))
-	return pkg, man, err
+	return e.putBytes(ctx, EncodeManifest(m))
 }
 
 func (e *engine) putBytes(ctx context.Context, b []byte) (string, error) {

@@ -95,37 +95,84 @@ func extensionAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.P
 			WorkingDirectory: SrcDir,
 			OutputPaths:      []string{OutDir},
 		},
-		Smoke: SmokeScript(c),
+		Smoke: extensionSmokeScript(x, x.Settings.withPlan(plan)),
 	}
 }
 
+// ExtDir is where the extension smoke test also mounts the extension's own
+// package (read-only), to find the control files it installs.
+const ExtDir = "/ext"
+
+// RegressOut is where the smoke test writes the output of the source's
+// pg_regress suite (below the built source tree, mounted at SrcDir).
+const RegressOut = SrcDir + "/.monogres-regress.out"
+
 // extensionSmokeScript is the smoke test of an extension cell, run in the
 // sandbox as SmokeUID with the Postgres package and the extension package
-// extracted together at SmokeDir: initdb into /tmp, start the server on a
-// unix socket, CREATE EXTENSION, check pg_extension lists it, run SmokeSQL
-// (an error or a result of false fails the test), stop. Like the Postgres
-// smoke test it reuses the relocatable install: nothing is at the build
-// prefix.
-func extensionSmokeScript(x *Extension) string {
-	ident := `"` + strings.ReplaceAll(x.Name, `"`, `""`) + `"`
-	lit := "'" + strings.ReplaceAll(x.Name, "'", "''") + "'"
+// extracted together at SmokeDir (the extension's alone at ExtDir): initdb
+// into /tmp with the settings' shared_preload_libraries and conf lines,
+// start the server on a unix socket, then the settings' SmokeSQL, or by
+// default CREATE EXTENSION ... CASCADE of every control file the package
+// installs, each checked in pg_extension (an error or a result of false
+// fails the test). Unless Regress is "skip", a pg_regress suite of the
+// built source (REGRESS in its Makefile) then runs against the server with
+// make installcheck; its output goes to RegressOut, and the engine, not
+// the script, decides what a failure means. Like the Postgres smoke test
+// it reuses the relocatable install: nothing is at the build prefix.
+func extensionSmokeScript(x *Extension, st Settings) string {
 	s := `set -eu
 PG=` + SmokeDir + `
+EXT=` + ExtDir + `
 echo "+ initdb"
 "$PG/bin/initdb" -D /tmp/data -U postgres -A trust --no-sync >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
-echo "+ pg_ctl start"
+`
+	var conf []string
+	if len(st.SharedPreloadLibraries) > 0 {
+		conf = append(conf, "shared_preload_libraries = '"+strings.Join(st.SharedPreloadLibraries, ",")+"'")
+	}
+	conf = append(conf, st.Conf...)
+	if len(conf) > 0 {
+		s += "echo " + shQuote("+ postgresql.conf: "+strings.Join(conf, "; ")) + "\n"
+		for _, l := range conf {
+			s += "echo " + shQuote(l) + " >>/tmp/data/postgresql.conf\n"
+		}
+	}
+	s += `echo "+ pg_ctl start"
 "$PG/bin/pg_ctl" -D /tmp/data -o "-k /tmp -c listen_addresses=" -l /tmp/server.log -w -t 120 start >/dev/null || { cat /tmp/server.log; exit 1; }
 stop() { "$PG/bin/pg_ctl" -D /tmp/data -w -t 120 stop >/dev/null; }
-q() { "$PG/bin/psql" -X -h /tmp -U postgres -d postgres -v ON_ERROR_STOP=1 -At -c "$1" || { stop; cat /tmp/server.log; exit 1; }; }
-echo "+ CREATE EXTENSION ` + x.Name + `"
-q ` + shQuote("CREATE EXTENSION "+ident) + `
-v=$(q ` + shQuote("SELECT extversion FROM pg_extension WHERE extname = "+lit) + `)
-test -n "$v" || { stop; echo "pg_extension has no ` + x.Name + ` after CREATE EXTENSION"; exit 1; }
-echo "` + x.Name + ` $v installed"
+fail() { echo "$1"; stop; cat /tmp/server.log; exit 1; }
+q() { "$PG/bin/psql" -X -h /tmp -U postgres -d postgres -v ON_ERROR_STOP=1 -At -c "$1" || fail "the statement failed: $1"; }
 `
-	if x.SmokeSQL != "" {
-		s += "echo " + shQuote("+ "+x.SmokeSQL) + "\nr=$(q " + shQuote(x.SmokeSQL) + ")\necho \"$r\"\n" +
-			`test "$r" != f || { stop; echo "the smoke query returned false"; exit 1; }` + "\n"
+	if len(st.SmokeSQL) == 0 {
+		s += `n=0
+for f in "$EXT"/share/extension/*.control; do
+	test -e "$f" || continue
+	x=${f##*/}; x=${x%.control}
+	case "$x" in *[!A-Za-z0-9_-]*) fail "control file name $f is not an extension name";; esac
+	echo "+ CREATE EXTENSION $x CASCADE"
+	q "CREATE EXTENSION IF NOT EXISTS \"$x\" CASCADE"
+	v=$(q "SELECT extversion FROM pg_extension WHERE extname = '$x'")
+	test -n "$v" || fail "pg_extension has no $x after CREATE EXTENSION"
+	echo "$x $v installed"
+	n=$((n+1))
+done
+test "$n" -gt 0 || fail "the package installs no control file (share/extension/*.control) to CREATE EXTENSION: set smoke_sql"
+`
+	}
+	for _, sql := range st.SmokeSQL {
+		s += "echo " + shQuote("+ "+sql) + "\nr=$(q " + shQuote(sql) + ")\necho \"$r\"\n" +
+			`test "$r" != f || fail "the smoke query returned false"` + "\n"
+	}
+	if st.Regress != "skip" {
+		s += `if test -f ` + SrcDir + `/Makefile && grep -Eq '^[[:space:]]*REGRESS[[:space:]]*[:+?]?=' ` + SrcDir + `/Makefile; then
+	echo "+ make installcheck (the extension's pg_regress suite)"
+	rc=0
+	(cd ` + SrcDir + ` && PGHOST=/tmp PGUSER=postgres PGPORT=5432 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
+	cat ` + RegressOut + `
+	echo "monogres-regress-exit $rc" >>` + RegressOut + `
+	if test "$rc" != 0 && test -f ` + SrcDir + `/regression.diffs; then echo "+ regression.diffs"; head -c 65536 ` + SrcDir + `/regression.diffs; fi
+fi
+`
 	}
 	s += `echo "+ pg_ctl stop"
 stop

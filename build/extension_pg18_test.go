@@ -26,7 +26,7 @@ func TestExtensionOnPostgres18(t *testing.T) {
 	st := postgresPackages(t, tc, []build.Cell{p})
 	addInput(t, st, numeral)
 	c := build.ExtensionCell("numeral~1.3~"+p.Name, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
-		SmokeSQL: "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"})
+		Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION numeral", "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}})
 	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2}
 	res, err := build.Build(ctx, cfg, []build.Cell{p, c})
 	if err != nil {

@@ -61,17 +61,36 @@ echo '+ make install'
 
 func TestExtensionSmokeScript(t *testing.T) {
 	c := extCell("amd64")
-	c.Extension.SmokeSQL = "SELECT demo() = 1"
 	s := SmokeScript(c)
 	for _, want := range []string{
-		`q 'CREATE EXTENSION "demo"'`,
-		`extname = '\''demo'\''`,
-		`r=$(q 'SELECT demo() = 1')`,
-		`test "$r" != f`,
-		"PG=" + SmokeDir,
+		`for f in "$EXT"/share/extension/*.control; do`,
+		`q "CREATE EXTENSION IF NOT EXISTS \"$x\" CASCADE"`,
+		`make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck`,
+		"PG=" + SmokeDir, "EXT=" + ExtDir,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("smoke script lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "postgresql.conf") {
+		t.Errorf("no settings, but the smoke script writes postgresql.conf:\n%s", s)
+	}
+	c.Extension.Settings = Settings{SmokeSQL: []string{"SELECT demo() = 1"}, SharedPreloadLibraries: []string{"demo"}, Conf: []string{"wal_level = logical"}, Regress: "skip"}
+	s = extensionSmokeScript(c.Extension, c.Extension.Settings.withPlan(sdk.Plan{SharedPreloadLibraries: []string{"demo", "other"}, Conf: []string{"x.y = 1"}}))
+	for _, want := range []string{
+		`r=$(q 'SELECT demo() = 1')`,
+		`test "$r" != f`,
+		`echo 'shared_preload_libraries = '\''demo,other'\''' >>/tmp/data/postgresql.conf`,
+		`echo 'wal_level = logical' >>/tmp/data/postgresql.conf`,
+		`echo 'x.y = 1' >>/tmp/data/postgresql.conf`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("smoke script lacks %q:\n%s", want, s)
+		}
+	}
+	for _, not := range []string{"*.control", "installcheck"} {
+		if strings.Contains(s, not) {
+			t.Errorf("smoke_sql and regress = skip, but the script has %q", not)
 		}
 	}
 }

@@ -47,6 +47,14 @@ type Manifest struct {
 	PluginSHA256     string `json:"plugin_sha256,omitempty"`
 	Parent           string `json:"parent,omitempty"`
 	ParentPackage    string `json:"parent_package,omitempty"`
+	// Runtime are the shared libraries the package needs and does not
+	// contain (an extension's: nor its parent), resolved to the toolchain
+	// root's Debian packages; RuntimePackages are those a host must have
+	// ("name=version"; bundled libraries are in the package's lib/).
+	Runtime         []Library `json:"runtime,omitempty"`
+	RuntimePackages []string  `json:"runtime_packages,omitempty"`
+	// Regress is the outcome of the extension's own pg_regress suite.
+	Regress *RegressResult `json:"regress,omitempty"`
 }
 
 // FileEntry is one archive entry. Paths are relative to Prefix, sorted.

@@ -128,7 +128,7 @@ func (a *App) Select(patterns []string) (*manifest.Manifest, []plan.Cell, error)
 	}
 	var cells []plan.Cell
 	err = plan.Each(m, pgs, func(c *plan.Cell) error {
-		if plan.Match(patterns, c.Name) {
+		if plan.Match(patterns, c.Name) && !c.IsExcluded() { // plan lists excluded cells as dropped
 			cells = append(cells, *c)
 		}
 		return nil

@@ -141,7 +141,21 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 	if !ok {
 		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, a.LockPath)
 	}
-	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion, Recipe: c.Build, Params: extensionParams(m, c.Extension)}
+	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion, Recipe: c.Build}
+	if me := manifestExtension(m, c.Extension); me != nil {
+		s := me.ExtensionSettings
+		x.Params = me.Params
+		x.Settings = build.Settings{
+			SharedPreloadLibraries: s.SharedPreloadLibraries, Conf: s.Conf, SmokeSQL: s.SmokeSQL,
+			Bundle: s.Bundle || m.Bundle, Regress: s.Regress, RegressReason: s.RegressReason,
+		}
+		switch c.Build {
+		case "configure":
+			x.Settings.Args = s.ConfigureArgs
+		case "cmake":
+			x.Settings.Args = s.CMakeArgs
+		}
+	}
 	if name, ok := strings.CutPrefix(c.Build, "plugin:"); ok {
 		in, ok := l.Find("plugin/" + name)
 		if !ok {
@@ -152,14 +166,14 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 	return build.ExtensionCell(c.Name, pg, esrc, x), nil
 }
 
-// extensionParams are the params of the manifest's extension name.
-func extensionParams(m *manifest.Manifest, name string) map[string]string {
+// manifestExtension is the manifest's extension name (nil if none).
+func manifestExtension(m *manifest.Manifest, name string) *manifest.Extension {
 	if m == nil {
 		return nil
 	}
-	for _, x := range m.Extensions {
-		if x.Name == name {
-			return x.Params
+	for i := range m.Extensions {
+		if m.Extensions[i].Name == name {
+			return &m.Extensions[i]
 		}
 	}
 	return nil

@@ -92,7 +92,7 @@ unsupported = ["llvm", "plpython", "plperl", "pltcl"]
 # [[extension]]
 # name = "pg_similarity"
 # versions = ["1.0"]
-# build = "pgxs"            # contrib, pgxs, meson or plugin:NAME
+# build = "pgxs"            # contrib, pgxs, configure, cmake, make, meson or plugin:NAME
 # postgres = ">=12"
 # [[extension.source]]
 # urls = ["https://deb.debian.org/debian/pool/main/p/pg-similarity/pg-similarity_{version}.orig.tar.gz"]

@@ -38,6 +38,8 @@ type Manifest struct {
 	Distdirs   []string        `toml:"distdirs" json:"distdirs,omitempty"`
 	Default    []string        `toml:"default" json:"default,omitempty"`
 	Options    map[string]Spec `toml:"options" json:"options,omitempty"`
+	// Bundle is bundle = true for every extension (ExtensionSettings.Bundle).
+	Bundle bool `toml:"bundle" json:"bundle,omitempty"`
 	// Crawl says where `monogres index update` discovers releases.
 	Crawl Crawl `toml:"index" json:"index,omitzero"`
 	// Limits bound every build action's sandbox.
@@ -135,6 +137,8 @@ type Extension struct {
 	Catalog bool `toml:"-" json:"-"`
 	// wildcard: selected by "*" only (pruneWildcard may leave it out).
 	wildcard bool
+	// Build and test settings (shared_preload_libraries, bundle, ...).
+	ExtensionSettings
 }
 
 // Toolchain says where build roots come from.
@@ -405,7 +409,7 @@ func (m *Manifest) validate() error {
 		case len(e.Versions) == 0:
 			return fmt.Errorf("%s: versions: at least one version is required", where)
 		case e.Build == "":
-			return fmt.Errorf("%s: build is required (contrib, pgxs, meson or plugin:NAME)", where)
+			return fmt.Errorf("%s: build is required (contrib, pgxs, configure, cmake, make, meson or plugin:NAME)", where)
 		}
 		exts[e.Name] = true
 		for j, v := range e.Versions {
@@ -430,6 +434,9 @@ func (m *Manifest) validate() error {
 			if !slices.Contains(p.Targets, Arch(a)) {
 				return fmt.Errorf("%s: target.%s: arch %s is not in postgres.targets", where, a, a)
 			}
+		}
+		if err := e.ExtensionSettings.check(where, p.Targets); err != nil {
+			return err
 		}
 		pinned := len(e.Releases) > 0
 		for _, r := range e.Releases {

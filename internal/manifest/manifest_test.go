@@ -126,10 +126,10 @@ name = "b"
 versions = ["1.0"]
 build = "pgxs"
 `, `m.toml:12:10: extension.release.sha256: bad sha256 "` + strings.ToUpper(sha[:60]) + `": want 64 lowercase hex digits`},
-		{"bad build kind", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\nbuild = \"cmake\"\n",
-			`m.toml:6:9: extension.build: unknown build kind "cmake" (known: contrib, pgxs, meson, plugin:NAME)`},
+		{"bad build kind", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\nbuild = \"scons\"\n",
+			`m.toml:6:9: extension.build: unknown build kind "scons" (known: contrib, pgxs, configure, cmake, make, meson, plugin:NAME)`},
 		{"empty plugin build kind", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\nbuild = \"plugin:\"\n",
-			`m.toml:6:9: extension.build: unknown build kind "plugin:" (known: contrib, pgxs, meson, plugin:NAME)`},
+			`m.toml:6:9: extension.build: unknown build kind "plugin:" (known: contrib, pgxs, configure, cmake, make, meson, plugin:NAME)`},
 
 		// Cross-field rules name the field path.
 		{"no versions", "[postgres]\noption_sets = [\"regular\"]\n",
@@ -169,7 +169,7 @@ build = "pgxs"
 		{"extension version twice", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1.0\", \"2\", \"1.0\"]\nbuild = \"contrib\"\n",
 			`m.toml:3: extension[0] "a": versions[2] "1.0" is listed twice`},
 		{"extension without build", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\n",
-			`m.toml:3: extension[0] "a": build is required (contrib, pgxs, meson or plugin:NAME)`},
+			`m.toml:3: extension[0] "a": build is required (contrib, pgxs, configure, cmake, make, meson or plugin:NAME)`},
 		{"extension undeclared plugin", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\nbuild = \"plugin:gen\"\n",
 			`m.toml:3: extension[0] "a": build: plugin "gen" is not declared in any [[plugin]]`},
 		{"pgxs without source", minimal + "[[extension]]\nname = \"a\"\nversions = [\"1\"]\nbuild = \"pgxs\"\n",
@@ -382,7 +382,7 @@ func TestSetOptions(t *testing.T) {
 }
 
 func TestBuildKind(t *testing.T) {
-	for in, plugin := range map[string]string{"contrib": "", "pgxs": "", "meson": "", "plugin:gen": "gen"} {
+	for in, plugin := range map[string]string{"contrib": "", "pgxs": "", "configure": "", "cmake": "", "make": "", "meson": "", "plugin:gen": "gen"} {
 		var k BuildKind
 		if err := k.UnmarshalText([]byte(in)); err != nil {
 			t.Errorf("%s: %v", in, err)

@@ -88,8 +88,9 @@ func SetOptions(set OptionSet) []Option {
 	return nil
 }
 
-// BuildKind is how an extension is built: "contrib", "pgxs", "meson" or
-// "plugin:NAME".
+// BuildKind is how an extension is built: "contrib", "pgxs", "configure"
+// (./configure, then PGXS), "cmake", "make" (a plain Makefile taking
+// PG_CONFIG), "meson" or "plugin:NAME".
 type BuildKind string
 
 // Plugin returns the plugin name of a "plugin:NAME" build kind.
@@ -105,11 +106,11 @@ func (k *BuildKind) UnmarshalText(b []byte) error {
 		return nil
 	}
 	switch s {
-	case "contrib", "pgxs", "meson":
+	case "contrib", "pgxs", "configure", "cmake", "make", "meson":
 		*k = BuildKind(s)
 		return nil
 	}
-	return fmt.Errorf("unknown build kind %q (known: contrib, pgxs, meson, plugin:NAME)", s)
+	return fmt.Errorf("unknown build kind %q (known: contrib, pgxs, configure, cmake, make, meson, plugin:NAME)", s)
 }
 
 // isSHA256 reports whether b is 64 lowercase hex digits.

@@ -125,6 +125,9 @@ func Each(m *manifest.Manifest, pgs []Postgres, fn func(*Cell) error) error {
 				c = Cell{Name: sb.String(), Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch,
 					Options: b.opts, Dropped: b.dropped, Extension: e.Name, ExtensionVersion: ev, ExtensionInput: input,
 					Build: string(e.Build), Parent: b.name, baseJSON: b.json}
+				if why, ok := e.Excluded(b.pg.Version, b.arch); ok {
+					c.Drop(Excluded, why)
+				}
 				if err := fn(&c); err != nil {
 					return err
 				}
@@ -159,6 +162,15 @@ func Match(patterns []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// Excluded is the Dropped.Option of an extension cell its manifest
+// entry excludes ([[extension.exclude]]): the cell is listed, not built.
+const Excluded manifest.Option = "excluded"
+
+// IsExcluded reports whether the manifest excludes the cell.
+func (c *Cell) IsExcluded() bool {
+	return slices.ContainsFunc(c.Dropped, func(d Dropped) bool { return d.Option == Excluded })
 }
 
 // Drop records that the cell does not get what (an option, or "toolchain"

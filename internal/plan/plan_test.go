@@ -229,3 +229,24 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestEachExcluded: an [[extension.exclude]] keeps the cells it matches in
+// the matrix, dropped with its reason (plan shows them), and only those.
+func TestEachExcluded(t *testing.T) {
+	m := parse(t, strings.Replace(matrixManifest, `name = "pg_similarity"`, `name = "pg_similarity"
+exclude = [{target = "arm64", postgres = "17", reason = "no arm64 build for 17 yet"}]`, 1))
+	var excluded []string
+	err := Each(m, []Postgres{pg("15.18", "postgres/15"), pg("17.7", "postgres/17")}, func(c *Cell) error {
+		if c.IsExcluded() {
+			excluded = append(excluded, c.Name+": "+c.Dropped[len(c.Dropped)-1].Reason)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "pg_similarity~1.0~postgres~17.7~minimal~arm64: no arm64 build for 17 yet\npg_similarity~1.0~postgres~17.7~debug~arm64: no arm64 build for 17 yet"
+	if got := strings.Join(excluded, "\n"); got != want {
+		t.Errorf("excluded:\n%s\nwant:\n%s", got, want)
+	}
+}

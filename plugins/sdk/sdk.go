@@ -96,6 +96,14 @@ type Plan struct {
 	// commands need beyond the default toolchain. Each must already be in
 	// the lock: a plan never widens the inputs.
 	ExtraPackages []string `json:"extra_packages,omitempty"`
+	// SharedPreloadLibraries and Conf (postgresql.conf lines, "name =
+	// value") are added to the server's configuration in the smoke test
+	// and the regression suite; SmokeSQL replaces the smoke test's default
+	// statements (CREATE EXTENSION of every installed control file). The
+	// manifest's settings of the extension come first.
+	SharedPreloadLibraries []string `json:"shared_preload_libraries,omitempty"`
+	Conf                   []string `json:"conf,omitempty"`
+	SmokeSQL               []string `json:"smoke_sql,omitempty"`
 }
 
 // File is a text file to write into the source tree.

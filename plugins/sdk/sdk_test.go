@@ -95,3 +95,21 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanSettingsValidate: a plan's server settings are checked like the
+// manifest's.
+func TestPlanSettingsValidate(t *testing.T) {
+	ok := Plan{Protocol: ProtocolVersion, Commands: []Command{{Argv: []string{"make"}}},
+		SharedPreloadLibraries: []string{"pglogical"}, Conf: []string{"wal_level = logical"}, SmokeSQL: []string{"SELECT 1"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := ok
+	bad.SharedPreloadLibraries, bad.Conf, bad.SmokeSQL = []string{"a,b"}, []string{"x\ny = 1"}, []string{" "}
+	err := bad.Validate()
+	for _, want := range []string{`shared_preload_libraries[0] "a,b"`, `conf[0] "x\ny = 1"`, "smoke_sql[0]: is empty"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v lacks %q", err, want)
+		}
+	}
+}

@@ -50,6 +50,21 @@ func (p Plan) Validate() error {
 			bad(field+".diff", "%v", err)
 		}
 	}
+	for i, l := range p.SharedPreloadLibraries {
+		if l == "" || strings.ContainsAny(l, ", '\"\n\\") {
+			bad(fmt.Sprintf("shared_preload_libraries[%d] %q", i, l), "want a library name (no commas, quotes or spaces)")
+		}
+	}
+	for i, l := range p.Conf {
+		if k, _, ok := strings.Cut(l, "="); !ok || strings.TrimSpace(k) == "" || strings.ContainsAny(l, "\n\r") {
+			bad(fmt.Sprintf("conf[%d] %q", i, l), "want one postgresql.conf line, name = value")
+		}
+	}
+	for i, q := range p.SmokeSQL {
+		if strings.TrimSpace(q) == "" {
+			bad(fmt.Sprintf("smoke_sql[%d]", i), "is empty")
+		}
+	}
 	if len(p.Commands) == 0 {
 		bad("commands", "plan has no commands")
 	}

@@ -1,0 +1,81 @@
+package manifest
+
+import (
+	"strings"
+	"testing"
+)
+
+const pglogical = `bundle = true
+
+[postgres]
+versions = ["15.18", "18.6"]
+targets = ["amd64", "arm64"]
+
+[[extension]]
+name = "pglogical"
+versions = ["2.4.2"]
+build = "pgxs"
+shared_preload_libraries = ["pglogical"]
+conf = ["wal_level = logical"]
+smoke_sql = ["SELECT pglogical.pglogical_version() <> ''"]
+bundle = true
+regress = "advisory"
+regress_reason = "needs a second node"
+[[extension.source]]
+name = "pglogical"
+urls = ["https://example.org/pglogical-{version}.tar.gz"]
+[[extension.exclude]]
+target = "arm64"
+reason = "no cross build of libpq needed here"
+[[extension.exclude]]
+postgres = ">=18"
+reason = "2.4.2 predates 18"
+`
+
+// TestExtensionSettings decodes every per-extension setting from TOML and
+// checks Excluded against targets and versions.
+func TestExtensionSettings(t *testing.T) {
+	m, err := Parse("m.toml", []byte(pglogical))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Bundle {
+		t.Error("top-level bundle = true not decoded")
+	}
+	s := m.Extensions[0].ExtensionSettings
+	if strings.Join(s.SharedPreloadLibraries, ",") != "pglogical" || s.Conf[0] != "wal_level = logical" || len(s.SmokeSQL) != 1 ||
+		!s.Bundle || s.Regress != "advisory" || s.RegressReason != "needs a second node" || len(s.Exclude) != 2 {
+		t.Fatalf("settings %+v", s)
+	}
+	for _, tc := range []struct {
+		v, arch, why string
+	}{
+		{"15.18", "amd64", ""},
+		{"15.18", "arm64", "no cross build of libpq needed here"},
+		{"18.6", "amd64", "2.4.2 predates 18"},
+	} {
+		why, ok := s.Excluded(MustVersion(tc.v), Arch(tc.arch))
+		if why != tc.why || ok != (tc.why != "") {
+			t.Errorf("Excluded(%s, %s) = %q, %v; want %q", tc.v, tc.arch, why, ok, tc.why)
+		}
+	}
+}
+
+// TestExtensionSettingsErrors names the extension and the bad field.
+func TestExtensionSettingsErrors(t *testing.T) {
+	for _, tc := range []struct{ old, new, want string }{
+		{`regress_reason = "needs a second node"`, ``, `extension[0] "pglogical": regress = "advisory" needs regress_reason`},
+		{`regress = "advisory"`, `regress = "maybe"`, `regress = "maybe": want "advisory" or "skip"`},
+		{`shared_preload_libraries = ["pglogical"]`, `shared_preload_libraries = ["a,b"]`, `shared_preload_libraries[0] "a,b"`},
+		{`conf = ["wal_level = logical"]`, `conf = ["wal_level"]`, `conf[0] "wal_level": want one postgresql.conf line`},
+		{`smoke_sql = ["SELECT pglogical.pglogical_version() <> ''"]`, `smoke_sql = [" "]`, `smoke_sql[0] is empty`},
+		{`reason = "2.4.2 predates 18"`, ``, `exclude[1]: reason is required`},
+		{`postgres = ">=18"`, ``, `exclude[1]: name a target, postgres versions or both`},
+		{`targets = ["amd64", "arm64"]`, `targets = ["amd64"]`, `exclude[0]: target arm64 is not in postgres.targets`},
+	} {
+		_, err := Parse("m.toml", []byte(strings.Replace(pglogical, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: error %v, want %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}
