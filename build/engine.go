@@ -341,8 +341,12 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	out := io.MultiWriter(logf, lw)
 	failed := func(step string, err error) Result {
 		lw.Flush()
+		tail := TailFile(logPath, 25)
+		// The last line says why, for reports read after the run.
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintf(logf, "%s%s: %s\n", FailedPrefix, step, first)
 		logf.Sync()
-		r.Err = fmt.Errorf("build: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, TailFile(logPath, 25))
+		r.Err = fmt.Errorf("build: cell %s: %s: %w\nlog %s ends with:\n%s", c.Name, step, err, logPath, tail)
 		return r
 	}
 	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\n", c.Name, p.key, p.tc.Dir, p.tc.Digest)
@@ -455,6 +459,10 @@ func runSteps(noSmoke, noRecord bool) []string {
 	return s
 }
 
+// FailedPrefix starts the last line of a failed build's log:
+// "monogres: FAILED: STEP: first line of the error".
+const FailedPrefix = "monogres: FAILED: "
+
 // jobsEnv carries the job count into a build; it is not part of the key.
 func jobsEnv(c Cell, jobs int) []string {
 	if c.Extension != nil {
@@ -493,7 +501,7 @@ func (e *engine) stage(ctx context.Context, p prepared) ([]sandbox.Mount, error)
 // smoke runs the smoke test of a cell's package in the sandbox: the
 // install of a Postgres cell; an extension's package extracted together
 // with its parent's (and alone at ExtDir), with the built source at SrcDir
-// (owned by SmokeUID, for its regression suite) and, when the root's
+// (writable, for its regression suite) and, when the root's
 // library owners are known, the root's library directories reduced to
 // what rt allows: a library the package needs but did not record (or
 // bundle) is missing, and the test fails.
@@ -517,7 +525,7 @@ func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, rt 
 			return fmt.Errorf("adding the extension package to the Postgres package: %w", err)
 		}
 		src := filepath.Join(p.dir, "src")
-		if err := chownTree(src, SmokeUID); err != nil {
+		if err := openTree(src); err != nil {
 			return err
 		}
 		mounts = append(mounts, sandbox.BindRO(only, ExtDir), sandbox.BindRW(src, SrcDir))
@@ -549,13 +557,23 @@ func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, rt 
 	})
 }
 
-// chownTree gives every file below dir to uid (and gid uid).
-func chownTree(dir string, uid int) error {
+// openTree makes every file and directory below dir writable by anyone
+// (the smoke test's uid need not map to any host uid; the scratch dir is
+// private to this build).
+func openTree(dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, uid, uid)
+		mode := fi.Mode().Perm() | 0o666
+		if d.IsDir() {
+			mode |= 0o111
+		}
+		return os.Chmod(p, mode)
 	})
 }
 

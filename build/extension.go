@@ -110,7 +110,8 @@ const RegressOut = SrcDir + "/.monogres-regress.out"
 // extensionSmokeScript is the smoke test of an extension cell, run in the
 // sandbox as SmokeUID with the Postgres package and the extension package
 // extracted together at SmokeDir (the extension's alone at ExtDir): initdb
-// into /tmp with the settings' shared_preload_libraries and conf lines,
+// (UTF8, locale C) into /tmp with the settings' shared_preload_libraries
+// and conf lines,
 // start the server on a unix socket, then the settings' SmokeSQL, or by
 // default CREATE EXTENSION ... CASCADE of every control file the package
 // installs, each checked in pg_extension (an error or a result of false
@@ -124,7 +125,7 @@ func extensionSmokeScript(x *Extension, st Settings) string {
 PG=` + SmokeDir + `
 EXT=` + ExtDir + `
 echo "+ initdb"
-"$PG/bin/initdb" -D /tmp/data -U postgres -A trust --no-sync >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
+"$PG/bin/initdb" -D /tmp/data -U postgres -A trust -E UTF8 --locale=C --no-sync >/tmp/initdb.log 2>&1 || { cat /tmp/initdb.log; exit 1; }
 `
 	var conf []string
 	if len(st.SharedPreloadLibraries) > 0 {
@@ -167,7 +168,7 @@ test "$n" -gt 0 || fail "the package installs no control file (share/extension/*
 		s += `if test -f ` + SrcDir + `/Makefile && grep -Eq '^[[:space:]]*REGRESS[[:space:]]*[:+?]?=' ` + SrcDir + `/Makefile; then
 	echo "+ make installcheck (the extension's pg_regress suite)"
 	rc=0
-	(cd ` + SrcDir + ` && PGHOST=/tmp PGUSER=postgres PGPORT=5432 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
+	(cd ` + SrcDir + ` && PGHOST=/tmp PGUSER=postgres PGPORT=5432 PGCLIENTENCODING=UTF8 LC_ALL=C.UTF-8 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
 	cat ` + RegressOut + `
 	echo "monogres-regress-exit $rc" >>` + RegressOut + `
 	if test "$rc" != 0 && test -f ` + SrcDir + `/regression.diffs; then echo "+ regression.diffs"; head -c 65536 ` + SrcDir + `/regression.diffs; fi

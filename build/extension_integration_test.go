@@ -85,7 +85,8 @@ func TestExtensions(t *testing.T) {
 		suffix := "~" + p.Name
 		good = append(good,
 			build.ExtensionCell("pg_similarity~1.0"+suffix, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs",
-				Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION pg_similarity", "SELECT round(jaro('monogres', 'monogress')::numeric, 2) > 0.9"}}}),
+				Settings: build.Settings{Regress: "advisory", RegressReason: "its expected output predates Postgres 12's shortest-exact float output",
+					SmokeSQL: []string{"CREATE EXTENSION pg_similarity", "SELECT round(jaro('monogres', 'monogress')::numeric, 2) > 0.9"}}}),
 			build.ExtensionCell("numeral~1.3"+suffix, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
 				Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION numeral", "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}}),
 			build.ExtensionCell("pg_rational~0.0.2"+suffix, p, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "plugin:rationalfix", Plugin: fix,
