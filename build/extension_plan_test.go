@@ -119,7 +119,7 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 	// An unknown build recipe is refused before anything runs.
 	cells[1].Extension.Recipe, cells[1].Extension.Plugin = "meson", lock.Input{}
 	res, _ = build.Build(ctx, cfg, cells[:2])
-	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), `build = "meson": extension cells build with "pgxs" or "plugin:NAME"`) {
+	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), `build = "meson": extension cells build with "pgxs", "configure", "cmake", "make" or "plugin:NAME"`) {
 		t.Errorf("unknown recipe: %v", r.Err)
 	}
 }
