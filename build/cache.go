@@ -56,19 +56,7 @@ func Record(st *store.Store, e ACEntry) error {
 		return fmt.Errorf("build: action cache: %w", err)
 	}
 	b, _ := json.MarshalIndent(e, "", "  ")
-	f, err := os.CreateTemp(st.ACDir(), ".new-*")
-	if err != nil {
-		return fmt.Errorf("build: action cache: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return fmt.Errorf("build: action cache: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("build: action cache: %w", err)
-	}
-	if err := os.Rename(f.Name(), acPath(st, e.ActionKey)); err != nil {
+	if err := store.WriteFileAtomic(acPath(st, e.ActionKey), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("build: action cache: %w", err)
 	}
 	return nil
