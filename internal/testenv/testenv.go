@@ -23,14 +23,20 @@ import (
 // CacheDir returns the test cache: $MONOGRES_TEST_CACHE, default
 // /var/cache/monogres-test. It is created if missing.
 func CacheDir(t testing.TB) string {
+	dir, err := Dir()
+	if err != nil {
+		t.Fatalf("test cache: %v", err)
+	}
+	return dir
+}
+
+// Dir is CacheDir for code without a testing.TB (a TestMain).
+func Dir() (string, error) {
 	dir := os.Getenv("MONOGRES_TEST_CACHE")
 	if dir == "" {
 		dir = "/var/cache/monogres-test"
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatalf("test cache: %v", err)
-	}
-	return dir
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // RequireRoot skips t unless it runs as root, saying why the test needs it.
