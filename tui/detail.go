@@ -59,6 +59,9 @@ func (m *model) detailLines(name string, width int, full bool) []string {
 		}
 		kv("action", key+" "+c)
 	}
+	if d.Failed != "" {
+		kv("failed", m.st.err.Render(d.Failed))
+	}
 	missing, debs, debsMissing := 0, 0, 0
 	for _, in := range d.Inputs {
 		if !in.Present {

@@ -78,6 +78,8 @@ type Detail struct {
 	PackagePath, Log string
 	// Took is how long the cell's last build took (0: unknown).
 	Took time.Duration
+	// Failed is why the last build of ActionKey failed ("" when none did).
+	Failed string
 	// LogTail is the end of Log.
 	LogTail string
 	// Logs are every build log of the cell the store keeps, newest first.

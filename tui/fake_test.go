@@ -104,6 +104,9 @@ func sampleDetail(c Cell) Detail {
 		d.Cached = c.State == event.StateBuilt || c.State == event.StateVerified || c.State == event.StateCached
 		d.Verified = c.State == event.StateVerified
 		d.Log = "/store/ac/logs/" + d.ActionKey[:16] + ".log"
+		if c.State == event.StateFailed {
+			d.Failed = "smoke test: exit status 3"
+		}
 		if d.Cached {
 			pkg := fakeSHA("package " + c.Name)
 			d.PackagePath = "/store/cas/" + pkg[:2] + "/" + pkg[2:18]

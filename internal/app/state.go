@@ -71,9 +71,12 @@ type Info struct {
 	// ran (also one that failed or was interrupted).
 	Log string
 	// Unfinished: a build of ActionKey ran and recorded no result (it
-	// failed or was interrupted); LastLine is its log's last line.
+	// failed or was interrupted); LastLine is its log's last line. Failed
+	// is why it failed when its log says (the engine's last line starts
+	// with build.FailedPrefix): then State is failed.
 	Unfinished bool
 	LastLine   string
+	Failed     string
 	// Took is how long the last build of this cell (by name, any action
 	// key) took; 0 when unknown.
 	Took time.Duration
@@ -280,12 +283,26 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		cells = append(cells, bc)
 	}
 	var wanted []plan.Cell
+	var excluded error
 	err = plan.Each(m, pgs, func(c *plan.Cell) error {
-		if want == nil || want(c.Name) {
+		switch {
+		case want != nil && !want(c.Name):
+		case c.IsExcluded(): // never built: not in the matrix (plan lists it dropped)
+			if want != nil {
+				for _, d := range c.Dropped {
+					if d.Option == plan.Excluded {
+						excluded = fmt.Errorf("%s: the manifest excludes it: %s", c.Name, d.Reason)
+					}
+				}
+			}
+		default:
 			wanted = append(wanted, *c)
 		}
 		return nil
 	})
+	if err == nil {
+		err = excluded
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -388,6 +405,9 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 			if in.Log != "" {
 				in.Unfinished = true
 				in.LastLine, _ = LogTail(in.Log, 1)
+				if why, ok := strings.CutPrefix(in.LastLine, build.FailedPrefix); ok {
+					in.Failed, in.State = why, event.StateFailed
+				}
 			}
 			continue
 		}

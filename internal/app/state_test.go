@@ -142,8 +142,22 @@ func TestStatusFromStore(t *testing.T) {
 	}
 	// A build of this key ran and recorded nothing: unfinished.
 	in = status(t, a)
-	if in.State != event.StateFetched || !in.Unfinished || in.LastLine != "monogres: smoke test took 4s" || in.Log != logPath {
+	if in.State != event.StateFetched || !in.Unfinished || in.LastLine != "monogres: smoke test took 4s" || in.Log != logPath || in.Failed != "" {
 		t.Fatalf("a log without a result: %+v", in)
+	}
+	// One the engine ended with its failure line: failed, with the reason.
+	logText, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, append(logText, build.FailedPrefix+"smoke test: exit status 3\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if in = status(t, New(a.ManifestPath)); in.State != event.StateFailed || in.Failed != "smoke test: exit status 3" {
+		t.Fatalf("a failed build's log: %+v", in)
+	}
+	if err := os.WriteFile(logPath, logText, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := build.Record(st, build.ACEntry{Cell: stateCell, ActionKey: in.ActionKey, Package: pkg, Manifest: man, Log: logPath}); err != nil {
 		t.Fatal(err)

@@ -96,7 +96,7 @@ func (d *driver) Detail(ctx context.Context, cell string) (tui.Detail, error) {
 		Name: in.Name, State: in.State, LockErr: in.LockErr,
 		RootPackages: len(in.Root), RootKey: in.RootKey, RootComposed: in.RootComposed, RootErr: in.RootErr,
 		ActionKey: in.ActionKey, KeyReason: in.KeyReason, Cached: in.Cached, Verified: in.Verified,
-		PackagePath: in.PackagePath, Log: in.Log, Took: in.Took,
+		PackagePath: in.PackagePath, Log: in.Log, Took: in.Took, Failed: in.Failed,
 	}
 	for _, o := range in.Options {
 		det.Options = append(det.Options, string(o))
