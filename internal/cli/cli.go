@@ -208,8 +208,18 @@ func unknownCommand(cmd *cobra.Command, args []string) error {
 
 // group makes cmd a command of subcommands: run alone or with an unknown
 // subcommand it is a usage error naming the subcommands.
+// Without an Example of its own it shows its subcommands' examples.
 func group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	cmd.AddCommand(subs...)
+	if cmd.Example == "" {
+		var ex []string
+		for _, s := range subs {
+			if s.Example != "" {
+				ex = append(ex, s.Example)
+			}
+		}
+		cmd.Example = strings.Join(ex, "\n")
+	}
 	cmd.Args = func(c *cobra.Command, args []string) error {
 		var names []string
 		for _, s := range c.Commands() {
