@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -146,10 +147,32 @@ func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool) error {
 	return nil
 }
 
+// resultJSON is a build result in --json: the duration in seconds, the
+// failure reason in full.
+type resultJSON struct {
+	build.Result
+	Duration float64 `json:"duration"` // seconds
+	Error    string  `json:"error,omitempty"`
+}
+
+func newResultJSON(r build.Result) resultJSON {
+	j := resultJSON{Result: r, Duration: r.Duration.Seconds()}
+	if r.Err != nil {
+		j.Error = r.Err.Error()
+	}
+	return j
+}
+
+// printResult prints one result line. A failure gets its reason's first
+// line: the log tail was printed once already, under the failed event.
 func printResult(w io.Writer, r build.Result) {
 	switch r.State {
 	case event.StateFailed:
-		fmt.Fprintf(w, "FAILED   %s: %v (log: %s)\n", r.Cell, r.Err, r.Log)
+		reason := "failed"
+		if r.Err != nil {
+			reason, _, _ = strings.Cut(r.Err.Error(), "\n")
+		}
+		fmt.Fprintf(w, "FAILED   %s: %s (log: %s)\n", r.Cell, reason, r.Log)
 		for _, d := range r.Diff {
 			fmt.Fprintf(w, "         %v\n", d)
 		}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +22,7 @@ import (
 func init() { register(newLockCmd) }
 
 func newLockCmd(e *env) *cobra.Command {
-	var check bool
+	var check, asJSON bool
 	var update []string
 	c := &cobra.Command{
 		Use:   "lock [--check | --update NAME...]",
@@ -38,17 +41,19 @@ extension/NAME/VERSION, plugin/NAME, toolchain).`,
   monogres lock --update postgres/17 toolchain`,
 		ValidArgsFunction: e.completeInputs,
 		RunE: func(_ *cobra.Command, pos []string) error {
-			return runLock(e, check, update, pos)
+			return runLock(e, check, asJSON, update, pos)
 		},
 	}
 	c.Flags().BoolVar(&check, "check", false, "exit 1 if monogres.lock does not match monogres.toml; no network, no write")
 	c.Flags().BoolVar(&check, "frozen", false, "alias of --check")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the outcome as one JSON object (up_to_date, written, reasons, changes, duration in seconds)")
 	c.Flags().StringArrayVar(&update, "update", nil, "re-resolve only the named input (repeatable; more names may follow as arguments)")
 	c.RegisterFlagCompletionFunc("update", e.completeInputs)
 	return c
 }
 
-func runLock(e *env, check bool, update, pos []string) error {
+func runLock(e *env, check, asJSON bool, update, pos []string) error {
+	t0 := time.Now()
 	if len(pos) > 0 {
 		if len(update) == 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q (did you mean --update %s?)", pos, pos[0])}
@@ -77,13 +82,17 @@ func runLock(e *env, check bool, update, pos []string) error {
 	r := <-read
 	oldBytes, old, err := r.data, r.l, r.err
 	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !check) {
+		if check && asJSON {
+			writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, Error: err.Error(), Reasons: []string{err.Error()}, Duration: since(t0)})
+			return exitError{code: exitFail}
+		}
 		if check {
 			return exitError{exitFail, fmt.Sprintf("monogres lock --check: %v", err)}
 		}
 		return err
 	}
 	if check {
-		return checkLock(e, m, old)
+		return checkLock(e, m, old, asJSON, t0)
 	}
 	for _, name := range update {
 		if _, ok := old.Find(name); !ok && name != "toolchain" {
@@ -102,24 +111,80 @@ func runLock(e *env, check bool, update, pos []string) error {
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(oldBytes, newBytes) {
-		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
-		return e.registerLock()
-	}
-	if err := writeFileAtomic(e.lockPath, newBytes); err != nil {
-		return err
+	upToDate := bytes.Equal(oldBytes, newBytes)
+	if !upToDate {
+		if err := writeFileAtomic(e.lockPath, newBytes); err != nil {
+			return err
+		}
 	}
 	if err := e.registerLock(); err != nil {
 		return err
 	}
 	changes := lock.Diff(old, res.Lock)
-	if old == nil {
+	switch {
+	case asJSON:
+		writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, UpToDate: upToDate, Written: !upToDate, Inputs: len(res.Lock.Inputs),
+			Changes: changesJSON(changes), Duration: since(t0)})
+	case upToDate:
+		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
+	case old == nil:
 		fmt.Fprintf(e.stdout, "wrote %s (%d inputs)\n", e.lockPath, len(res.Lock.Inputs))
-	} else {
+		fmt.Fprint(e.stdout, summarize(changes))
+	default:
 		fmt.Fprintf(e.stdout, "updated %s:\n", e.lockPath)
+		fmt.Fprint(e.stdout, summarize(changes))
 	}
-	fmt.Fprint(e.stdout, summarize(changes))
 	return nil
+}
+
+// lockJSON is `lock --json` and `lock --check --json`.
+type lockJSON struct {
+	Lock     string       `json:"lock"`
+	UpToDate bool         `json:"up_to_date"`
+	Written  bool         `json:"written"`
+	Inputs   int          `json:"inputs"`
+	Reasons  []string     `json:"reasons,omitempty"` // why the lock is stale (--check)
+	Changes  []changeJSON `json:"changes"`
+	LockOnly []string     `json:"lock_only,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Duration float64      `json:"duration"` // seconds
+}
+
+type changeJSON struct {
+	Kind string            `json:"kind"`
+	Name string            `json:"name"`
+	Old  *changedInputJSON `json:"old,omitempty"`
+	New  *changedInputJSON `json:"new,omitempty"`
+}
+
+type changedInputJSON struct {
+	Version string   `json:"version,omitempty"`
+	SHA256  string   `json:"sha256"`
+	URLs    []string `json:"urls,omitempty"`
+}
+
+func changesJSON(cs []lock.Change) []changeJSON {
+	in := func(x *lock.Input) *changedInputJSON {
+		if x == nil {
+			return nil
+		}
+		return &changedInputJSON{x.Version, x.SHA256, x.URLs}
+	}
+	out := []changeJSON{}
+	for _, c := range cs {
+		out = append(out, changeJSON{Kind: string(c.Kind), Name: c.Name, Old: in(c.Old), New: in(c.New)})
+	}
+	return out
+}
+
+// since is the time since t0 in seconds, rounded to milliseconds.
+func since(t0 time.Time) float64 { return time.Since(t0).Round(time.Millisecond).Seconds() }
+
+// writeJSONLine writes v as one JSON line.
+func writeJSONLine(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 // summarize prints changes like Nix, folding Debian package changes into a
@@ -143,7 +208,7 @@ func summarize(changes []lock.Change) string {
 	return b.String()
 }
 
-func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
+func checkLock(e *env, m *manifest.Manifest, old *lock.Lock, asJSON bool, t0 time.Time) error {
 	rep, err := lock.CheckReport(e.ctx, m, old)
 	if err != nil {
 		return err
@@ -159,6 +224,14 @@ func checkLock(e *env, m *manifest.Manifest, old *lock.Lock) error {
 			return err
 		}
 		reasons = append(reasons, problems...)
+	}
+	if asJSON {
+		writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, UpToDate: len(reasons) == 0, Inputs: len(old.Inputs), Reasons: reasons,
+			Changes: changesJSON(rep.Changes), LockOnly: rep.LockOnly, Duration: since(t0)})
+		if len(reasons) > 0 {
+			return exitError{code: exitFail}
+		}
+		return nil
 	}
 	if len(reasons) == 0 {
 		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(old.Inputs))

@@ -203,7 +203,7 @@ from there (no LD_LIBRARY_PATH needed).`,
 func printResults(e *env, name string, results []build.Result, err error, asJSON bool) error {
 	for _, r := range results {
 		if asJSON {
-			json.NewEncoder(e.stdout).Encode(r)
+			json.NewEncoder(e.stdout).Encode(newResultJSON(r))
 			continue
 		}
 		printResult(e.stdout, r)

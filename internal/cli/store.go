@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,6 +44,7 @@ func newStoreCmd(e *env) *cobra.Command {
 			return err
 		},
 	}
+	var verifyJSON bool
 	verify := &cobra.Command{
 		Use:     "verify",
 		Short:   "re-hash every store entry and evict damaged ones",
@@ -54,7 +56,19 @@ func newStoreCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			t0 := time.Now()
 			rep, err := st.Verify(e.ctx, 4)
+			if verifyJSON {
+				j := storeVerifyJSON{Store: st.Dir(), Checked: rep.Checked, Bytes: rep.Bytes, Corrupt: nonNil(rep.Corrupt), Duration: since(t0)}
+				if err != nil {
+					j.Error = err.Error()
+				}
+				writeJSONLine(e.stdout, j)
+				if err != nil || len(rep.Corrupt) > 0 {
+					return exitError{code: exitFail}
+				}
+				return nil
+			}
 			for _, c := range rep.Corrupt {
 				fmt.Fprintf(e.stdout, "damaged, evicted: %v\n", c)
 			}
@@ -65,7 +79,8 @@ func newStoreCmd(e *env) *cobra.Command {
 			return err
 		},
 	}
-	var dry bool
+	verify.Flags().BoolVar(&verifyJSON, "json", false, "print the report as one JSON object (checked, bytes, corrupt, error, duration in seconds)")
+	var dry, gcJSON bool
 	gcCmd := &cobra.Command{
 		Use:   "gc",
 		Short: "remove what no registered lock needs",
@@ -79,10 +94,11 @@ registered; a lock file that is gone no longer keeps anything).`,
 			if err != nil {
 				return err
 			}
-			return storeGC(e, st, dry)
+			return storeGC(e, st, dry, gcJSON)
 		},
 	}
 	gcCmd.Flags().BoolVar(&dry, "dry-run", false, "list what would be removed, and its size")
+	gcCmd.Flags().BoolVar(&gcJSON, "json", false, "print the report as one JSON object (removed blobs, actions, roots, dead registrations, bytes, kept, duration in seconds)")
 	return group(&cobra.Command{
 		Use:   "store",
 		Short: "add files to, verify, or garbage-collect the store",
@@ -95,7 +111,8 @@ registered; a lock file that is gone no longer keeps anything).`,
 
 // storeGC collects the store, keeping what every registered lock that
 // still exists needs (this project's lock is registered first).
-func storeGC(e *env, st *store.Store, dry bool) error {
+func storeGC(e *env, st *store.Store, dry, asJSON bool) error {
+	t0 := time.Now()
 	if _, err := os.Stat(e.lockPath); err == nil {
 		if err := st.Register(e.lockPath, nil); err != nil {
 			return err
@@ -104,6 +121,18 @@ func storeGC(e *env, st *store.Store, dry bool) error {
 		return err
 	}
 	rep, err := gc.Run(st, dry)
+	if asJSON {
+		j := storeGCJSON{DryRun: dry, Blobs: nonNil(rep.Blobs), Actions: nonNil(rep.Actions), Roots: nonNil(rep.Roots), Dead: nonNil(rep.Dead),
+			Bytes: rep.Bytes, Live: nonNil(rep.Live), Kept: rep.Kept, Duration: since(t0)}
+		if err != nil {
+			j.Error = err.Error()
+		}
+		writeJSONLine(e.stdout, j)
+		if err != nil {
+			return exitError{code: exitFail}
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -129,4 +158,36 @@ func storeGC(e *env, st *store.Store, dry bool) error {
 	fmt.Fprintf(e.stdout, "%s %d blobs, %d actions, %d roots, %d dead registrations (%s, %d bytes); kept %d blobs for %d locks\n",
 		verb, len(rep.Blobs), len(rep.Actions), len(rep.Roots), len(rep.Dead), event.FormatBytes(rep.Bytes), rep.Bytes, rep.Kept, len(rep.Live))
 	return nil
+}
+
+// storeVerifyJSON is `store verify --json`.
+type storeVerifyJSON struct {
+	Store    string   `json:"store"`
+	Checked  int      `json:"checked"`
+	Bytes    int64    `json:"bytes"`
+	Corrupt  []string `json:"corrupt"` // sha256 of damaged entries, evicted
+	Error    string   `json:"error,omitempty"`
+	Duration float64  `json:"duration"` // seconds
+}
+
+// storeGCJSON is `store gc --json`.
+type storeGCJSON struct {
+	DryRun   bool     `json:"dry_run"` // removed lists what would be removed
+	Blobs    []string `json:"blobs"`
+	Actions  []string `json:"actions"`
+	Roots    []string `json:"roots"`
+	Dead     []string `json:"dead_registrations"`
+	Bytes    int64    `json:"bytes"`
+	Live     []string `json:"live_registrations"`
+	Kept     int      `json:"kept_blobs"`
+	Error    string   `json:"error,omitempty"`
+	Duration float64  `json:"duration"` // seconds
+}
+
+// nonNil makes a nil list an empty one ([] in JSON, not null).
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -160,12 +160,20 @@ func (p *plain) finished(e event.Event) {
 		}
 		b.WriteString(event.FormatDuration(e.Time.Sub(it.start)))
 	}
+	// An error's first line goes on the item's line; the log tail comes
+	// once: the lines the item logged, else the rest of the error (an
+	// engine error may carry the log's tail itself).
+	reason, rest, _ := strings.Cut(e.Err, "\n")
 	if e.Err != "" {
-		b.WriteString(": " + e.Err)
+		b.WriteString(": " + reason)
 	}
 	p.printf("%s", b.String())
 	if e.Err != "" || e.State == event.StateFailed {
-		for _, l := range it.log {
+		tail := it.log
+		if len(tail) == 0 && rest != "" {
+			tail = strings.Split(strings.TrimRight(rest, "\n"), "\n")
+		}
+		for _, l := range tail {
 			p.printf("    | %s", l)
 		}
 	}

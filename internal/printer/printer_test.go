@@ -191,3 +191,27 @@ func TestConcurrentEmit(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainFailureTailOnce: a failed build whose error carries the log's
+// tail (as the engine's does) and whose log lines streamed prints the tail
+// once, under the failure's first line.
+func TestPlainFailureTailOnce(t *testing.T) {
+	var b bytes.Buffer
+	p := Plain(&b)
+	t0 := time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC)
+	cell := "postgres~15.18~barebones~amd64"
+	p.Emit(event.Event{Time: t0, Kind: event.Started, Phase: event.PhaseBuild, Item: cell})
+	p.Emit(event.Event{Time: t0, Kind: event.Log, Phase: event.PhaseBuild, Item: cell, Line: "make: *** [all] Error 2"})
+	p.Emit(event.Event{Time: t0.Add(12 * time.Second), Kind: event.Finished, Phase: event.PhaseBuild, Item: cell, State: event.StateFailed,
+		Err: "build: cell " + cell + ": make: exit status 2\nlog /s/x.log ends with:\nmake: *** [all] Error 2"})
+	want := "building " + cell + "\nfailed " + cell + " after 12s: build: cell " + cell + ": make: exit status 2\n    | make: *** [all] Error 2\n"
+	if got := b.String(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	// Without streamed lines, the error's own tail is the tail.
+	b.Reset()
+	p.Emit(event.Event{Time: t0, Kind: event.Finished, Phase: event.PhaseBuild, Item: "c", State: event.StateFailed, Err: "boom\nline 1\nline 2"})
+	if got, want := b.String(), "failed c: boom\n    | line 1\n    | line 2\n"; got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
