@@ -129,8 +129,9 @@ func readAC(st *store.Store, key string) (build.ACEntry, bool) {
 	return e, true
 }
 
-// collectAC removes the ac/ entries and logs of actions no live lock
-// recorded, and SOURCE_DATE_EPOCH memos of blobs nobody keeps.
+// collectAC removes the ac/ entries of actions no live lock recorded, with
+// their build and verify logs and verified records (ac/verified/KEY), and
+// SOURCE_DATE_EPOCH memos of blobs nobody keeps.
 func collectAC(st *store.Store, lv live, dryRun bool, rep *Report) error {
 	ents, err := os.ReadDir(st.ACDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -142,14 +143,15 @@ func collectAC(st *store.Store, lv live, dryRun bool, rep *Report) error {
 			continue
 		}
 		rep.Actions = append(rep.Actions, key)
-		for _, p := range []string{filepath.Join(st.ACDir(), e.Name()), build.LogPath(st, key)} {
+		for _, p := range []string{filepath.Join(st.ACDir(), e.Name()), build.LogPath(st, key), verifyLog(st, key), filepath.Join(st.ACDir(), "verified", key)} {
 			rep.Bytes += remove(p, dryRun)
 		}
 	}
-	// Logs whose entry is gone.
+	// Logs (build and verify) whose entry is gone.
 	logs, _ := os.ReadDir(filepath.Join(st.ACDir(), "logs"))
 	for _, e := range logs {
 		key, ok := strings.CutSuffix(e.Name(), ".log")
+		key = strings.TrimSuffix(key, ".verify")
 		if !ok || lv.actions[key] || slices.Contains(rep.Actions, key) {
 			continue
 		}
@@ -166,6 +168,12 @@ func collectAC(st *store.Store, lv live, dryRun bool, rep *Report) error {
 	}
 	slices.Sort(rep.Actions)
 	return nil
+}
+
+// verifyLog is where a verify rebuild of key logs (build.Engine writes it
+// next to the build log).
+func verifyLog(st *store.Store, key string) string {
+	return strings.TrimSuffix(build.LogPath(st, key), ".log") + ".verify.log"
 }
 
 // collectRoots removes the composed roots no live lock can use: a root is

@@ -107,6 +107,14 @@ func TestGCTwoProjectsOneStore(t *testing.T) {
 	oldPkg := put(t, st, "old package")
 	oldAction := fmt.Sprintf("%064x", 42)
 	recordAction(t, st, "old~cell", oldAction, oldPkg, oldPkg)
+	// Verify logs and records follow their entry: kept with a's, gone with
+	// the old one (before, a kept entry's verify log was collected and a
+	// collected entry's verified record stayed).
+	os.MkdirAll(filepath.Join(st.ACDir(), "verified"), 0o755)
+	for _, k := range []string{a.action, oldAction} {
+		os.WriteFile(verifyLog(st, k), []byte("verify\n"), 0o644)
+		os.WriteFile(filepath.Join(st.ACDir(), "verified", k), []byte("x\n"), 0o644)
+	}
 	stalePkgs := []toolchains.Package{{Name: "gcc-11", Version: "11", Arch: "amd64", SHA256: fmt.Sprintf("%064x", 44)}}
 	staleKey := toolchains.Key(stalePkgs, toolchains.DefaultOptions)
 	makeRoot(t, st, staleKey, stalePkgs)
@@ -146,6 +154,12 @@ func TestGCTwoProjectsOneStore(t *testing.T) {
 	}
 	if st.Has(junk) || st.Has(oldPkg) || exists(staleRoot) || exists(build.LogPath(st, oldAction)) {
 		t.Error("garbage survived")
+	}
+	if !exists(verifyLog(st, a.action)) || !exists(filepath.Join(st.ACDir(), "verified", a.action)) {
+		t.Error("a kept entry's verify log or verified record was collected")
+	}
+	if exists(verifyLog(st, oldAction)) || exists(filepath.Join(st.ACDir(), "verified", oldAction)) {
+		t.Error("a collected entry's verify log or verified record survived")
 	}
 	if _, ok, _ := build.Lookup(st, oldAction); ok {
 		t.Error("the unrecorded action-cache entry survived")
