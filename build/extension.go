@@ -70,6 +70,21 @@ func PlanScript(p sdk.Plan) string {
 	return b.String()
 }
 
+// extensionPrefixMap maps the sandbox paths an extension's objects could
+// record through __FILE__ (the parent's headers' inline functions, the
+// source, a CMake build dir) to the install prefix and ".".
+const extensionPrefixMap = "-ffile-prefix-map=" + PGDir + "=" + Prefix + " -ffile-prefix-map=" + SrcDir + "=. -ffile-prefix-map=" + WorkDir + "=."
+
+// extensionEnv is added to every extension build's environment: COPT,
+// which Postgres' Makefile.global appends to CFLAGS (PGXS, configure and
+// make kinds), and CFLAGS/CXXFLAGS, which ./configure and CMake start
+// from, carry extensionPrefixMap.
+var extensionEnv = []string{
+	"COPT=" + extensionPrefixMap,
+	"CFLAGS=-O2 " + extensionPrefixMap,
+	"CXXFLAGS=-O2 " + extensionPrefixMap,
+}
+
 // extensionAction is the action of extension cell c built against the
 // parent package parentPkg, from the plan its recipe returned.
 func extensionAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) Action {
@@ -91,7 +106,7 @@ func extensionAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.P
 		Plan:          &plan,
 		Command: Command{
 			Arguments:        []string{"/bin/sh", "-c", PlanScript(plan)},
-			Environment:      envVars(sandbox.DefaultEnv(sde)),
+			Environment:      envVars(sandbox.DefaultEnv(sde, extensionEnv...)),
 			WorkingDirectory: SrcDir,
 			OutputPaths:      []string{OutDir},
 		},

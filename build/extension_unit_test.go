@@ -200,3 +200,17 @@ func TestUnknownRecipe(t *testing.T) {
 		t.Errorf("err %v, want one naming the missing plugin input", err)
 	}
 }
+
+// TestExtensionEnvMapsSandboxPaths: every extension build maps the parent's
+// include dir (headers' inline functions record __FILE__: seen in
+// TimescaleDB's .so as /build/pg/include/server/access/tableam.h) to the
+// install prefix, through COPT (PGXS) and CFLAGS (configure, CMake).
+func TestExtensionEnvMapsSandboxPaths(t *testing.T) {
+	a := extensionAction(extCell("amd64"), "r", "p", 1, sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}})
+	env := strings.Join(a.Env(), "\n")
+	for _, want := range []string{"COPT=-ffile-prefix-map=/build/pg=/usr/local/pgsql ", "CFLAGS=-O2 -ffile-prefix-map=/build/pg=/usr/local/pgsql ", "CXXFLAGS=-O2 -ffile-prefix-map=/build/pg=/usr/local/pgsql "} {
+		if !strings.Contains(env, want) {
+			t.Errorf("extension build env lacks %q:\n%s", want, env)
+		}
+	}
+}
