@@ -1,24 +1,37 @@
 package cli
 
 import (
+	"time"
+
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/printer"
+	"github.com/monogres/monogres/internal/progress"
 )
 
 type eventSink = event.Sink
 
-// sink returns the printer for engine events off a terminal: JSON lines on
-// stdout, or plain lines on stderr without one line per input the store
-// already had.
+// sink returns the printer for engine events outside the TUI: JSON lines on
+// stdout; or plain lines on stderr without one line per input the store
+// already had, under a live progress display when stderr is a terminal
+// (off one, the plain printer's periodic progress lines).
 func (e *env) sink(asJSON bool) event.Sink {
 	if asJSON {
 		return printer.JSON(e.stdout)
 	}
 	p := printer.Plain(e.stderr)
-	return event.Func(func(ev event.Event) {
+	var out event.Sink = event.Func(func(ev event.Event) {
 		if ev.Phase == event.PhaseFetch && ev.Kind == event.Finished && ev.State == event.StateCached {
 			return
 		}
 		p.Emit(ev)
 	})
+	if isTTY(e.stderr) {
+		var prev func(string) time.Duration
+		if st, err := app.OpenStore(); err == nil {
+			prev = func(cell string) time.Duration { return app.PreviousDuration(st, cell) }
+		}
+		out = progress.New(e.stderr, out, prev)
+	}
+	return out
 }
