@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,18 +78,9 @@ type CatalogVersion struct {
 
 // ReadCatalog reads a catalog file; a missing file is an empty catalog.
 func ReadCatalog(path string) (*Catalog, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &Catalog{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var c Catalog
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+	if err := readJSONFile(path, &c); err != nil {
+		return nil, err
 	}
 	for i, e := range c.Extensions {
 		if e.Name == "" || strings.ContainsAny(e.Name, nameSeparators) {
@@ -327,4 +317,20 @@ func (m *Manifest) pruneWildcard() {
 		m.Unselected = append(m.Unselected, Unselected{e.Name, fmt.Sprintf("postgres = %q matches none of the manifest's Postgres versions (%s)", e.Postgres.String(), strings.Join(names, ", "))})
 		return true
 	})
+}
+
+// readJSONFile decodes the JSON file at path into v; a missing file leaves
+// v as it is.
+func readJSONFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
 }

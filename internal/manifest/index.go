@@ -3,10 +3,7 @@ package manifest
 import (
 	_ "embed"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -274,16 +271,9 @@ type IndexedRelease struct {
 
 // ReadIndexFile reads an index file; a missing file is an empty index.
 func ReadIndexFile(path string) (*IndexFile, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &IndexFile{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var f IndexFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+	if err := readJSONFile(path, &f); err != nil {
+		return nil, err
 	}
 	for i, r := range f.Postgres {
 		if _, err := ParseVersion(r.Version); err != nil {
