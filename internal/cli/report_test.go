@@ -13,7 +13,7 @@ import (
 )
 
 // TestReportExtensions builds two real extensions against the 15.18
-// regular amd64 cell of the shared test store through the CLI: pg_similarity
+// barebones amd64 cell of the shared test store (the one CI builds) through the CLI: pg_similarity
 // builds; pg_rational as plain PGXS (without the plugin that fixes its
 // Makefile) fails its smoke test. `report extensions` then says built,
 // failed with the smoke test's reason, and not built for numeral, in a
@@ -21,7 +21,7 @@ import (
 func TestReportExtensions(t *testing.T) {
 	testenv.RequireRoot(t, "builds in namespaces")
 	if testing.Short() {
-		t.Skip("builds two extensions against the real 15.18 regular cell; not in -short")
+		t.Skip("builds two extensions against the real 15.18 barebones cell; not in -short")
 	}
 	t.Setenv("MONOGRES_STORE", e2eStore())
 	dir := e2eProject(t)
@@ -36,11 +36,11 @@ func TestReportExtensions(t *testing.T) {
 		code := Main(context.Background(), append([]string{"--manifest", manifest}, args...), strings.NewReader(""), &out, &out)
 		return code, out.String()
 	}
-	sim, rat := "pg_similarity~1.0~postgres~15.18~regular~amd64", "pg_rational~0.0.2~postgres~15.18~regular~amd64"
+	sim, rat := "pg_similarity~1.0~postgres~15.18~barebones~amd64", "pg_rational~0.0.2~postgres~15.18~barebones~amd64"
 	if code, out := run("build", "--keep-going", "--out", t.TempDir(), sim, rat); code == 0 {
 		t.Fatalf("build of a failing pg_rational succeeded:\n%s", out)
 	}
-	code, out := run("report", "extensions", "--json", "*~postgres~15.18~regular~amd64")
+	code, out := run("report", "extensions", "--json", "*~postgres~15.18~barebones~amd64")
 	if code != 0 {
 		t.Fatalf("report: exit %d\n%s", code, out)
 	}
@@ -58,13 +58,13 @@ func TestReportExtensions(t *testing.T) {
 	if r := got[rat]; r.Status != statusFailed || !strings.Contains(r.Reason, "smoke test") || r.Log == "" {
 		t.Errorf("pg_rational (plain PGXS): %+v", r)
 	}
-	if r := got["numeral~1.3~postgres~15.18~regular~amd64"]; r.Status != statusNotBuilt {
+	if r := got["numeral~1.3~postgres~15.18~barebones~amd64"]; r.Status != statusNotBuilt {
 		t.Errorf("numeral: %+v", r)
 	}
 	if len(rows) != 3 {
 		t.Errorf("%d rows for 3 extension cells: %+v", len(rows), rows)
 	}
-	_, text := run("report", "extensions", "*~postgres~15.18~regular~amd64")
+	_, text := run("report", "extensions", "*~postgres~15.18~barebones~amd64")
 	if !strings.Contains(text, "3 extension cells: 1 built, 1 failed, 0 dropped, 1 not built") {
 		t.Errorf("report text:\n%s", text)
 	}
