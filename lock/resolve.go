@@ -398,7 +398,9 @@ func extensionInput(m *manifest.Manifest, e manifest.Extension, version string) 
 	}
 	for _, s := range e.Sources {
 		for _, u := range s.URLs {
-			in.URLs = append(in.URLs, fill(u))
+			if u = fill(u); !slices.Contains(in.URLs, u) { // a catalog pool URL may be templated too
+				in.URLs = append(in.URLs, u)
+			}
 		}
 		if in.StripPrefix == "" {
 			in.StripPrefix = fill(s.StripPrefix)
