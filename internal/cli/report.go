@@ -138,7 +138,7 @@ func extensionReport(e *env, patterns []string) ([]extensionRow, error) {
 // one option): the toolchain layer, or the manifest excluding the target or
 // Postgres version.
 func isCellDrop(what string) bool {
-	return what == "toolchain" || what == "excluded" // plan.Excluded
+	return what == "toolchain" || what == string(plan.Excluded)
 }
 
 func firstNonEmpty(s ...string) string {
@@ -149,10 +149,6 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
-
-// failedPrefix starts the line a failed build's log ends with
-// (build.FailedPrefix once the build half lands it).
-const failedPrefix = "monogres: FAILED: "
 
 // failureLine is why the build that wrote log failed: its last
 // "monogres: FAILED: " line, else its last non-empty line.
@@ -167,7 +163,7 @@ func failureLine(log string) string {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
-		if rest, ok := strings.CutPrefix(l, failedPrefix); ok {
+		if rest, ok := strings.CutPrefix(l, build.FailedPrefix); ok {
 			failed = rest
 		}
 		if l != "" {
