@@ -158,7 +158,7 @@ func failureLine(log string) string {
 		return "a build ran but left no package (log " + log + ": " + err.Error() + ")"
 	}
 	defer f.Close()
-	var failed, last string
+	var failed, last, sqlErr string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -169,8 +169,14 @@ func failureLine(log string) string {
 		if l != "" {
 			last = l
 		}
+		if i := strings.Index(l, "ERROR:  "); i >= 0 && failed == "" {
+			sqlErr = l[i:] // the server's or psql's error, e.g. a CREATE EXTENSION that failed
+		}
 	}
 	if failed != "" {
+		if sqlErr != "" && strings.Contains(failed, "sandboxed command") {
+			failed += " (" + sqlErr + ")"
+		}
 		return failed
 	}
 	if last == "" {
