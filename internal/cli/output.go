@@ -12,12 +12,17 @@ import (
 type eventSink = event.Sink
 
 // sink returns the printer for engine events outside the TUI: JSON lines on
-// stdout; or plain lines on stderr without one line per input the store
+// stdout (each event with the run's done/total, elapsed seconds and a
+// running build's ETA); or plain lines on stderr without one line per input the store
 // already had, under a live progress display when stderr is a terminal
 // (off one, the plain printer's periodic progress lines).
 func (e *env) sink(asJSON bool) event.Sink {
+	var prev func(string) time.Duration
+	if st, err := app.OpenStore(); err == nil {
+		prev = func(cell string) time.Duration { return app.PreviousDuration(st, cell) }
+	}
 	if asJSON {
-		return printer.JSON(e.stdout)
+		return progress.JSON(e.stdout, prev)
 	}
 	p := printer.Plain(e.stderr)
 	var out event.Sink = event.Func(func(ev event.Event) {
@@ -27,10 +32,6 @@ func (e *env) sink(asJSON bool) event.Sink {
 		p.Emit(ev)
 	})
 	if isTTY(e.stderr) {
-		var prev func(string) time.Duration
-		if st, err := app.OpenStore(); err == nil {
-			prev = func(cell string) time.Duration { return app.PreviousDuration(st, cell) }
-		}
 		out = progress.New(e.stderr, out, prev)
 	}
 	return out

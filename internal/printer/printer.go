@@ -5,7 +5,6 @@
 package printer
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -200,23 +199,4 @@ func amount(unit string, done, total int64) string {
 		return fmt.Sprintf("step %d of %d", done, total)
 	}
 	return fmt.Sprintf("%d %s", done, unit)
-}
-
-// JSON returns a sink that writes each Event as one JSON object per line,
-// exactly the Event's own encoding.
-func JSON(w io.Writer) event.Sink {
-	return &jsonSink{enc: json.NewEncoder(w)}
-}
-
-type jsonSink struct {
-	mu  sync.Mutex
-	enc *json.Encoder
-}
-
-// Emit writes e. A write error is dropped: the JSON stream is output, not
-// state, and the run's result is reported by the exit status.
-func (j *jsonSink) Emit(e event.Event) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_ = j.enc.Encode(e)
 }

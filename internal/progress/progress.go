@@ -30,13 +30,69 @@ type Live struct {
 
 	mu     sync.Mutex
 	w      io.Writer
-	start  time.Time
-	items  map[string]*item
-	seen   map[string]bool
-	done   int
+	run    run
 	drawn  int // lines of the display on screen
 	last   time.Time
 	closed bool
+}
+
+// run follows a run's items from its events: which were seen, which are
+// running (and how far), how many finished.
+type run struct {
+	start time.Time
+	items map[string]*item
+	seen  map[string]bool
+	done  int
+}
+
+func newRun() run { return run{items: map[string]*item{}, seen: map[string]bool{}} }
+
+// update applies e, seen at now.
+func (r *run) update(e event.Event, now time.Time) {
+	if r.start.IsZero() {
+		r.start = now
+	}
+	if e.Item == "" {
+		return
+	}
+	switch e.Kind {
+	case event.Queued, event.Started:
+		r.seen[e.Item] = true
+		if e.Kind == event.Started {
+			r.items[e.Item] = &item{phase: e.Phase, start: now}
+		}
+	case event.Progress:
+		it := r.items[e.Item]
+		if it == nil {
+			it = &item{phase: e.Phase, start: now}
+			r.items[e.Item] = it
+			r.seen[e.Item] = true
+		}
+		it.unit, it.done, it.total = e.Unit, e.Done, e.Total
+	case event.Log:
+		if it := r.items[e.Item]; it != nil {
+			it.line = e.Line
+		}
+	case event.Finished:
+		if _, ok := r.items[e.Item]; ok || r.seen[e.Item] {
+			r.done++
+		}
+		delete(r.items, e.Item)
+		r.seen[e.Item] = true
+	}
+}
+
+// eta is how long a running build or verify of name should still take,
+// from the previous duration of the same cell: ok is false when none is
+// known; a negative left means it is over that duration.
+func (r *run) eta(name string, it *item, now time.Time, previous func(string) time.Duration) (left, prev time.Duration, ok bool) {
+	if previous == nil || (it.phase != event.PhaseBuild && it.phase != event.PhaseVerify) {
+		return 0, 0, false
+	}
+	if prev = previous(name); prev <= 0 {
+		return 0, 0, false
+	}
+	return prev - now.Sub(it.start), prev, true
 }
 
 type item struct {
@@ -52,7 +108,7 @@ const Interval = 200 * time.Millisecond
 
 // New returns a live display on w over below.
 func New(w io.Writer, below event.Sink, previous func(string) time.Duration) *Live {
-	return &Live{w: w, Below: below, Previous: previous, items: map[string]*item{}, seen: map[string]bool{}}
+	return &Live{w: w, Below: below, Previous: previous, run: newRun()}
 }
 
 func (l *Live) now() time.Time {
@@ -70,44 +126,13 @@ func (l *Live) Emit(e event.Event) {
 		return
 	}
 	now := l.now()
-	if l.start.IsZero() {
-		l.start = now
-	}
 	// Plain lines go above the display: erase it, print, redraw.
 	plain := e.Kind == event.Started || e.Kind == event.Finished || e.Kind == event.Message
 	if plain && l.Below != nil {
 		l.erase()
 		l.Below.Emit(e)
 	}
-	if e.Item != "" {
-		switch e.Kind {
-		case event.Queued, event.Started:
-			if !l.seen[e.Item] {
-				l.seen[e.Item] = true
-			}
-			if e.Kind == event.Started {
-				l.items[e.Item] = &item{phase: e.Phase, start: now}
-			}
-		case event.Progress:
-			it := l.items[e.Item]
-			if it == nil {
-				it = &item{phase: e.Phase, start: now}
-				l.items[e.Item] = it
-				l.seen[e.Item] = true
-			}
-			it.unit, it.done, it.total = e.Unit, e.Done, e.Total
-		case event.Log:
-			if it := l.items[e.Item]; it != nil {
-				it.line = e.Line
-			}
-		case event.Finished:
-			if _, ok := l.items[e.Item]; ok || l.seen[e.Item] {
-				l.done++
-			}
-			delete(l.items, e.Item)
-			l.seen[e.Item] = true
-		}
-	}
+	l.run.update(e, now)
 	if plain || now.Sub(l.last) >= Interval {
 		l.draw(now)
 	}
@@ -139,12 +164,13 @@ func (l *Live) draw(now time.Time) {
 // Lines renders the display at now: the overall line, then one line per
 // running item in name order (at most 8, then "… and N more").
 func (l *Live) Lines(now time.Time) []string {
-	if len(l.items) == 0 {
+	r := &l.run
+	if len(r.items) == 0 {
 		return nil
 	}
-	out := []string{fmt.Sprintf("%d/%d done, %d running, %s elapsed", l.done, len(l.seen), len(l.items), event.FormatDuration(now.Sub(l.start)))}
-	names := make([]string, 0, len(l.items))
-	for n := range l.items {
+	out := []string{fmt.Sprintf("%d/%d done, %d running, %s elapsed", r.done, len(r.seen), len(r.items), event.FormatDuration(now.Sub(r.start)))}
+	names := make([]string, 0, len(r.items))
+	for n := range r.items {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -153,7 +179,7 @@ func (l *Live) Lines(now time.Time) []string {
 			out = append(out, fmt.Sprintf("  … and %d more", len(names)-8))
 			break
 		}
-		out = append(out, "  "+l.itemLine(n, l.items[n], now))
+		out = append(out, "  "+l.itemLine(n, r.items[n], now))
 	}
 	return out
 }
@@ -171,13 +197,11 @@ func (l *Live) itemLine(name string, it *item, now time.Time) string {
 		fmt.Fprintf(&b, "  step %d of %d", it.done, it.total)
 	}
 	fmt.Fprintf(&b, "  %s", event.FormatDuration(el))
-	if it.phase == event.PhaseBuild || it.phase == event.PhaseVerify {
-		if prev := l.previous(name); prev > 0 {
-			if left := prev - el; left > 0 {
-				fmt.Fprintf(&b, ", ETA %s (last build took %s)", event.FormatDuration(left), event.FormatDuration(prev))
-			} else {
-				fmt.Fprintf(&b, ", over the last build's %s", event.FormatDuration(prev))
-			}
+	if left, prev, ok := l.run.eta(name, it, now, l.Previous); ok {
+		if left > 0 {
+			fmt.Fprintf(&b, ", ETA %s (last build took %s)", event.FormatDuration(left), event.FormatDuration(prev))
+		} else {
+			fmt.Fprintf(&b, ", over the last build's %s", event.FormatDuration(prev))
 		}
 	}
 	if it.line != "" {
@@ -188,11 +212,4 @@ func (l *Live) itemLine(name string, it *item, now time.Time) string {
 		fmt.Fprintf(&b, "  | %s", line)
 	}
 	return b.String()
-}
-
-func (l *Live) previous(cell string) time.Duration {
-	if l.Previous == nil {
-		return 0
-	}
-	return l.Previous(cell)
 }
