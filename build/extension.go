@@ -183,7 +183,7 @@ test "$n" -gt 0 || fail "the package installs no control file (share/extension/*
 		s += `if test -f ` + SrcDir + `/Makefile && grep -Eq '^[[:space:]]*REGRESS[[:space:]]*[:+?]?=' ` + SrcDir + `/Makefile; then
 	echo "+ make installcheck (the extension's pg_regress suite)"
 	rc=0
-	(cd ` + SrcDir + ` && PGHOST=/tmp PGUSER=postgres PGPORT=5432 PGCLIENTENCODING=UTF8 LC_ALL=C.UTF-8 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
+	(cd ` + SrcDir + ` && LD_LIBRARY_PATH="$PG/lib" PGHOST=/tmp PGUSER=postgres PGPORT=5432 PGCLIENTENCODING=UTF8 LC_ALL=C.UTF-8 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
 	cat ` + RegressOut + `
 	echo "monogres-regress-exit $rc" >>` + RegressOut + `
 	if test "$rc" != 0 && test -f ` + SrcDir + `/regression.diffs; then echo "+ regression.diffs"; head -c 65536 ` + SrcDir + `/regression.diffs; fi

@@ -239,11 +239,15 @@ func TestTUIEndToEnd(t *testing.T) {
 }
 
 // e2eProject copies the repository's distribution (monogres.toml,
-// monogres.lock and the plugins it ships in plugins/dist) into a temp dir.
+// monogres.lock, the extension catalog and release index beside them, and
+// the plugins it ships in plugins/dist) into a temp dir.
 func e2eProject(t *testing.T) string {
 	t.Helper()
 	root, dir := filepath.Join("..", ".."), t.TempDir()
-	for _, f := range []string{"monogres.toml", "monogres.lock"} {
+	for _, f := range []string{"monogres.toml", "monogres.lock", "monogres.catalog.json", "monogres.index.json"} {
+		if _, err := os.Stat(filepath.Join(root, f)); err != nil && f == "monogres.index.json" {
+			continue // the release index file is optional
+		}
 		e2eCopy(t, filepath.Join(root, f), filepath.Join(dir, f))
 	}
 	dist := filepath.Join("plugins", "dist")
