@@ -130,7 +130,7 @@ func e2eSetup(t *testing.T) (string, *remotetest.Server, func(name string) *node
 	sock := filepath.Join(tmp, "cache.sock")
 	srv := remotetest.Nginx(t, remotetest.Options{Socket: sock})
 	project := func(dir string) {
-		for _, f := range []string{"monogres.toml", "monogres.lock"} {
+		for _, f := range []string{"monogres.toml", "monogres.lock", "monogres.catalog.json"} {
 			copyFile(t, filepath.Join(repo, f), filepath.Join(dir, f))
 		}
 		wasm, _ := filepath.Glob(filepath.Join(repo, "plugins", "dist", "*.wasm"))

@@ -118,7 +118,7 @@ func repoManifest(t *testing.T, extra string) *manifest.Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := manifest.Parse("monogres.toml", append(b, extra...))
+	m, err := manifest.Parse("../monogres.toml", append(b, extra...)) // the catalog beside it is read too
 	if err != nil {
 		t.Fatal(err)
 	}
