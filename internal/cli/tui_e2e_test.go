@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/tmuxtest"
@@ -96,6 +97,22 @@ func TestTUIEndToEnd(t *testing.T) {
 		t.Errorf("the log pane does not show the tail of the CLI build's log (its last line names the smoke test):\n%s", s)
 	}
 	cellsBefore := e2eCellCount(t, s)
+
+	// The same real matrix on an 80x24 terminal: every option set and arch
+	// column is there (abbreviated), no line is wider than the terminal,
+	// and the selected cell's row and its detail still show.
+	tm.Resize(80, 24)
+	s = tm.WaitUntil(tmuxtest.DefaultTimeout, "the 80x24 layout", func(s string) bool {
+		lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+		return len(lines) <= 24 && strings.HasPrefix(lines[0], "monogres ") && strings.Contains(s, "── "+e2ePostgres+" (")
+	})
+	t.Logf("the repository's matrix at 80x24:\n%s", s)
+	e2eCheck80x24(t, s)
+	if !pgRow("●✓").MatchString(s) {
+		t.Errorf("at 80x24 the selected cell's row is not shown built:\n%s", s)
+	}
+	tm.Resize(160, 48)
+	tm.WaitFor("│ action   ")
 
 	// Move: down to the extension row, right and back left.
 	tm.Keys("j")
@@ -235,6 +252,32 @@ func TestTUIEndToEnd(t *testing.T) {
 	}
 	if e := strings.TrimPrefix(tm.Stderr(), "stderr: "); e != "" {
 		t.Errorf("the TUI session wrote to stderr (it must go through the TUI):\n%s", e)
+	}
+}
+
+// e2eCheck80x24 checks an 80x24 screen of the repository's matrix: at
+// most 24 lines of at most 80 columns, a header naming all five option
+// sets and ten arch columns.
+func e2eCheck80x24(t *testing.T, s string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > 24 {
+		t.Errorf("%d lines on a 24-line terminal:\n%s", len(lines), s)
+	}
+	for i, l := range lines {
+		if n := utf8.RuneCountInString(l); n > 80 {
+			t.Errorf("line %d is %d columns wide on an 80-column terminal: %q", i+1, n, l)
+		}
+	}
+	header := strings.Join(lines[:min(3, len(lines))], "\n")
+	for _, set := range []string{"barebones", "minimal", "regular", "full", "debug"} {
+		// Abbreviated names keep their first three letters.
+		if !strings.Contains(header, set[:3]) {
+			t.Errorf("the 80x24 header lacks option set %s:\n%s", set, header)
+		}
+	}
+	if a, r := strings.Count(header, "amd"), strings.Count(header, "arm"); a != 5 || r != 5 {
+		t.Errorf("the 80x24 header shows %d amd64 and %d arm64 columns, want 5 each:\n%s", a, r, header)
 	}
 }
 

@@ -81,6 +81,13 @@ func (tm *Term) tmux(args ...string) string {
 // Screen is the pane's text now.
 func (tm *Term) Screen() string { return tm.tmux("capture-pane", "-p", "-t", "e2e") }
 
+// Resize sets the pane's terminal to w columns and h lines, as a user
+// resizing the window does (the program gets SIGWINCH).
+func (tm *Term) Resize(w, h int) {
+	tm.t.Helper()
+	tm.tmux("resize-window", "-t", "e2e", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h))
+}
+
 // Keys sends tmux key names (such as "j", "Enter", "C-c") one at a time.
 func (tm *Term) Keys(keys ...string) {
 	tm.t.Helper()
