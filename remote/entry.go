@@ -1,14 +1,11 @@
 package remote
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
-
+	"github.com/monogres/monogres/internal/envelope"
 	"github.com/monogres/monogres/internal/keys"
 	"github.com/monogres/monogres/lock"
 )
@@ -44,15 +41,7 @@ func Sign(e Entry, k *keys.PrivateKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	env := dsse.Envelope{
-		PayloadType: PayloadType,
-		Payload:     base64.StdEncoding.EncodeToString(payload),
-		Signatures: []dsse.Signature{{
-			KeyID: k.ID(),
-			Sig:   base64.StdEncoding.EncodeToString(k.Sign(dsse.PAE(PayloadType, payload))),
-		}},
-	}
-	return json.Marshal(env)
+	return envelope.Sign(PayloadType, payload, k)
 }
 
 // RefusedError is an entry the cache holds but monogres will not use: the
@@ -79,39 +68,22 @@ func Open(key string, b []byte, ring *keys.Ring) (Entry, string, error) {
 	if len(b) > maxEntry {
 		return refuse("%d bytes, more than the %d an entry may have", len(b), maxEntry)
 	}
-	var env dsse.Envelope
-	if err := json.Unmarshal(b, &env); err != nil || env.PayloadType != PayloadType {
-		return refuse("not a signed monogres entry (a DSSE envelope with payload type %s)", PayloadType)
+	payload, keyID, err := envelope.Open(b, PayloadType, ring)
+	var ferr *envelope.FormatError
+	if errors.As(err, &ferr) {
+		return refuse("not a signed monogres entry (a DSSE envelope with payload type %s): %v", PayloadType, err)
 	}
-	payload, err := env.DecodeB64Payload()
 	if err != nil {
-		return refuse("payload: %v", err)
+		return refuse("%v (add the builder's key to trusted_keys in monogres.toml or %s)", err, keys.TrustedKeysEnv)
 	}
-	if len(env.Signatures) == 0 {
-		return refuse("unsigned")
+	var e Entry
+	if err := json.Unmarshal(payload, &e); err != nil {
+		return refuse("signed by %s but not an entry: %v", keyID, err)
 	}
-	var signers []string
-	for _, s := range env.Signatures {
-		pub, ok := ring.Lookup(s.KeyID)
-		if !ok {
-			signers = append(signers, s.KeyID+" (not trusted)")
-			continue
-		}
-		sig, err := base64.StdEncoding.DecodeString(s.Sig)
-		if err != nil || !pub.Verify(dsse.PAE(env.PayloadType, payload), sig) {
-			signers = append(signers, s.KeyID+" (trusted, but the signature does not match the entry: it was altered)")
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return refuse("signed by %s but not an entry: %v", s.KeyID, err)
-		}
-		if err := e.check(key); err != nil {
-			return refuse("signed by %s but %v", s.KeyID, err)
-		}
-		return e, s.KeyID, nil
+	if err := e.check(key); err != nil {
+		return refuse("signed by %s but %v", keyID, err)
 	}
-	return refuse("no valid signature by a trusted key: signed by %s; trusted keys: %s (add the builder's key to trusted_keys in monogres.toml or %s)", strings.Join(signers, ", "), ring.IDs(), keys.TrustedKeysEnv)
+	return e, keyID, nil
 }
 
 func (e Entry) check(key string) error {
