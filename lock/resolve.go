@@ -197,7 +197,11 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 	if err := plan.CheckExtensions(m, pgs); err != nil {
 		return nil, err
 	}
-	var want []Input
+	n := len(pgs) + len(m.Plugins)
+	for _, e := range m.Extensions {
+		n += len(e.Versions)
+	}
+	want := make([]Input, 0, n)
 	for _, pg := range pgs {
 		in, err := postgresInput(m, pg)
 		if err != nil {
@@ -226,6 +230,15 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 	}
 
 	res := &Result{Lock: &Lock{Version: FormatVersion, Manifest: ManifestDigest(m)}}
+	debs := 0 // room for the toolchain's packages, which follow
+	if old != nil {
+		for _, in := range old.Inputs {
+			if in.Kind == KindDeb || in.Kind == KindIndex {
+				debs++
+			}
+		}
+	}
+	res.Lock.Inputs = make([]Input, 0, len(want)+debs)
 	if len(m.Toolchain.Packages) > 0 {
 		res.Lock.Toolchain = ToolchainDigest(m)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/monogres/monogres/internal/app"
+	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -142,6 +143,21 @@ func BenchmarkLockCheck(b *testing.B) {
 	m := writeScaleManifest(b, benchDir(b), true)
 	checkOnce(b, m)
 	benchMain(b, io.Discard, "--manifest", m, "lock", "--check")
+}
+
+// BenchmarkLockCheckDecode: the manifest decode alone on the same scale
+// manifest, the floor under BenchmarkLockCheck (the same run, so the same
+// machine load).
+func BenchmarkLockCheckDecode(b *testing.B) {
+	m := writeScaleManifest(b, benchDir(b), true)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := manifest.Load(m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkLockCheckCold: the same, verifying the index every time: the

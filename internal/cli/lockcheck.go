@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/monogres/monogres/internal/app"
+	"github.com/monogres/monogres/internal/debarchive"
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
@@ -21,7 +22,7 @@ import (
 
 // trustVersion changes when what verifyToolchain checks changes, so memos
 // of an older monogres are not trusted.
-const trustVersion = "monogres lock --check toolchain trust v1"
+const trustVersion = "monogres lock --check toolchain trust v2"
 
 // missingIndex starts the problem of index files not at hand.
 const missingIndex = "cannot verify the toolchain pins offline"
@@ -123,10 +124,20 @@ func (e *env) verifyToolchain(m *manifest.Manifest, l *lock.Lock) (problems []st
 	return nil, summary, nil
 }
 
-// trustMemoKey digests everything verifyToolchain's answer depends on.
+// trustMemoKey digests everything verifyToolchain's answer depends on: the
+// memo format, the toolchain request, the trusted key fingerprints (the
+// default ones when the manifest names none) and keyring, and the lock's
+// deb/* and index/* pins (so the index files' sha256s) and roots, in
+// canonical form. Any edit of a pin is a different key, so a memo never
+// stands in for checking a changed lock.
 func trustMemoKey(m *manifest.Manifest, pins []lock.Input, roots []lock.Root) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", trustVersion, lock.ToolchainDigest(m))
+	fps := m.Toolchain.Keys
+	if len(fps) == 0 {
+		fps = debarchive.Debian12Keys
+	}
+	fmt.Fprintf(h, "keys %q\n", fps)
 	digests := toolchains.ManifestSpec(m).Digests()
 	for _, name := range slices.Sorted(maps.Keys(digests)) {
 		fmt.Fprintf(h, "layer %q %s\n", name, digests[name])

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -226,6 +227,25 @@ func TestLockCheckCatchesTampering(t *testing.T) {
 	if !strings.Contains(stdout, "note: 1 inputs rest on the lock alone") || !strings.Contains(stdout, "extension/unpinned/2.0") {
 		t.Errorf("the lock-only pin is not reported:\n%s", stdout)
 	}
+	// The good lock's verification is now memoized in the store: every
+	// tampered lock below is checked with that memo present, and a lock
+	// that fails leaves no memo of its own.
+	memoDir := filepath.Join(os.Getenv("MONOGRES_STORE"), "memo", "lock-check")
+	memos := func() []string {
+		es, _ := os.ReadDir(memoDir)
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	goodMemos := memos()
+	if len(goodMemos) != 1 {
+		t.Fatalf("after the good check the store holds memos %q in %s, want one", goodMemos, memoDir)
+	}
+	if code, stdout, _ := check(t, good); code != 0 || !strings.Contains(stdout, "verified 6 toolchain pins against "+signed) {
+		t.Fatalf("good lock, memoized: exit %d\n%s", code, stdout)
+	}
 	pkgs := "index/test/main/binary-amd64/Packages.gz (listed in " + signed + ")"
 	for _, tc := range []struct {
 		name string
@@ -256,6 +276,9 @@ func TestLockCheckCatchesTampering(t *testing.T) {
 			code, stdout, stderr := check(t, tc.lock)
 			if code != 1 || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", code, tc.want, stdout, stderr)
+			}
+			if got := memos(); !slices.Equal(got, goodMemos) {
+				t.Errorf("memos after a failed check: %q, want only the good lock's %q", got, goodMemos)
 			}
 		})
 	}

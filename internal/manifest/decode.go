@@ -77,38 +77,37 @@ func checkShape(file string, data []byte) error {
 // control characters (termsafe.Unsafe): names, versions, URLs and the rest
 // are printed in plans, diffs and errors.
 func checkStrings(m *Manifest) error {
-	return walkStrings(reflect.ValueOf(m).Elem(), "")
+	return walkStrings(reflect.ValueOf(m).Elem())
 }
 
-func walkStrings(v reflect.Value, path string) error {
+// walkStrings checks every string under v. The path of a bad one
+// ("extension[3].versions[0]") is built only on the way out of an error,
+// so the walk allocates nothing on a clean manifest.
+func walkStrings(v reflect.Value) error {
 	switch v.Kind() {
 	case reflect.String:
 		if s := v.String(); !termsafe.Clean(s) {
-			return fmt.Errorf("%s: %v", path, termsafe.Check(s))
+			return &stringError{err: termsafe.Check(s)}
 		}
 	case reflect.Struct:
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
-			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
 			if !f.IsExported() || tag == "-" {
 				continue
 			}
-			name := tag
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			if path != "" {
-				name = path + "." + name
-			}
-			if err := walkStrings(v.Field(i), name); err != nil {
-				return err
+			if err := walkStrings(v.Field(i)); err != nil {
+				if tag == "" {
+					tag = strings.ToLower(f.Name)
+				}
+				return err.(*stringError).under(tag)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		for i := 0; i < v.Len(); i++ {
-			if err := walkStrings(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
+			if err := walkStrings(v.Index(i)); err != nil {
+				return err.(*stringError).under(fmt.Sprintf("[%d]", i))
 			}
 		}
 	case reflect.Map:
@@ -116,16 +115,38 @@ func walkStrings(v reflect.Value, path string) error {
 		for iter.Next() {
 			k := fmt.Sprint(iter.Key().Interface())
 			if !termsafe.Clean(k) {
-				return fmt.Errorf("%s: key %v", path, termsafe.Check(k))
+				return &stringError{err: fmt.Errorf("key %v", termsafe.Check(k))}
 			}
-			if err := walkStrings(iter.Value(), path+"."+k); err != nil {
-				return err
+			if err := walkStrings(iter.Value()); err != nil {
+				return err.(*stringError).under(k)
 			}
 		}
 	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
-			return walkStrings(v.Elem(), path)
+			return walkStrings(v.Elem())
 		}
 	}
 	return nil
 }
+
+// stringError is a bad string and its path in the manifest, built from the
+// innermost part outwards.
+type stringError struct {
+	path string
+	err  error
+}
+
+// under prefixes the path with part, a key or an index ("[3]").
+func (e *stringError) under(part string) *stringError {
+	switch {
+	case e.path == "":
+		e.path = part
+	case strings.HasPrefix(e.path, "["):
+		e.path = part + e.path
+	default:
+		e.path = part + "." + e.path
+	}
+	return e
+}
+
+func (e *stringError) Error() string { return fmt.Sprintf("%s: %v", e.path, e.err) }
