@@ -225,3 +225,19 @@ func TestFileErrorsNameTheirCause(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileNoResidueBetweenCalls: linear memory is reused across calls
+// (mmapAllocator's pool), so a call that fills its heap with a marker must
+// leave nothing a later call can read.
+func TestHostileNoResidueBetweenCalls(t *testing.T) {
+	h := newHost(t, Options{})
+	m := compile(t, h, "./testdata/hostile/residue")
+	for i, mode := range []string{"write", "read", "write", "read"} {
+		req := testRequest()
+		req.Params = map[string]string{"mode": mode}
+		var stderr bytes.Buffer
+		if _, err := h.Call(context.Background(), m, req, nil, &stderr); err != nil {
+			t.Fatalf("call %d (%s): %v\n%s", i, mode, err, stderr.String())
+		}
+	}
+}
