@@ -25,6 +25,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/monogres/monogres/build"
@@ -62,8 +63,8 @@ type Package struct {
 	RootDigest string
 	// Plugin is the wasm plugin that planned the build, if any.
 	Plugin lock.Input
-	// Runtime lists the package's runtime dependencies as recorded in the
-	// build (nil: not recorded; the SBOM says so).
+	// Runtime lists the package's runtime dependencies as the build
+	// recorded them in CELL.json (nil: not recorded; the SBOM says so).
 	Runtime []lock.Input
 }
 
@@ -99,7 +100,25 @@ func Load(cell, packagePath, manifestPath string) (*Package, error) {
 		return nil, fmt.Errorf("evidence: %s describes cell %s, not %s", manifestPath, base.Cell, cell)
 	}
 	sum := sha256.Sum256(b)
-	return &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, Manifest: *base, Ext: ext, ManifestSHA256: hex.EncodeToString(sum[:])}, nil
+	return &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, Manifest: *base, Ext: ext, ManifestSHA256: hex.EncodeToString(sum[:]),
+		Runtime: recordedRuntime(base.Runtime)}, nil
+}
+
+// recordedRuntime is the Debian packages of the runtime closure the build
+// recorded (CELL.json's runtime; bundled libraries are the package's own
+// files), once each; nil when the build recorded none.
+func recordedRuntime(closure []build.Library) []lock.Input {
+	var out []lock.Input
+	seen := map[string]bool{}
+	for _, l := range closure {
+		if l.Bundled || l.Package == "" || seen[l.SHA256] {
+			continue
+		}
+		seen[l.SHA256] = true
+		out = append(out, lock.Input{Name: "deb/" + l.Arch + "/" + l.Package, Kind: lock.KindDeb, Version: l.Version, Arch: l.Arch, SHA256: l.SHA256})
+	}
+	slices.SortFunc(out, func(a, b lock.Input) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Write creates the SBOM and the signed provenance of p in st and links

@@ -256,3 +256,55 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// TestRecordedRuntime: the runtime closure CELL.json records (not its
+// bundled libraries) is in the SBOM as RUNTIME_DEPENDENCY_OF, with the
+// toolchain .deb's download location; without one the SBOM says so.
+func TestRecordedRuntime(t *testing.T) {
+	out := t.TempDir()
+	p := fakePackage(t, out)
+	gcc := p.Toolchain[0]
+	p.Manifest.Runtime = []build.Library{
+		{Soname: "libgcc_s.so.1", Package: "gcc-12", Version: gcc.Version, Arch: "amd64", SHA256: gcc.SHA256},
+		{Soname: "libatomic.so.1", Package: "gcc-12", Version: gcc.Version, Arch: "amd64", SHA256: gcc.SHA256},
+		{Soname: "libfoo.so.1", Package: "libfoo1", Version: "1", Arch: "amd64", SHA256: strings.Repeat("9", 64), Bundled: true},
+	}
+	os.WriteFile(p.ManifestPath, build.EncodeManifest(&p.Manifest), 0o644)
+	q, err := Load(p.Cell, p.PackagePath, p.ManifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Runtime) != 1 || q.Runtime[0].Name != "deb/amd64/gcc-12" || q.Runtime[0].SHA256 != gcc.SHA256 {
+		t.Fatalf("runtime %+v", q.Runtime)
+	}
+	q.Source, q.Toolchain = p.Source, p.Toolchain
+	files, err := packageFiles(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := SBOM(q, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := spdxjson.Read(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var deps []string
+	for _, r := range doc.Relationships {
+		if r.Relationship == "RUNTIME_DEPENDENCY_OF" {
+			deps = append(deps, string(r.RefA.ElementRefID))
+		}
+	}
+	if len(deps) != 1 || doc.Packages[0].PackageComment != "" {
+		t.Errorf("runtime dependencies %v, comment %q", deps, doc.Packages[0].PackageComment)
+	}
+	for _, pk := range doc.Packages {
+		if string(pk.PackageSPDXIdentifier) == deps[0] && pk.PackageDownloadLocation != gcc.URLs[0] {
+			t.Errorf("runtime dependency %s at %s, want %s", pk.PackageName, pk.PackageDownloadLocation, gcc.URLs[0])
+		}
+	}
+	if p.Runtime != nil {
+		t.Errorf("a manifest without a closure gave runtime %+v", p.Runtime)
+	}
+}

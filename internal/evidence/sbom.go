@@ -22,7 +22,7 @@ const Namespace = "https://github.com/monogres/monogres"
 
 // RuntimeNotRecorded is the SBOM comment of a package whose runtime
 // dependencies the build did not record.
-const RuntimeNotRecorded = "runtime dependencies: not recorded by this build (CELL.json has no runtime closure yet); the toolchain packages are listed as BUILD_TOOL_OF"
+const RuntimeNotRecorded = "runtime dependencies: not recorded by this build (its CELL.json has no runtime closure: built before monogres recorded one, or it needs no shared library); the toolchain packages are listed as BUILD_TOOL_OF"
 
 // SBOM is the SPDX 2.3 JSON document of p: the package with every regular
 // file (SHA1 and SHA256), the source it was GENERATED_FROM, every toolchain
@@ -115,6 +115,9 @@ func SBOM(p *Package, files []file) ([]byte, error) {
 			PackageCopyrightText:    "NOASSERTION",
 			PackageComment:          "monogres.lock input " + in.Name,
 		}
+		if len(in.URLs) == 0 {
+			in.URLs = toolchainURLs(p, in.SHA256)
+		}
 		if len(in.URLs) > 0 {
 			q.PackageDownloadLocation = in.URLs[0]
 		}
@@ -148,6 +151,17 @@ func SBOM(p *Package, files []file) ([]byte, error) {
 		return nil, fmt.Errorf("evidence: SBOM of %s: %w", p.Cell, err)
 	}
 	return b.Bytes(), nil
+}
+
+// toolchainURLs are the URLs of the toolchain .deb with digest sha (a
+// runtime dependency is one of the root's packages).
+func toolchainURLs(p *Package, sha string) []string {
+	for _, d := range p.Toolchain {
+		if d.SHA256 == sha {
+			return d.URLs
+		}
+	}
+	return nil
 }
 
 // sourceLicense is the source's declared license where monogres can tell:
