@@ -154,8 +154,22 @@ func Write(out string, c Cell, o Options) (string, error) {
 	return path, os.Rename(tmp, path)
 }
 
-// depends computes Depends from the shared libraries the ELF files need.
+// depends computes Depends: the runtime closure CELL.json records (its
+// Debian packages at their root versions or later, not bundled
+// libraries), else from the shared libraries the ELF files need.
 func depends(c Cell, entries []export.Entry) ([]string, error) {
+	if rt := build.RuntimePackages(c.Manifest.Runtime); len(rt) > 0 {
+		var out []string
+		for _, nv := range rt {
+			name, v, _ := strings.Cut(nv, "=")
+			out = append(out, name+" (>= "+upstream(v)+")")
+		}
+		if c.Extension != "" {
+			out = append(out, PackageName(c.Parent))
+		}
+		slices.Sort(out)
+		return out, nil
+	}
 	need, err := export.Needed(entries)
 	if err != nil {
 		return nil, err

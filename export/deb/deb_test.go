@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/export/deb"
 	"github.com/monogres/monogres/export/exporttest"
 )
@@ -99,5 +100,34 @@ func TestExtensionDeb(t *testing.T) {
 	contents, _ := exec.Command("dpkg-deb", "--contents", p).CombinedOutput()
 	if !strings.Contains(string(contents), "./opt/monogres/postgres-15.18-barebones/share/extension/pg_similarity.control") {
 		t.Errorf("the extension is not in its Postgres deb's prefix:\n%s", contents)
+	}
+}
+
+// TestRecordedRuntimeDepends: with the runtime closure CELL.json records,
+// Depends names its Debian packages (bundled libraries excluded), even a
+// library monogres could not name a package for from the ELF alone.
+func TestRecordedRuntimeDepends(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb not installed")
+	}
+	elf, err := os.ReadFile("/usr/bin/xz")
+	if err != nil {
+		t.Skip("no /usr/bin/xz")
+	}
+	src := t.TempDir()
+	cell := "postgres~15.18~regular~amd64"
+	pp, m := exporttest.Package(t, src, cell, map[string][]byte{"bin/postgres": elf})
+	m.Runtime = []build.Library{
+		{Soname: "liblzma.so.5", Package: "liblzma5", Version: "5.4.1-1", Arch: "amd64"},
+		{Soname: "libc.so.6", Package: "libc6", Version: "2.36-9+deb12u13", Arch: "amd64"},
+		{Soname: "libfoo.so.1", Package: "libfoo1", Version: "1-1", Arch: "amd64", Bundled: true},
+	}
+	p, err := deb.Write(t.TempDir(), deb.Cell{Name: cell, Arch: "amd64", PackagePath: pp, Manifest: m, Version: "15.18"}, deb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := exec.Command("dpkg-deb", "--field", p, "Depends").CombinedOutput()
+	if got := strings.TrimSpace(string(info)); got != "libc6 (>= 2.36), liblzma5 (>= 5.4.1)" {
+		t.Errorf("Depends: %s", got)
 	}
 }
