@@ -160,7 +160,8 @@ func Tar(entries []Entry, epoch int64) []byte {
 }
 
 // Needed lists the shared libraries (DT_NEEDED sonames) the ELF files
-// among entries need and that entries do not provide themselves, sorted.
+// among entries need and that entries do not provide themselves (by file
+// name or DT_SONAME), sorted.
 func Needed(entries []Entry) ([]string, error) {
 	have := map[string]bool{}
 	need := map[string]bool{}
@@ -172,6 +173,11 @@ func Needed(entries []Entry) ([]string, error) {
 		f, err := elf.NewFile(bytes.NewReader(e.Data))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e.Header.Name, err)
+		}
+		if sonames, err := f.DynString(elf.DT_SONAME); err == nil {
+			for _, so := range sonames {
+				have[so] = true // libpq.so.5 is the file libpq.so.5.15
+			}
 		}
 		libs, err := f.ImportedLibraries()
 		if err != nil {

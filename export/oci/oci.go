@@ -39,8 +39,10 @@ import (
 const UID = 999
 
 // RuntimeBase names the Debian packages of a Postgres image's base: the C
-// library, libgcc and a /bin/sh (initdb runs postgres through it).
-var RuntimeBase = []string{"libc6", "libgcc-s1", "dash"}
+// library, libgcc, a /bin/sh (initdb runs postgres through it) and
+// libc-bin for the C.UTF-8 locale the image's LANG names (without it
+// initdb stops: "invalid locale settings").
+var RuntimeBase = []string{"libc6", "libgcc-s1", "dash", "libc-bin"}
 
 // Cell is one package to export.
 type Cell struct {
