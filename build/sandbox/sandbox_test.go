@@ -545,6 +545,11 @@ func TestUnprivilegedCaller(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "--- PASS: TestUnprivilegedHelper") {
 		t.Fatalf("as uid %d: %v\n%s", nobody, err, b)
 	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "started ") {
+			t.Logf("as uid %d: %s", nobody, strings.TrimSpace(line))
+		}
+	}
 	st, err := os.Stat(filepath.Join(out, "f"))
 	if err != nil {
 		t.Fatal(err)
@@ -567,6 +572,22 @@ func TestUnprivilegedHelper(t *testing.T) {
 	got := mustRun(t, spec, "sh", "-c", "id -u; id -g; hostname; echo x > /build/out/f; ! touch /usr/x 2>/dev/null; probe ifaces | cut -d' ' -f1")
 	if want := "1000\n1000\nmonogres\nlo\n"; got != want {
 		t.Fatalf("inside, as an unprivileged caller: %q, want %q", got, want)
+	}
+	// The process limit where no pids cgroup can be made (this uid owns
+	// none): RLIMIT_NPROC, which the kernel enforces for a non-root uid.
+	// 2,000 processes are asked for; at most the limit start.
+	const limit = 50
+	spec = sandbox.Spec{Root: root, UID: 1000, GID: 1000, Limits: sandbox.Limits{Processes: limit}}
+	r := run(t, context.Background(), spec, "probe", "spawn", "2000", "31338")
+	var started int
+	if _, err := fmt.Sscanf(r.stdout, "started %d of 2000", &started); err != nil || r.err == nil || started >= limit {
+		t.Fatalf("2,000 processes under a limit of %d: %v, stdout %q, stderr %q", limit, r.err, r.stdout, r.stderr)
+	}
+	var le *sandbox.LimitError
+	if errors.As(r.err, &le) {
+		t.Logf("started %d of 2000: %v", started, le)
+	} else {
+		t.Logf("started %d of 2000 (RLIMIT_NPROC): %v", started, r.err)
 	}
 }
 
