@@ -74,12 +74,19 @@ type RemoteCache interface {
 	// Record shares the result e of a build whose blobs are in st.
 	// Failing to is the cache's to report; it never fails the build.
 	Record(ctx context.Context, st *store.Store, e ACEntry)
+	// Offer shares a local hit e if the cache has no entry for it (a
+	// builder whose store was warm publishes what the cache lacks).
+	Offer(ctx context.Context, st *store.Store, e ACEntry)
 }
 
-// lookup finds the result of action key in the local action cache, then
-// in the remote one (recording a remote hit locally).
+// lookup finds the result of action key in the local action cache (and
+// offers it to the remote one), then in the remote one (recording a remote
+// hit locally).
 func (e *engine) lookup(ctx context.Context, c Cell, key string) (ACEntry, bool, error) {
 	hit, ok, err := Lookup(e.cfg.Store, key)
+	if ok && e.cfg.Remote != nil {
+		e.cfg.Remote.Offer(ctx, e.cfg.Store, hit)
+	}
 	if ok || err != nil || e.cfg.Remote == nil {
 		return hit, ok, err
 	}

@@ -93,14 +93,45 @@ func (c *Cache) Lookup(ctx context.Context, st *store.Store, cell, key string) (
 	return ent, true
 }
 
+// Probe says, without downloading any blob, whether a lookup of action
+// key of cell would find an entry signed by a trusted key (what `build
+// --dry-run` reports). The blobs are checked only by a real lookup. It
+// counts nothing; a refused entry is its error, a failing cache its one
+// warning (as in Lookup).
+func (c *Cache) Probe(ctx context.Context, cell, key string) (bool, error) {
+	if c.down.Load() {
+		return false, nil
+	}
+	doc, err := c.Client.GetAC(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			c.fail(err)
+		}
+		return false, nil
+	}
+	if _, err := c.open(cell, key, doc); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// open checks doc's signature and that it is the entry of cell.
+func (c *Cache) open(cell, key string, doc []byte) (Entry, error) {
+	e, _, err := Open(key, doc, c.Trusted)
+	if err == nil && e.Cell != cell {
+		err = &RefusedError{Key: key, Reason: fmt.Sprintf("it is the entry of cell %s", e.Cell)}
+	}
+	return e, err
+}
+
 // verify opens doc and brings its blobs into st.
 func (c *Cache) verify(ctx context.Context, st *store.Store, cell, key string, doc []byte) (build.ACEntry, error) {
-	e, _, err := Open(key, doc, c.Trusted)
+	e, err := c.open(cell, key, doc)
 	if err != nil {
 		return build.ACEntry{}, err
-	}
-	if e.Cell != cell {
-		return build.ACEntry{}, &RefusedError{Key: key, Reason: fmt.Sprintf("it is the entry of cell %s", e.Cell)}
 	}
 	blobs := []Digest{e.Package, e.Manifest}
 	if e.Log != nil {
@@ -154,7 +185,7 @@ func (c *Cache) fetch(ctx context.Context, st *store.Store, blobs []Digest) erro
 // Record implements build.RemoteCache: upload the package, manifest and
 // log (those the cache lacks, in parallel), then the signed entry.
 func (c *Cache) Record(ctx context.Context, st *store.Store, ent build.ACEntry) {
-	if c.ReadOnly || c.Signer == nil || c.down.Load() || c.noWrite.Load() {
+	if !c.writable() {
 		return
 	}
 	e := Entry{Cell: ent.Cell, ActionKey: ent.ActionKey}
@@ -213,6 +244,29 @@ func (c *Cache) Record(ctx context.Context, st *store.Store, ent build.ACEntry) 
 		return
 	}
 	c.Uploaded.Add(1)
+}
+
+// Offer implements build.RemoteCache: a local hit is uploaded as Record
+// does, unless the cache already has an entry for its action (whoever
+// signed it: a consumer checks that).
+func (c *Cache) Offer(ctx context.Context, st *store.Store, ent build.ACEntry) {
+	if !c.writable() {
+		return
+	}
+	ok, err := c.Client.HasAC(ctx, ent.ActionKey)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.fail(err)
+		}
+		return
+	}
+	if !ok {
+		c.Record(ctx, st, ent)
+	}
+}
+
+func (c *Cache) writable() bool {
+	return !c.ReadOnly && c.Signer != nil && !c.down.Load() && !c.noWrite.Load()
 }
 
 // writeFailed stops uploads after err: a cache refusing writes (4xx) is

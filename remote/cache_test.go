@@ -148,6 +148,83 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestOffer: a local hit the cache lacks is uploaded (a builder with a
+// warm store fills an empty cache); one the cache has an entry for is
+// left alone, even when another key signed that entry.
+func TestOffer(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.Nginx(t, remotetest.Options{})
+	k, other := genKey(t, "ci"), genKey(t, "other")
+	a := newMachine(t, srv.URL, k)
+	ent := result(t, a.st, cell1, key1, []byte("package"))
+	a.cache.Offer(ctx, a.st, ent)
+	a.cache.Offer(ctx, a.st, ent)
+	if a.cache.Uploaded.Load() != 1 || len(a.warnings()) != 0 {
+		t.Fatalf("uploaded %d, warnings %q", a.cache.Uploaded.Load(), a.warnings())
+	}
+	b := newMachine(t, srv.URL, nil, k.Public())
+	if _, ok := b.cache.Lookup(ctx, b.st, cell1, key1); !ok {
+		t.Fatalf("the offered hit is not in the cache: %q", b.warnings())
+	}
+	o := newMachine(t, srv.URL, other)
+	o.cache.Offer(ctx, a.st, ent)
+	if o.cache.Uploaded.Load() != 0 {
+		t.Fatal("an entry the cache has was overwritten by an offer")
+	}
+	if _, ok := b.cache.Lookup(ctx, b.st, cell1, key1); !ok {
+		t.Fatalf("entry lost: %q", b.warnings())
+	}
+	// Read-only: nothing is asked.
+	before := len(srv.Requests())
+	ro := newMachine(t, srv.URL, k)
+	ro.cache.ReadOnly = true
+	ro.cache.Offer(ctx, a.st, result(t, a.st, cell1, strings.Repeat("2", 64), []byte("p2")))
+	if n := len(srv.Requests()) - before; n != 0 {
+		t.Fatalf("a read-only offer sent %d requests", n)
+	}
+}
+
+// TestProbe: a dry run's check finds an entry signed by a trusted key
+// without downloading a blob, refuses an untrusted one, and a stopped
+// cache is one warning.
+func TestProbe(t *testing.T) {
+	ctx := context.Background()
+	srv := remotetest.Nginx(t, remotetest.Options{})
+	k := genKey(t, "ci")
+	a := newMachine(t, srv.URL, k)
+	a.cache.Record(ctx, a.st, result(t, a.st, cell1, key1, []byte("package")))
+	b := newMachine(t, srv.URL, nil, k.Public())
+	before := len(srv.Requests())
+	if ok, err := b.cache.Probe(ctx, cell1, key1); !ok || err != nil {
+		t.Fatalf("probe of a trusted entry: %v %v", ok, err)
+	}
+	if r := srv.Requests()[before:]; len(r) != 1 || !strings.HasPrefix(r[0], "GET /ac/"+key1) {
+		t.Fatalf("probe sent %q, want only the entry's GET", r)
+	}
+	if ok, err := b.cache.Probe(ctx, cell1, strings.Repeat("3", 64)); ok || err != nil {
+		t.Fatalf("probe of an absent entry: %v %v", ok, err)
+	}
+	if ok, err := b.cache.Probe(ctx, "numeral~1.3~"+cell1, key1); ok || err == nil {
+		t.Fatalf("probe of another cell's entry: %v %v", ok, err)
+	}
+	u := newMachine(t, srv.URL, nil, genKey(t, "mallory").Public())
+	if ok, err := u.cache.Probe(ctx, cell1, key1); ok || err == nil || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("probe with an untrusted signer: %v %v", ok, err)
+	}
+	srv.Stop()
+	for range 3 {
+		if ok, _ := b.cache.Probe(ctx, cell1, key1); ok {
+			t.Fatal("probe hit on a stopped cache")
+		}
+	}
+	if w := b.warnings(); len(w) != 1 || !strings.Contains(w[0], "unusable") {
+		t.Fatalf("warnings %q", w)
+	}
+	if b.cache.Hits.Load()+b.cache.Misses.Load()+b.cache.Refused.Load() != 0 {
+		t.Fatal("probes were counted")
+	}
+}
+
 // TestRefused: each forged or damaged entry is refused with a message
 // saying why, nothing it names is stored, and the lookup is a miss (the
 // engine builds locally).

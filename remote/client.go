@@ -168,9 +168,19 @@ func (c *Client) PutAC(ctx context.Context, key string, doc []byte) error {
 
 // HasCAS reports whether blob sha256 is in the cache.
 func (c *Client) HasCAS(ctx context.Context, sha string) (bool, error) {
+	return c.has(ctx, c.CASURL(sha))
+}
+
+// HasAC reports whether the cache has an ac document for action key.
+func (c *Client) HasAC(ctx context.Context, key string) (bool, error) {
+	return c.has(ctx, c.acURL(key))
+}
+
+// has is HEAD u: false on 404.
+func (c *Client) has(ctx context.Context, u string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
-	resp, err := c.do(ctx, http.MethodHead, c.CASURL(sha), nil, 0)
+	resp, err := c.do(ctx, http.MethodHead, u, nil, 0)
 	if errors.Is(err, ErrNotFound) {
 		return false, nil
 	}

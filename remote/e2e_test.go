@@ -18,7 +18,9 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 
+	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/app"
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/internal/testenv"
 	"github.com/monogres/monogres/remote/remotetest"
 )
@@ -49,6 +51,7 @@ type line struct {
 	Package                              string
 	PackagePath                          string `json:"package_path"`
 	Err                                  string `json:"error"`
+	Cached, Remote                       bool   // --dry-run
 }
 
 type runOut struct {
@@ -118,8 +121,9 @@ func (n *node) build(env []string, args ...string) runOut {
 // e2eSetup builds monogres, starts nginx on a unix socket and returns a
 // constructor of machines whose stores hold the cells' locked inputs (hard
 // links to the test cache's copies: what `monogres fetch` would have put
-// there) and nothing else.
-func e2eSetup(t *testing.T) (string, *remotetest.Server, func(name string) *node) {
+// there) and nothing else; a warm one also holds the Postgres cell the
+// build tests built in the shared test store (with the same action key).
+func e2eSetup(t *testing.T) (string, *remotetest.Server, func(name string, warm bool) *node) {
 	testenv.RequireRoot(t, "network namespaces and the build sandbox")
 	repo, _ := filepath.Abs("..")
 	bin := filepath.Join(t.TempDir(), "monogres")
@@ -155,15 +159,54 @@ func e2eSetup(t *testing.T) (string, *remotetest.Server, func(name string) *node
 	if out, err := fetch.CombinedOutput(); err != nil {
 		t.Fatalf("fetch: %v\n%s", err, out)
 	}
-	return bin, srv, func(name string) *node {
+	// The Postgres cell, from the shared test store where the build
+	// tests built it (built there now if they have not).
+	pg := exec.Command(bin, "build", "--json", pgCell)
+	pg.Dir, pg.Env = seedDir, append(os.Environ(), "MONOGRES_STORE="+seed)
+	out, err := pg.Output()
+	if err != nil {
+		t.Fatalf("building %s in the shared test store: %v\n%s", pgCell, err, out)
+	}
+	var pgKey string
+	for _, l := range bytes.Split(out, []byte("\n")) {
+		var r line
+		if json.Unmarshal(l, &r) == nil && r.Cell == pgCell {
+			pgKey = r.ActionKey
+		}
+	}
+	seedStore, err := store.Open(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgHit, ok, err := build.Lookup(seedStore, pgKey)
+	if !ok || err != nil {
+		t.Fatalf("%s (action %q) is not in the shared test store: %v", pgCell, pgKey, err)
+	}
+	link := func(src, dst string) {
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		if os.Link(src, dst) != nil { // another file system
+			copyFile(t, src, dst)
+		}
+	}
+	return bin, srv, func(name string, warm bool) *node {
 		n := &node{t: t, name: name, dir: filepath.Join(tmp, name), store: filepath.Join(tmp, name+"-store"), home: filepath.Join(tmp, name+"-home"), bin: bin, sock: sock}
 		project(n.dir)
 		for _, in := range g.Inputs {
-			src := filepath.Join(seed, "cas", in.SHA256[:2], in.SHA256)
-			dst := filepath.Join(n.store, "cas", in.SHA256[:2], in.SHA256)
-			os.MkdirAll(filepath.Dir(dst), 0o755)
-			if os.Link(src, dst) != nil { // another file system
-				copyFile(t, src, dst)
+			link(seedStore.Path(in.SHA256), filepath.Join(n.store, "cas", in.SHA256[:2], in.SHA256))
+		}
+		if warm { // a builder whose store already holds the Postgres cell
+			st, err := store.Open(n.store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, sha := range []string{pgHit.Package, pgHit.Manifest} {
+				link(seedStore.Path(sha), st.Path(sha))
+			}
+			ent := pgHit
+			ent.Log = build.LogPath(st, pgKey)
+			link(pgHit.Log, ent.Log)
+			if err := build.Record(st, ent); err != nil {
+				t.Fatal(err)
 			}
 		}
 		n.env = []string{"MONOGRES_STORE=" + n.store, "HOME=" + n.home, "XDG_CONFIG_HOME=" + filepath.Join(n.home, ".config"),
@@ -190,8 +233,10 @@ func copyFile(t *testing.T, src, dst string) {
 // an empty store gets every cell from the cache, with no sandbox started
 // and the same package bytes, and installs Postgres into a directory where
 // initdb and a query work; forged entries and blobs are refused and built
-// locally; a cache stopped mid-run leaves the build succeeding. Run it
-// under `flock /work/coord/pg.lock`: shard 1 builds Postgres (~6 min).
+// locally; a cache stopped mid-run leaves the build succeeding. Shard 1's
+// builder has the Postgres cell in its store already (the build tests
+// built it in the shared test store; if they have not, setup builds it,
+// ~6 min) and publishes it; shard 2 builds the extensions.
 func TestDistributed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real builds")
@@ -206,11 +251,15 @@ func TestDistributed(t *testing.T) {
 	key := func(n string) string { return filepath.Join(keys, n) }
 	ci := []string{"MONOGRES_SIGNING_KEY=" + key("ci.key"), "MONOGRES_TRUSTED_KEYS=" + key("ci.pub")}
 
-	a, b, c := newNode("a"), newNode("b"), newNode("c")
+	// Builder a's store is warm (CI's build tests built the Postgres cell:
+	// building it again here would cost ~6 min); it publishes the local
+	// hit to the empty cache.
+	a, b, c := newNode("a", true), newNode("b", false), newNode("c", false)
 	t0 := time.Now()
 	ra := a.build(ci, append([]string{"--shard", "1/2"}, e2ePatterns...)...)
 	t.Logf("shard 1/2 took %v", time.Since(t0).Round(time.Second))
-	if ra.err != nil || len(ra.results()) != 1 || ra.results()[pgCell].State != "built" {
+	if ra.err != nil || len(ra.results()) != 1 || ra.results()[pgCell].State != "cached" ||
+		len(ra.started()) != 0 || !strings.Contains(ra.stderr, "0 hits, 0 misses, 0 refused, 1 uploaded") {
 		t.Fatalf("shard 1/2: %v %+v", ra.err, ra.results())
 	}
 	t0 = time.Now()
@@ -238,7 +287,13 @@ func TestDistributed(t *testing.T) {
 		built[x] = rb.results()[x]
 	}
 
-	// The third machine: everything from the cache, nothing started.
+	// The third machine: its dry run says the Postgres cell would come
+	// from the cache (an extension's key needs its parent's package)...
+	dr := c.run(nil, []string{"MONOGRES_TRUSTED_KEYS=" + key("ci.pub")}, append([]string{"build", "--dry-run", "--json"}, e2ePatterns...)...)
+	if p := dr.results()[pgCell]; dr.err != nil || !p.Remote || p.Cached || p.ActionKey != built[pgCell].ActionKey {
+		t.Fatalf("dry run on the third machine: %v %+v", dr.err, p)
+	}
+	// ...and its build takes everything from the cache, nothing started.
 	t0 = time.Now()
 	rc := c.build([]string{"MONOGRES_TRUSTED_KEYS=" + key("ci.pub")}, e2ePatterns...)
 	t.Logf("third machine: 4 cells from the cache in %v", time.Since(t0).Round(time.Millisecond))
@@ -265,7 +320,7 @@ func TestDistributed(t *testing.T) {
 	checkPostgresRuns(t, inst)
 
 	t.Run("refused", func(t *testing.T) {
-		d := newNode("d")
+		d := newNode("d", false)
 		// ext[0]: its package blob replaced; ext[1]: its entry altered;
 		// ext[2]: its entry's signature removed.
 		pkg0 := built[exts[0]].Package
@@ -277,9 +332,25 @@ func TestDistributed(t *testing.T) {
 			env.Payload = base64.StdEncoding.EncodeToString(bytes.Replace(p, []byte(`"cell"`), []byte(` "cell"`), 1))
 		})
 		alter(t, srv.Path("ac/"+built[exts[2]].ActionKey), func(env *dsse.Envelope) { env.Signatures = nil })
+		// pull: the Postgres cell substituted (same bytes as the builder's
+		// out/), nothing started; the unsigned extension entry refused,
+		// and pull fails rather than build it.
+		trustCI := []string{"MONOGRES_TRUSTED_KEYS=" + key("ci.pub")}
+		rp := d.run(nil, trustCI, "pull", "--json", pgCell)
+		p := rp.results()[pgCell]
+		x, _ := os.ReadFile(filepath.Join(d.dir, p.PackagePath))
+		y, _ := os.ReadFile(filepath.Join(a.dir, built[pgCell].PackagePath))
+		if rp.err != nil || p.State != "cached" || len(rp.started()) != 0 || len(x) == 0 || !bytes.Equal(x, y) {
+			t.Fatalf("pull %s: %v %+v (out/ package %d bytes, builder's %d)", pgCell, rp.err, p, len(x), len(y))
+		}
+		rx := d.run(nil, trustCI, "pull", "--json", exts[2])
+		if rx.err == nil || len(rx.started()) != 0 || rx.results()[exts[2]].State != "failed" || !strings.Contains(rx.stderr, "unsigned") {
+			t.Fatalf("pull of an unsigned entry: %v, started %q, %+v", rx.err, rx.started(), rx.results()[exts[2]])
+		}
+
 		dEnv := []string{"MONOGRES_SIGNING_KEY=" + key("d.key"), "MONOGRES_TRUSTED_KEYS=" + key("ci.pub") + "," + key("d.pub")}
 		rd := d.build(dEnv, append([]string{"-j", "2"}, e2ePatterns...)...)
-		if rd.err != nil || !strings.Contains(rd.stderr, "1 hits, 0 misses, 3 refused, 3 uploaded") {
+		if rd.err != nil || !strings.Contains(rd.stderr, "0 hits, 0 misses, 3 refused, 3 uploaded") {
 			t.Fatalf("forged cache: %v\n%s", rd.err, rd.stderr)
 		}
 		for i, want := range []string{"does not match the digest and size the entry names", "it was altered", "unsigned"} {

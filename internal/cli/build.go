@@ -13,6 +13,7 @@ import (
 	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/remote"
 	"github.com/monogres/monogres/toolchains"
 )
 
@@ -34,7 +35,7 @@ func (b *buildFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&b.opts.Offline, "offline", false, "fetch inputs from the store and distdirs only")
 	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
 	b.remote.register(fl, true)
-	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached and which inputs are missing; fetch and build nothing")
+	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached (locally, or in the remote cache: state remote) and which inputs are missing; fetch and build nothing")
 }
 
 func init() {
@@ -90,7 +91,10 @@ func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) er
 		return err
 	}
 	if bf.dryRun {
-		return dryRun(e, a, g, bf.asJSON)
+		if err := bf.remote.attach(e, g, &bf.opts, "", true); err != nil {
+			return err
+		}
+		return dryRun(e, a, g, bf.asJSON, bf.remote.cache)
 	}
 	if err := bf.remote.attach(e, g, &bf.opts, bf.signingKey, false); err != nil {
 		return err
@@ -118,14 +122,18 @@ func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) er
 	return printResults(e, name, results, err, bf.asJSON)
 }
 
-func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool) error {
+func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool, rc *remote.Cache) error {
 	planned, err := a.DryRun(e.ctx, g)
 	if err != nil {
 		return err
 	}
 	for _, p := range planned {
+		remoteHit := rc != nil && p.ActionKey != "" && !p.Cached && probe(e, rc, p)
 		if asJSON {
-			json.NewEncoder(e.stdout).Encode(p)
+			json.NewEncoder(e.stdout).Encode(struct {
+				build.Planned
+				Remote bool `json:"remote,omitempty"` // the remote cache has a trusted entry
+			}{p, remoteHit})
 			continue
 		}
 		state := "build"
@@ -134,6 +142,8 @@ func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool) error {
 			state = "unknown"
 		case p.Cached:
 			state = "cached"
+		case remoteHit:
+			state = "remote"
 		}
 		fmt.Fprintf(e.stdout, "%-8s %s  action %s", state, p.Cell, short(p.ActionKey))
 		if p.Reason != "" {

@@ -76,6 +76,17 @@ func (r *remoteFlags) attach(e *env, g *app.Graph, o *app.Options, signingKey st
 	return nil
 }
 
+// probe says whether the remote cache has a trusted entry for p (a dry
+// run's "remote" state); a refused entry is a warning line and the cell
+// stays "build".
+func probe(e *env, rc *remote.Cache, p build.Planned) bool {
+	ok, err := rc.Probe(e.ctx, p.Cell, p.ActionKey)
+	if err != nil {
+		rc.Warn(fmt.Sprintf("WARNING: cell %s: %v; a build would build it locally", p.Cell, err))
+	}
+	return ok
+}
+
 // summary says what the shared cache did in this run.
 func (r *remoteFlags) summary(e *env) {
 	if c := r.cache; c != nil {
