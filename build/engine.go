@@ -202,7 +202,7 @@ func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer
 	x := c.Extension
 	switch {
 	case x.Recipe == "pgxs" || x.Recipe == "":
-		return plugins.PGXS{}, func() {}, nil // sdk.PGXS names a cross target's compiler
+		return plugins.PGXS{MakeArgs: x.Args}, func() {}, nil // sdk.PGXS names a cross target's compiler
 	case x.Recipe == "configure":
 		return plugins.Configure{Args: x.Args}, func() {}, nil
 	case x.Recipe == "cmake":

@@ -25,8 +25,8 @@ type Settings struct {
 	// "skip"; RegressReason says why for the last two.
 	Regress       string
 	RegressReason string
-	// Args are added to ./configure (recipe "configure") or cmake
-	// (recipe "cmake").
+	// Args are added to ./configure (recipe "configure"), cmake (recipe
+	// "cmake") or both make command lines (recipe "pgxs").
 	Args []string
 }
 

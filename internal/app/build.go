@@ -150,6 +150,8 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 			Bundle: s.Bundle || m.Bundle, Regress: s.Regress, RegressReason: s.RegressReason,
 		}
 		switch c.Build {
+		case "pgxs", "":
+			x.Settings.Args = s.MakeArgs
 		case "configure":
 			x.Settings.Args = s.ConfigureArgs
 		case "cmake":

@@ -53,3 +53,31 @@ func TestExtensionCell(t *testing.T) {
 		t.Errorf("missing source: err %v", err)
 	}
 }
+
+// Each build kind gets its own args from the manifest: make_args for PGXS
+// (also when build is unset), configure_args and cmake_args.
+func TestExtensionCellArgs(t *testing.T) {
+	v, err := manifest.ParseVersion("15.18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg := lock.Input{Name: "postgres/15.18", SHA256: "p"}
+	l := &lock.Lock{Inputs: []lock.Input{{Name: "extension/demo/1.2", SHA256: "s"}, pg}}
+	m := &manifest.Manifest{Extensions: []manifest.Extension{{Name: "demo", ExtensionSettings: manifest.ExtensionSettings{
+		MakeArgs: []string{"OPTFLAGS="}, ConfigureArgs: []string{"--without-gettext"}, CMakeArgs: []string{"-DX=1"},
+	}}}}
+	a := &App{LockPath: "monogres.lock"}
+	for build, want := range map[string]string{"pgxs": "OPTFLAGS=", "": "OPTFLAGS=", "configure": "--without-gettext", "cmake": "-DX=1", "make": ""} {
+		c := plan.Cell{
+			Name: "demo~1.2~postgres~15.18~regular~amd64", Postgres: v, Input: pg.Name, OptionSet: "regular", Arch: "amd64",
+			Extension: "demo", ExtensionVersion: "1.2", ExtensionInput: "extension/demo/1.2", Build: build, Parent: "postgres~15.18~regular~amd64",
+		}
+		ec, err := a.cell(m, c, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(ec.Extension.Settings.Args, " "); got != want {
+			t.Errorf("build %q: args %q, want %q", build, got, want)
+		}
+	}
+}

@@ -150,32 +150,49 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
+// buildErrorMarks are what the first line of a failed build's own error
+// holds (compiler, make, configure, CMake, pkg-config, linker).
+var buildErrorMarks = []string{"CMake Error", "fatal error:", "configure: error:", ": error:", "*** ", "cannot find -l", "cannot create", "not found, required by", "was not found in the pkg-config search path"}
+
 // failureLine is why the build that wrote log failed: its last
-// "monogres: FAILED: " line, else its last non-empty line.
+// "monogres: FAILED: " line, else its last non-empty line. A sandboxed
+// command's failure gets the first SQL error, else the first build error
+// line (with the next line after a "CMake Error at ..." header).
 func failureLine(log string) string {
 	f, err := os.Open(log)
 	if err != nil {
 		return "a build ran but left no package (log " + log + ": " + err.Error() + ")"
 	}
 	defer f.Close()
-	var failed, last, sqlErr string
+	var failed, last, sqlErr, buildErr string
+	cmakeNext := false
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		l := strings.TrimSpace(sc.Text())
 		if rest, ok := strings.CutPrefix(l, build.FailedPrefix); ok {
 			failed = rest
+			continue
 		}
 		if l != "" {
 			last = l
 		}
-		if i := strings.Index(l, "ERROR:  "); i >= 0 && failed == "" {
+		if i := strings.Index(l, "ERROR:  "); i >= 0 && failed == "" && sqlErr == "" {
 			sqlErr = l[i:] // the server's or psql's error, e.g. a CREATE EXTENSION that failed
+		}
+		switch {
+		case cmakeNext && l != "":
+			buildErr, cmakeNext = buildErr+" "+l, false
+		case buildErr == "" && failed == "" && !strings.HasPrefix(l, "gcc ") && slices.ContainsFunc(buildErrorMarks, func(m string) bool { return strings.Contains(l, m) }):
+			buildErr, cmakeNext = l, strings.HasPrefix(l, "CMake Error")
 		}
 	}
 	if failed != "" {
-		if sqlErr != "" && strings.Contains(failed, "sandboxed command") {
-			failed += " (" + sqlErr + ")"
+		if why := firstNonEmpty(sqlErr, buildErr); why != "" && strings.Contains(failed, "sandboxed command") {
+			if len(why) > 240 {
+				why = why[:240] + "..."
+			}
+			failed += " (" + why + ")"
 		}
 		return failed
 	}

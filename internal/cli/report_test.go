@@ -76,3 +76,26 @@ func TestReportExtensions(t *testing.T) {
 		t.Errorf("report text:\n%s", text)
 	}
 }
+
+// A failed build's reason names the build's own first error (the lines
+// real logs of this session's catalog run had), not only the sandbox's
+// exit status.
+func TestFailureLineBuildError(t *testing.T) {
+	for _, tc := range []struct{ log, want string }{
+		{"-- Detecting C compile features - done\nCMake Error at cmake/FindPostgreSQL.cmake:26 (find_program):\n  Could not find PostgreSQL_CONFIG using the following names: pg_config\nCall Stack\n-- Configuring incomplete, errors occurred!\nmonogres: FAILED: build: sandboxed command /bin/sh exited with status 1\n",
+			"build: sandboxed command /bin/sh exited with status 1 (CMake Error at cmake/FindPostgreSQL.cmake:26 (find_program): Could not find PostgreSQL_CONFIG using the following names: pg_config)"},
+		{"gcc -Wall -Werror=vla -c -o a.o a.c\n/usr/bin/install: cannot create regular file '/build/out/build/pg/include/server/': No such file or directory\nmake: *** [Makefile:45: installincludes] Error 1\nmonogres: FAILED: build: sandboxed command /bin/sh exited with status 2\n",
+			"build: sandboxed command /bin/sh exited with status 2 (/usr/bin/install: cannot create regular file '/build/out/build/pg/include/server/': No such file or directory)"},
+		{"+ CREATE EXTENSION londiste CASCADE\npsql: ERROR:  extension \"pgq_node\" is not available\nmonogres: FAILED: smoke test: sandboxed command /bin/sh exited with status 1\n",
+			"smoke test: sandboxed command /bin/sh exited with status 1 (ERROR:  extension \"pgq_node\" is not available)"},
+		{"monogres: FAILED: checking the install: lib/x.so records the sandbox path \"/build/pg/lib\"\n", "checking the install: lib/x.so records the sandbox path \"/build/pg/lib\""},
+	} {
+		p := filepath.Join(t.TempDir(), "cell.log")
+		if err := os.WriteFile(p, []byte(tc.log), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got := failureLine(p); got != tc.want {
+			t.Errorf("failureLine:\n got %s\nwant %s", got, tc.want)
+		}
+	}
+}

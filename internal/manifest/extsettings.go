@@ -29,9 +29,11 @@ type ExtensionSettings struct {
 	Regress       string `toml:"regress" json:"regress,omitempty"`
 	RegressReason string `toml:"regress_reason" json:"regress_reason,omitempty"`
 	// ConfigureArgs are added to ./configure (build = "configure");
-	// CMakeArgs to cmake (build = "cmake").
+	// CMakeArgs to cmake (build = "cmake"); MakeArgs to both make command
+	// lines of a PGXS build (build = "pgxs": "OPTFLAGS=", "-j1").
 	ConfigureArgs []string `toml:"configure_args" json:"configure_args,omitempty"`
 	CMakeArgs     []string `toml:"cmake_args" json:"cmake_args,omitempty"`
+	MakeArgs      []string `toml:"make_args" json:"make_args,omitempty"`
 	// Exclude lists the targets and Postgres versions the extension is not
 	// built for; plan shows those cells as dropped with the reason.
 	Exclude []Exclude `toml:"exclude" json:"exclude,omitempty"`
