@@ -203,6 +203,7 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte, wantSHA256
 	if !strings.EqualFold(got, wantSHA256) {
 		return nil, fmt.Errorf("plugin %s: wasm has sha256 %s, but it is pinned to %s; refusing to compile it", name, got, wantSHA256)
 	}
+	wasm = coalesceData(wasm) // the pin was checked on the bytes as given
 	compiled, err := h.rt.CompileModule(ctx, wasm)
 	if err != nil && h.cacheDir != "" && strings.Contains(err.Error(), "compilationcache:") {
 		// A corrupt cache entry (wazero checks a checksum). wazero's entry
