@@ -102,6 +102,9 @@ func (c Change) String() string {
 	if c.Old.Size != c.New.Size {
 		what = append(what, "size")
 	}
+	if !slices.Equal(c.Old.Roots, c.New.Roots) {
+		what = append(what, "roots")
+	}
 	if len(what) > 0 && c.Old.SHA256 == c.New.SHA256 && c.Old.Version == c.New.Version {
 		s += " (" + strings.Join(what, ", ") + " changed)"
 	}

@@ -38,6 +38,12 @@ type Options struct {
 	// nil) is the previous lock, whose unchanged layers it may keep. Nil or
 	// Offline keeps the old lock's.
 	Toolchain func(ctx context.Context, m *manifest.Manifest, old *Lock) ([]Input, []Root, error)
+	// RootRequests are the request digests of the toolchain layers the
+	// manifest asks for now, by layer name (toolchains.Spec.Digests); when
+	// the old lock's roots differ, the toolchain is resolved again, as
+	// `lock --check` would call it stale. Nil: only the toolchain digest
+	// decides.
+	RootRequests map[string]string
 }
 
 // Result is a resolved lock plus what could not be resolved offline.
@@ -279,7 +285,8 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 	}
 
 	// Toolchain packages.
-	toolchainStale := old == nil || old.Toolchain != res.Lock.Toolchain || updatesToolchain(opts.Update)
+	toolchainStale := old == nil || old.Toolchain != res.Lock.Toolchain || updatesToolchain(opts.Update) ||
+		rootsChanged(old, opts.RootRequests)
 	switch {
 	case res.Lock.Toolchain == "":
 		// No toolchain declared: no packages.
@@ -314,6 +321,23 @@ func Resolve(ctx context.Context, m *manifest.Manifest, old *Lock, opts Options)
 		}
 	}
 	return res, nil
+}
+
+// rootsChanged says whether old's toolchain layers differ from want (layer
+// name to request digest); nil want means unknown, so unchanged.
+func rootsChanged(old *Lock, want map[string]string) bool {
+	if want == nil {
+		return false
+	}
+	if len(old.Roots) != len(want) {
+		return true
+	}
+	for _, r := range old.Roots {
+		if want[r.Name] != r.Request {
+			return true
+		}
+	}
+	return false
 }
 
 // LocalURL is the URL prefix of a local plugin's input: "file:" and its

@@ -420,6 +420,23 @@ func TestCheckToolchain(t *testing.T) {
 	if _, ok := kept.Lock.Find("deb/amd64/gcc"); !ok || len(kept.Lock.Roots) != 1 || kept.Lock.Roots[0].Name != "amd64" {
 		t.Errorf("toolchain packages or roots dropped: %v", kept.Lock.Roots)
 	}
+	// Same manifest, but a layer's request is derived differently now (as
+	// when an extension's per-target packages replace its all-target
+	// ones): lock resolves again where it would have said up to date.
+	called := false
+	if _, err := Resolve(context.Background(), m, res.Lock, Options{RootRequests: map[string]string{"amd64": "sha256:" + shaB},
+		Toolchain: func(ctx context.Context, m *manifest.Manifest, old *Lock) ([]Input, []Root, error) {
+			called = true
+			return debs(ctx, m, old)
+		}}); err != nil || !called {
+		t.Errorf("a changed layer request did not re-resolve the toolchain (called %v): %v", called, err)
+	}
+	if _, err := Resolve(context.Background(), m, res.Lock, Options{RootRequests: map[string]string{"amd64": "sha256:" + shaA},
+		Toolchain: func(context.Context, *manifest.Manifest, *Lock) ([]Input, []Root, error) {
+			return nil, nil, errors.New("must not be called")
+		}}); err != nil {
+		t.Errorf("unchanged layer requests re-resolved the toolchain: %v", err)
+	}
 	m2 := parse(t, "[postgres]\nversions = [\"15.18\"]\n[toolchain]\npackages = [\"gcc\", \"make\"]\n")
 	r := reasons(t, m2, res.Lock)
 	if len(r) != 2 || r[1] != "the toolchain request changed: its Debian packages must be resolved again" {

@@ -97,12 +97,28 @@ func ManifestSpec(m *manifest.Manifest) Spec {
 		exts := slices.Clone(m.Extensions)
 		slices.SortFunc(exts, func(a, b manifest.Extension) int { return cmp.Compare(a.Name, b.Name) })
 		for _, e := range exts {
-			if pkgs := slices.Concat(e.Packages, e.Target[t].Packages); len(pkgs) > 0 {
+			if pkgs := targetPackages(e.Packages, e.Target[t].Packages); len(pkgs) > 0 {
 				s.Layers = append(s.Layers, Layer{Name: ExtensionLayer(t, e.Name), Target: t, Packages: pkgs, Base: BaseLayer(t), Optional: true})
 			}
 		}
 	}
 	return s
+}
+
+// targetPackages is an extension's packages for one target: the
+// all-targets list with the target's own list added, where a target entry
+// "NAME:ARCH" replaces "NAME" (libmemcached-dev:arm64 takes the place of
+// libmemcached-dev in the arm64 root: the two are not co-installable, and a
+// cross build links against the target's library).
+func targetPackages(all, target []string) []string {
+	replaced := map[string]bool{}
+	for _, p := range target {
+		if name, _, ok := strings.Cut(p, ":"); ok {
+			replaced[name] = true
+		}
+	}
+	out := slices.DeleteFunc(slices.Clone(all), func(p string) bool { return replaced[p] })
+	return append(out, target...)
 }
 
 // DefaultSpec is ManifestSpec of a manifest with the default package

@@ -17,6 +17,7 @@ import (
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/toolchains"
 )
 
 func init() { register(newLockCmd) }
@@ -103,6 +104,8 @@ func runLock(e *env, check, asJSON bool, update, pos []string) error {
 		Update:    update,
 		Hash:      e.hashInput(m),
 		Toolchain: e.resolveToolchain,
+		// A change in how a layer's packages are derived is a stale lock.
+		RootRequests: toolchains.ManifestSpec(m).Digests(),
 	})
 	if err != nil {
 		return err
