@@ -16,8 +16,10 @@ import (
 // barebones amd64 cell of the shared test store (the one CI builds) through the CLI: pg_similarity
 // builds (its own regression suite, failing, marked advisory); pg_rational as plain PGXS (without the plugin that fixes its
 // Makefile) fails its smoke test. `report extensions` then says built,
-// failed with the smoke test's reason, and not built for numeral, in a
-// new process (from the store and action cache only).
+// failed with the smoke test's reason, and not built for numeral on the
+// minimal parent (no test builds that cell or its parent; numeral on
+// barebones is built by the evidence test), in a new process (from the
+// store and action cache only).
 func TestReportExtensions(t *testing.T) {
 	testenv.RequireRoot(t, "builds in namespaces")
 	if testing.Short() {
@@ -46,7 +48,7 @@ func TestReportExtensions(t *testing.T) {
 	}
 	// The repository's manifest selects more extensions; the report of
 	// these three is what the test builds.
-	three := []string{"pg_similarity~*~postgres~15.18~barebones~amd64", "numeral~*~postgres~15.18~barebones~amd64", "pg_rational~*~postgres~15.18~barebones~amd64"}
+	three := []string{"pg_similarity~*~postgres~15.18~barebones~amd64", "numeral~1.3~postgres~15.18~minimal~amd64", "pg_rational~*~postgres~15.18~barebones~amd64"}
 	code, out := run(append([]string{"report", "extensions", "--json"}, three...)...)
 	if code != 0 {
 		t.Fatalf("report: exit %d\n%s", code, out)
@@ -65,8 +67,8 @@ func TestReportExtensions(t *testing.T) {
 	if r := got[rat]; r.Status != statusFailed || !strings.Contains(r.Reason, "smoke test") || r.Log == "" {
 		t.Errorf("pg_rational (plain PGXS): %+v", r)
 	}
-	if r := got["numeral~1.3~postgres~15.18~barebones~amd64"]; r.Status != statusNotBuilt {
-		t.Errorf("numeral: %+v", r)
+	if r := got["numeral~1.3~postgres~15.18~minimal~amd64"]; r.Status != statusNotBuilt {
+		t.Errorf("numeral on minimal: %+v", r)
 	}
 	if len(rows) != 3 {
 		t.Errorf("%d rows for 3 extension cells: %+v", len(rows), rows)
