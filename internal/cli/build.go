@@ -82,7 +82,7 @@ func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) er
 	if err != nil {
 		return err
 	}
-	if patterns != nil && len(patterns) == 0 {
+	if bf.remote.shard != "" && len(patterns) == 0 {
 		fmt.Fprintf(e.stderr, "monogres %s: shard %s has no cells\n", name, bf.remote.shard)
 		return nil
 	}
