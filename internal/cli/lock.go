@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/monogres/monogres/internal/app"
-
 	"github.com/monogres/monogres/internal/manifest"
 	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/lock"
@@ -64,6 +64,9 @@ func runLock(e *env, check, asJSON bool, update, pos []string) error {
 	if check && len(update) > 0 {
 		return usageError{"--check and --update cannot be combined"}
 	}
+	if check {
+		return runCheck(e, asJSON, t0)
+	}
 	// Read the lock while the manifest is parsed: on a lock of thousands
 	// of inputs this is a good part of `lock --check`.
 	type lockRead struct {
@@ -82,18 +85,8 @@ func runLock(e *env, check, asJSON bool, update, pos []string) error {
 	}
 	r := <-read
 	oldBytes, old, err := r.data, r.l, r.err
-	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !check) {
-		if check && asJSON {
-			writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, Error: err.Error(), Reasons: []string{err.Error()}, Duration: since(t0)})
-			return exitError{code: exitFail}
-		}
-		if check {
-			return exitError{exitFail, fmt.Sprintf("monogres lock --check: %v", err)}
-		}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
-	}
-	if check {
-		return checkLock(e, m, old, asJSON, t0)
 	}
 	for _, name := range update {
 		if _, ok := old.Find(name); !ok && name != "toolchain" {
@@ -211,7 +204,65 @@ func summarize(changes []lock.Change) string {
 	return b.String()
 }
 
-func checkLock(e *env, m *manifest.Manifest, old *lock.Lock, asJSON bool, t0 time.Time) error {
+// runCheck is `lock --check`. A check that passed before with the same
+// binary, manifest, lock and files the manifest points to is answered from
+// its memo in the store (see checkMemo) without decoding either file.
+func runCheck(e *env, asJSON bool, t0 time.Time) error {
+	manifestData, err := os.ReadFile(e.manifestPath)
+	if err != nil {
+		return err
+	}
+	lockData, lockErr := os.ReadFile(e.lockPath)
+	key := ""
+	if lockErr == nil {
+		key = checkMemoKey(e.manifestPath, e.lockPath, manifestData, lockData)
+	}
+	if memo, ok := loadCheckMemo(key); ok {
+		checkMemoHits++
+		return reportCheck(e, asJSON, t0, memo.Inputs, nil, memo.Summary, memo.LockOnly, memo.Changes)
+	}
+	// The catalog is read while the manifest is parsed: hash it first.
+	catalogSum, err := fileSHA256(manifest.CatalogFilePath(e.manifestPath))
+	if err != nil {
+		key = ""
+	}
+	// Decode the lock while the manifest is parsed: on a lock of thousands
+	// of inputs this is a good part of `lock --check`.
+	type lockRead struct {
+		l   *lock.Lock
+		err error
+	}
+	read := make(chan lockRead, 1)
+	go func() {
+		if lockErr != nil {
+			read <- lockRead{nil, lockErr}
+			return
+		}
+		l, err := lock.Decode(e.lockPath, lockData)
+		read <- lockRead{l, err}
+	}()
+	m, err := manifest.Parse(e.manifestPath, manifestData)
+	if err != nil {
+		return err
+	}
+	r := <-read
+	if r.err != nil {
+		if asJSON {
+			writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, Error: r.err.Error(), Reasons: []string{r.err.Error()}, Duration: since(t0)})
+			return exitError{code: exitFail}
+		}
+		return exitError{exitFail, fmt.Sprintf("monogres lock --check: %v", r.err)}
+	}
+	var before []memoDep
+	if key != "" {
+		if before, err = snapshotDeps(m, catalogSum); err != nil {
+			key = ""
+		}
+	}
+	return checkLock(e, m, r.l, asJSON, t0, key, before)
+}
+
+func checkLock(e *env, m *manifest.Manifest, old *lock.Lock, asJSON bool, t0 time.Time, memoKey string, memoDeps []memoDep) error {
 	rep, err := lock.CheckReport(e.ctx, m, old)
 	if err != nil {
 		return err
@@ -228,27 +279,12 @@ func checkLock(e *env, m *manifest.Manifest, old *lock.Lock, asJSON bool, t0 tim
 		}
 		reasons = append(reasons, problems...)
 	}
-	if asJSON {
-		writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, UpToDate: len(reasons) == 0, Inputs: len(old.Inputs), Reasons: reasons,
-			Changes: changesJSON(rep.Changes), LockOnly: rep.LockOnly, Duration: since(t0)})
-		if len(reasons) > 0 {
-			return exitError{code: exitFail}
-		}
-		return nil
-	}
+	changes := changesJSON(rep.Changes)
 	if len(reasons) == 0 {
-		fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, len(old.Inputs))
-		if summary != "" {
-			fmt.Fprintln(e.stdout, summary)
-		}
-		if n := len(rep.LockOnly); n > 0 {
-			names := rep.LockOnly
-			if n > 5 {
-				names = append(names[:5:5], fmt.Sprintf("and %d more", n-5))
-			}
-			fmt.Fprintf(e.stdout, "note: %d inputs rest on the lock alone (neither %s nor the release index pins their sha256; a change to it is for the lock's reviewer to catch): %s\n", n, e.manifestPath, strings.Join(names, ", "))
-		}
-		return nil
+		saveCheckMemo(memoKey, m, memoDeps, checkMemo{Inputs: len(old.Inputs), Summary: summary, LockOnly: rep.LockOnly, Changes: changes})
+	}
+	if asJSON || len(reasons) == 0 {
+		return reportCheck(e, asJSON, t0, len(old.Inputs), reasons, summary, rep.LockOnly, changes)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is out of date with %s:\n", e.lockPath, e.manifestPath)
@@ -265,6 +301,34 @@ func checkLock(e *env, m *manifest.Manifest, old *lock.Lock, asJSON bool, t0 tim
 		b.WriteString("\nRun `monogres lock` and commit monogres.lock.")
 	}
 	return exitError{exitFail, b.String()}
+}
+
+// reportCheck prints the answer of `lock --check`; with reasons only as
+// JSON (the text form of a failure is checkLock's).
+func reportCheck(e *env, asJSON bool, t0 time.Time, inputs int, reasons []string, summary string, lockOnly []string, changes []changeJSON) error {
+	if asJSON {
+		if changes == nil {
+			changes = []changeJSON{}
+		}
+		writeJSONLine(e.stdout, lockJSON{Lock: e.lockPath, UpToDate: len(reasons) == 0, Inputs: inputs, Reasons: reasons,
+			Changes: changes, LockOnly: lockOnly, Duration: since(t0)})
+		if len(reasons) > 0 {
+			return exitError{code: exitFail}
+		}
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%s is up to date (%d inputs)\n", e.lockPath, inputs)
+	if summary != "" {
+		fmt.Fprintln(e.stdout, summary)
+	}
+	if n := len(lockOnly); n > 0 {
+		names := lockOnly
+		if n > 5 {
+			names = append(names[:5:5], fmt.Sprintf("and %d more", n-5))
+		}
+		fmt.Fprintf(e.stdout, "note: %d inputs rest on the lock alone (neither %s nor the release index pins their sha256; a change to it is for the lock's reviewer to catch): %s\n", n, e.manifestPath, strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // registerLock makes the lock a GC root of the store (see store.Register).

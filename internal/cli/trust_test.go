@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -243,8 +244,14 @@ func TestLockCheckCatchesTampering(t *testing.T) {
 	if len(goodMemos) != 1 {
 		t.Fatalf("after the good check the store holds memos %q in %s, want one", goodMemos, memoDir)
 	}
+	// The same check again is answered from the memo of the whole check
+	// (checkMemo), without decoding; every tampered lock below misses it.
+	hits := checkMemoHits
 	if code, stdout, _ := check(t, good); code != 0 || !strings.Contains(stdout, "verified 6 toolchain pins against "+signed) {
 		t.Fatalf("good lock, memoized: exit %d\n%s", code, stdout)
+	}
+	if checkMemoHits != hits+1 {
+		t.Fatalf("the good lock's second check was not answered from its memo")
 	}
 	pkgs := "index/test/main/binary-amd64/Packages.gz (listed in " + signed + ")"
 	for _, tc := range []struct {
@@ -273,15 +280,43 @@ func TestLockCheckCatchesTampering(t *testing.T) {
 		}), "input extension/pinned/1.0: the lock says sha256 0000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			hits := checkMemoHits
 			code, stdout, stderr := check(t, tc.lock)
 			if code != 1 || !strings.Contains(stderr, tc.want) {
 				t.Fatalf("exit %d, want 1 with %q\nstdout: %s\nstderr: %s", code, tc.want, stdout, stderr)
+			}
+			if checkMemoHits != hits {
+				t.Errorf("the tampered lock was answered from a memo")
 			}
 			if got := memos(); !slices.Equal(got, goodMemos) {
 				t.Errorf("memos after a failed check: %q, want only the good lock's %q", got, goodMemos)
 			}
 		})
 	}
+	// A file the manifest points to is part of the check: with the good
+	// lock and its memo, a swapped toolchain.keyring fails the check, and
+	// the original one is answered from the memo again.
+	t.Run("keyring swapped", func(t *testing.T) {
+		keyring := filepath.Join(filepath.Dir(m), "archive.asc")
+		orig, err := os.ReadFile(keyring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyring, debarchivetest.NewSigner(t).PublicKey(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		hits := checkMemoHits
+		code, stdout, stderr := check(t, good)
+		if code == 0 || checkMemoHits != hits || !strings.Contains(stderr, "toolchain.keys") {
+			t.Fatalf("another keyring: exit %d (memo hits %d), want a failure naming toolchain.keys\nstdout: %s\nstderr: %s", code, checkMemoHits-hits, stdout, stderr)
+		}
+		if err := os.WriteFile(keyring, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, stderr := check(t, good); code != 0 || checkMemoHits != hits+1 {
+			t.Fatalf("the keyring restored: exit %d (memo hits %d), want 0 from the memo\n%s", code, checkMemoHits-hits, stderr)
+		}
+	})
 	// The manifest-pinned extension names its root.
 	_, _, stderr = check(t, editInput(t, good, "extension/pinned/1.0", func(b string) string {
 		return regexp.MustCompile(`sha256 = "[0-9a-f]{4}`).ReplaceAllString(b, `sha256 = "0000`)
@@ -336,5 +371,46 @@ func TestBadReleaseSignatureRefused(t *testing.T) {
 	code, _, stderr = run(context.Background(), "--manifest", m, "lock", "--check")
 	if code != 1 || !strings.Contains(stderr, "the pinned index does not verify (index/test/InRelease is the trust root of every deb/* pin)") || !strings.Contains(stderr, "bad signature") {
 		t.Fatalf("lock --check with a tampered pinned InRelease: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestLockCheckMemoCatalog: the catalog a manifest selects from is part of
+// lock --check: after a passing check (remembered in the store), a changed
+// sha256 in the catalog fails the check, though the manifest and the lock
+// are the same bytes.
+func TestLockCheckMemoCatalog(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MONOGRES_STORE", filepath.Join(dir, ".store"))
+	writeCatalog := func(sha string) {
+		cat := manifestpkg.Catalog{Extensions: []manifestpkg.CatalogEntry{{Name: "pglogical", SourcePackage: "pglogical", Versions: []manifestpkg.CatalogVersion{{
+			Version: "2.4.2", URL: "https://deb.debian.org/debian/pool/main/p/pglogical/pglogical_2.4.2.orig.tar.gz", SHA256: manifestpkg.SHA256(sha), Size: 42,
+			Apt: "source:pglogical=2.4.2-3:pglogical_2.4.2.orig.tar.gz", StripPrefix: "pglogical-REL2_4_2", Build: "pgxs", Postgres: "<16", Fetchable: true,
+		}}}}}
+		b, err := json.Marshal(cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, manifestpkg.CatalogFileName), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeCatalog(strings.Repeat("a", 64))
+	m := filepath.Join(dir, "monogres.toml")
+	if err := os.WriteFile(m, []byte("extensions = [\"pglogical\"]\n[postgres]\nversions = [\"15.18\"]\n[[extension]]\nname = \"pglogical\"\n[[extension.source]]\nurls = [\"https://mirror.example/pglogical-{version}.tgz\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(context.Background(), "--manifest", m, "lock"); code != 0 {
+		t.Fatalf("lock: exit %d\n%s", code, stderr)
+	}
+	for i := range 2 {
+		if code, _, stderr := run(context.Background(), "--manifest", m, "lock", "--check"); code != 0 {
+			t.Fatalf("check %d: exit %d\n%s", i, code, stderr)
+		}
+	}
+	hits := checkMemoHits
+	writeCatalog(strings.Repeat("b", 64))
+	code, _, stderr := run(context.Background(), "--manifest", m, "lock", "--check")
+	if code != 1 || checkMemoHits != hits || !strings.Contains(stderr, "input extension/pglogical/2.4.2: the lock says sha256 "+strings.Repeat("a", 64)) {
+		t.Fatalf("the catalog's sha256 changed: exit %d (memo hits %d), want 1 naming the pin\n%s", code, checkMemoHits-hits, stderr)
 	}
 }
