@@ -2,10 +2,13 @@ package build
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -28,8 +31,10 @@ type Action struct {
 	RootDigest string `json:"root_digest"`
 	// Inputs are the archives extracted into the input tree, by path.
 	Inputs []ActionInput `json:"inputs"`
-	// Recipe and Plan are set for extension cells: the recipe's name
-	// ("pgxs", "plugin:NAME") and the plan it returned.
+	// Recipe names the cell's recipe ("pgxs", "plugin:NAME"; empty for
+	// the built-in Postgres recipe). Plan is the plan it returned when the
+	// command does not hold all of it (files, patches, package patterns,
+	// smoke settings).
 	Recipe  string    `json:"recipe,omitempty"`
 	Plan    *sdk.Plan `json:"plan,omitempty"`
 	Command Command   `json:"command"`
@@ -60,31 +65,66 @@ type EnvVar struct {
 	Value string `json:"value"`
 }
 
-// NewAction describes the build of c in the toolchain root with digest
-// rootDigest. sourceDateEpoch is SOURCE_DATE_EPOCH of the build. The job
-// count is deliberately absent.
+// NewAction describes the build of Postgres cell c with the built-in
+// recipe (PostgresRecipe) in the toolchain root with digest rootDigest.
+// sourceDateEpoch is SOURCE_DATE_EPOCH of the build. The job count is
+// deliberately absent.
 func NewAction(c Cell, rootDigest string, sourceDateEpoch int64) (Action, error) {
-	r, err := RecipeFor(c)
+	plan, err := PostgresRecipe{}.Plan(context.Background(), Request(c), nil)
 	if err != nil {
 		return Action{}, err
 	}
+	return newAction(c, rootDigest, "", sourceDateEpoch, plan)
+}
+
+// newAction is the action of cell c, from the plan its recipe returned:
+// the plan's commands become the script (Script), its Env the command's
+// environment, and the rest of the plan (files, patches, package patterns,
+// smoke settings: what the command does not show) is recorded in the
+// action. An extension cell is built against the parent package
+// parentPkg, mounted at PGDir.
+func newAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) (Action, error) {
 	if rootDigest == "" {
 		return Action{}, fmt.Errorf("build: cell %s: toolchain root has no digest", c.Name)
 	}
-	return Action{
-		RecipeVersion: RecipeVersion,
-		Cell:          c.Name,
-		Arch:          c.Arch,
-		RootDigest:    rootDigest,
-		Inputs:        []ActionInput{{Path: SrcDir, SHA256: c.Source.SHA256, StripPrefix: c.Source.StripPrefix}},
-		Command: Command{
-			Arguments:        []string{"/bin/sh", "-c", Script(r)},
-			Environment:      envVars(sandbox.DefaultEnv(sourceDateEpoch, r.Env...)),
-			WorkingDirectory: r.Dir,
-			OutputPaths:      r.Outs,
-		},
-		Smoke: SmokeScript(c),
-	}, nil
+	a := Action{RecipeVersion: RecipeVersion, Cell: c.Name, Arch: c.Arch, RootDigest: rootDigest, Recipe: c.Recipe}
+	var env []string
+	if x := c.Extension; x != nil {
+		a.RecipeVersion = ExtensionRecipeVersion
+		a.Inputs = []ActionInput{{Path: PGDir, SHA256: parentPkg}}
+		env = extensionEnv
+		a.Smoke = extensionSmokeScript(x, x.Settings.withPlan(plan))
+	} else {
+		a.Smoke = SmokeScript(c)
+	}
+	a.Inputs = append(a.Inputs, ActionInput{Path: SrcDir, SHA256: c.Source.SHA256, StripPrefix: c.Source.StripPrefix})
+	if c.Plugin.SHA256 != "" {
+		a.Inputs = append(a.Inputs, ActionInput{Path: "plugin:" + c.Plugin.Name, SHA256: c.Plugin.SHA256})
+	}
+	for _, k := range slices.Sorted(maps.Keys(plan.Env)) {
+		env = append(env, k+"="+plan.Env[k])
+	}
+	rest := plan
+	rest.Protocol, rest.Commands, rest.Env = 0, nil, nil
+	if !reflect.DeepEqual(rest, sdk.Plan{}) {
+		a.Plan = &plan
+	}
+	a.Command = Command{
+		Arguments:        []string{"/bin/sh", "-c", Script(plan)},
+		Environment:      envVars(sandbox.DefaultEnv(sde, slices.Clip(env)...)),
+		WorkingDirectory: SrcDir,
+		OutputPaths:      []string{OutDirOf(c)},
+	}
+	return a, nil
+}
+
+// OutDirOf is where cell c's recipe installs (the request's Paths.Out):
+// DestDir for a Postgres cell, OutDir for an extension cell.
+func OutDirOf(c Cell) string {
+	if c.Extension != nil {
+		return OutDir
+	}
+	return DestDir
 }
 
 // envVars turns KEY=VALUE strings into the command's environment, sorted

@@ -169,7 +169,7 @@ func TestBuildErrors(t *testing.T) {
 	}
 	c := testCell(15, "amd64")
 	c.Source.SourceDateEpoch = 1
-	b := ExtensionCell("demo~1~"+c.Name, c, c.Source, Extension{Name: "demo", Recipe: "pgxs"})
+	b := ExtensionCell("demo~1~"+c.Name, c, c.Source, Extension{Name: "demo"})
 	res, err := Build(context.Background(), Config{Store: st, Toolchain: tc, KeepGoing: true}, []Cell{c, b})
 	if err == nil || !strings.Contains(err.Error(), "is not in the store") || !strings.Contains(err.Error(), "monogres fetch") {
 		t.Errorf("missing source: %v", err)

@@ -78,6 +78,14 @@ type Cell struct {
 	// the extension's "extension/NAME/VERSION"); its bytes must be in the
 	// store (monogres fetch).
 	Source lock.Input
+	// Recipe names the cell's recipe: for a Postgres cell empty (the
+	// built-in PostgresRecipe) or "plugin:NAME"; for an extension cell
+	// "pgxs" (also when empty), "configure", "cmake", "make" or
+	// "plugin:NAME".
+	Recipe string
+	// Plugin is the lock input of the plugin's wasm ("plugin/NAME") when
+	// Recipe is "plugin:NAME".
+	Plugin lock.Input
 	// Extension is set for extension cells.
 	Extension *Extension
 }
@@ -88,11 +96,6 @@ type Extension struct {
 	// CREATE EXTENSION in the smoke test.
 	Name    string
 	Version string
-	// Recipe is "pgxs" or "plugin:NAME".
-	Recipe string
-	// Plugin is the lock input of the plugin's wasm ("plugin/NAME") when
-	// Recipe is "plugin:NAME".
-	Plugin lock.Input
 	// Params are passed to a plugin in its request.
 	Params map[string]string
 	// Settings are the manifest's (shared_preload_libraries, conf,

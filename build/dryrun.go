@@ -78,7 +78,7 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 	return out, nil
 }
 
-// Prepared is an extension cell made ready for its sandbox by Prepare.
+// Prepared is a cell made ready for its sandbox by Prepare.
 type Prepared struct {
 	// Request is what the recipe was given (Files excepted: the host fills
 	// them in).
@@ -92,33 +92,44 @@ type Prepared struct {
 	// Dir is the scratch dir (the caller removes it); Source is the
 	// extracted source tree in it, with the plan applied.
 	Dir, Source string
-	// ActionKey is the cell's action key; Cached says whether the action
-	// cache has it.
+	// Action is the cell's action; ActionKey its key; Cached says whether
+	// the action cache has it.
+	Action    Action
 	ActionKey string
 	Cached    bool
 }
 
-// Prepare does for extension cell c everything a build does before the
-// sandbox runs: it builds (or finds cached) its parent Postgres cell,
-// extracts the source, builds the recipe's request, runs the recipe,
-// checks its plan against the lock and applies it to the extracted tree.
+// Prepare does for cell c everything a build does before the sandbox
+// runs: for an extension cell it builds (or finds cached) its parent
+// Postgres cell (parent; ignored for a Postgres cell), then it extracts
+// the source, builds the recipe's request, runs the recipe, checks its
+// plan against the lock and applies it to the extracted tree.
 // `monogres plugin run --cell` calls it, so it sees exactly what a build
 // would. The caller removes Prepared.Dir, which is set whenever it was
 // created, also on error.
 func Prepare(ctx context.Context, cfg Config, parent, c Cell) (Prepared, error) {
-	if c.Extension == nil || c.Extension.Parent != parent.Name {
+	if c.Extension != nil && c.Extension.Parent != parent.Name {
 		return Prepared{}, fmt.Errorf("build: Prepare: %s is not an extension cell of %s", c.Name, parent.Name)
 	}
 	e, err := newEngine(cfg)
 	if err != nil {
 		return Prepared{}, err
 	}
-	pres, err := Build(ctx, cfg, []Cell{parent})
-	if err != nil {
-		return Prepared{}, fmt.Errorf("build: cell %s: Postgres cell %s: %w", c.Name, parent.Name, err)
+	var pres Result
+	if c.Extension != nil {
+		res, err := Build(ctx, cfg, []Cell{parent})
+		if err != nil {
+			return Prepared{}, fmt.Errorf("build: cell %s: Postgres cell %s: %w", c.Name, parent.Name, err)
+		}
+		pres = res[0]
 	}
-	p, err := e.prepare(ctx, c, pres[0], runOpts{scratch: e.scratch})
-	out := Prepared{Request: p.req, Applied: p.applied, PluginStderr: p.planLog, Dir: p.dir, ActionKey: p.key}
+	p, err := e.prepare(ctx, c, pres, runOpts{scratch: e.scratch})
+	if err == nil {
+		if err = p.stageSource(ctx); err == nil {
+			err = p.applyPlan()
+		}
+	}
+	out := Prepared{Request: p.req, Applied: p.applied, PluginStderr: p.planLog, Dir: p.dir, Action: p.action, ActionKey: p.key}
 	if p.dir != "" {
 		out.Source = filepath.Join(p.dir, "src")
 	}

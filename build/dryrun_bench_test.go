@@ -37,7 +37,7 @@ func BenchmarkKeyExtensionCells(b *testing.B) {
 	build.Record(st, build.ACEntry{Cell: parent.Name, ActionKey: a.Key(), Package: pkg.SHA256, Manifest: pkg.SHA256})
 	nodes := []build.Node{{Cell: parent}}
 	for i := range b.N {
-		nodes = append(nodes, build.Node{Cell: build.ExtensionCell(fmt.Sprintf("demo%d~1.0~%s", i, parent.Name), parent, extSrc, build.Extension{Name: "demo", Version: "1.0", Recipe: "pgxs"})})
+		nodes = append(nodes, build.Node{Cell: build.ExtensionCell(fmt.Sprintf("demo%d~1.0~%s", i, parent.Name), parent, extSrc, build.Extension{Name: "demo", Version: "1.0"})})
 	}
 	b.ResetTimer()
 	out, err := build.DryRun(ctx, cfg, nodes, nil)

@@ -125,21 +125,23 @@ func (e *engine) sourceDateEpoch(ctx context.Context, c Cell, path string) (int6
 	return v, nil
 }
 
-// prepared is a cell with its action computed. An extension cell's
-// source is already staged (with its plan applied) in dir/src.
+// prepared is a cell with its action computed. When its recipe read the
+// source, the source is already staged in dir/src (staged).
 type prepared struct {
-	cell    Cell
-	parent  Result
-	dir     string // scratch dir of this run
-	src     string // the source archive, checked in the store
-	sde     int64
-	tc      Toolchain
-	req     sdk.Request
-	plan    *sdk.Plan
-	applied []plugins.Applied
-	planLog []byte // a plugin's stderr
-	action  Action
-	key     string
+	cell        Cell
+	parent      Result
+	dir         string // scratch dir of this run
+	src         string // the source archive, checked in the store
+	sde         int64
+	tc          Toolchain
+	req         sdk.Request
+	plan        *sdk.Plan
+	staged      bool // the source is extracted in dir/src
+	planApplied bool // and the plan's files and patches are applied
+	applied     []plugins.Applied
+	planLog     []byte // a plugin's stderr
+	action      Action
+	key         string
 }
 
 // prepare computes the action of c in a fresh scratch dir below
@@ -170,56 +172,47 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) 
 	if p.dir, err = os.MkdirTemp(o.scratch, "build-"+shortName(c.Name)+"-"); err != nil {
 		return p, fmt.Errorf("build: cell %s: scratch dir: %w", c.Name, err)
 	}
-	if c.Extension == nil {
-		if p.action, err = NewAction(c, p.tc.Digest, p.sde); err != nil {
-			return p, err
-		}
-		p.key = p.action.Key()
-		return p, nil
-	}
-	staged := filepath.Join(p.dir, "src")
-	if err := archive.Extract(ctx, src, staged, archive.Options{StripPrefix: c.Source.StripPrefix, Mtime: time.Unix(p.sde, 0)}); err != nil {
-		return p, fmt.Errorf("build: cell %s: extracting %s: %w", c.Name, c.Source.Name, err)
-	}
-	p.req = PluginRequest(c)
+	p.req = Request(c)
 	p.req.SourceDateEpoch = p.sde
-	plan, err := e.plan(ctx, &p, staged)
+	plan, err := e.plan(ctx, &p)
 	if err != nil {
 		return p, err
 	}
-	if p.tc.Digest == "" {
-		return p, fmt.Errorf("build: cell %s: toolchain root has no digest", c.Name)
+	if p.action, err = newAction(c, p.tc.Digest, parent.Package, p.sde, plan); err != nil {
+		return p, err
 	}
-	p.action = extensionAction(c, p.tc.Digest, parent.Package, p.sde, plan)
 	p.key = p.action.Key()
 	return p, nil
 }
 
-// Recipe returns the recipe of extension cell c: a built-in one (pgxs,
-// configure, cmake, make: package plugins), or a wasm plugin compiled from its bytes in the store (the compile cache
+// recipe returns the recipe of cell c: the built-in PostgresRecipe, an
+// extension kind (pgxs, configure, cmake, make: package plugins), or a
+// wasm plugin compiled from its bytes in the store (the compile cache
 // lives in <store>/plugins). close releases it.
 func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer) (r plugins.Recipe, close func(), err error) {
 	x := c.Extension
 	switch {
-	case x.Recipe == "pgxs" || x.Recipe == "":
+	case x == nil && c.Recipe == "":
+		return PostgresRecipe{}, func() {}, nil
+	case x != nil && (c.Recipe == "pgxs" || c.Recipe == ""):
 		return plugins.PGXS{MakeArgs: x.Args}, func() {}, nil // sdk.PGXS names a cross target's compiler
-	case x.Recipe == "configure":
+	case x != nil && c.Recipe == "configure":
 		return plugins.Configure{Args: x.Args}, func() {}, nil
-	case x.Recipe == "cmake":
+	case x != nil && c.Recipe == "cmake":
 		return plugins.CMake{Args: x.Args}, func() {}, nil
-	case x.Recipe == "make":
+	case x != nil && c.Recipe == "make":
 		return plugins.Make{}, func() {}, nil
-	case strings.HasPrefix(x.Recipe, "plugin:"):
-		name := strings.TrimPrefix(x.Recipe, "plugin:")
-		if x.Plugin.SHA256 == "" {
-			return nil, nil, fmt.Errorf("build: cell %s: build = %q but the cell has no plugin input plugin/%s (run `monogres lock`)", c.Name, x.Recipe, name)
+	case strings.HasPrefix(c.Recipe, "plugin:"):
+		name := strings.TrimPrefix(c.Recipe, "plugin:")
+		if c.Plugin.SHA256 == "" {
+			return nil, nil, fmt.Errorf("build: cell %s: build = %q but the cell has no plugin input plugin/%s (run `monogres lock`)", c.Name, c.Recipe, name)
 		}
-		if !e.cfg.Store.Has(x.Plugin.SHA256) {
-			return nil, nil, fmt.Errorf("build: cell %s: plugin %s (sha256 %s) is not in the store %s; run `monogres fetch`", c.Name, x.Plugin.Name, x.Plugin.SHA256, e.cfg.Store.Dir())
+		if !e.cfg.Store.Has(c.Plugin.SHA256) {
+			return nil, nil, fmt.Errorf("build: cell %s: plugin %s (sha256 %s) is not in the store %s; run `monogres fetch`", c.Name, c.Plugin.Name, c.Plugin.SHA256, e.cfg.Store.Dir())
 		}
-		wasm, err := os.ReadFile(e.cfg.Store.Path(x.Plugin.SHA256))
+		wasm, err := os.ReadFile(e.cfg.Store.Path(c.Plugin.SHA256))
 		if err != nil {
-			return nil, nil, fmt.Errorf("build: cell %s: plugin %s: %w", c.Name, x.Plugin.Name, err)
+			return nil, nil, fmt.Errorf("build: cell %s: plugin %s: %w", c.Name, c.Plugin.Name, err)
 		}
 		opts := e.cfg.Plugin
 		opts.CacheDir = filepath.Join(e.cfg.Store.Dir(), "plugins")
@@ -230,46 +223,114 @@ func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer
 			return nil, nil, fmt.Errorf("build: cell %s: %w", c.Name, err)
 		}
 		closeHost := func() { h.Close(context.WithoutCancel(ctx)) }
-		m, err := h.Compile(ctx, name, wasm, x.Plugin.SHA256)
+		m, err := h.Compile(ctx, name, wasm, c.Plugin.SHA256)
 		if err != nil {
 			closeHost()
 			return nil, nil, fmt.Errorf("build: cell %s: %w", c.Name, err)
 		}
 		return plugins.Wasm{Host: h, Module: m, Stderr: stderr}, closeHost, nil
 	}
-	return nil, nil, fmt.Errorf("build: cell %s: build = %q: extension cells build with \"pgxs\", \"configure\", \"cmake\", \"make\" or \"plugin:NAME\"", c.Name, x.Recipe)
+	if x == nil {
+		return nil, nil, fmt.Errorf("build: cell %s: build = %q: Postgres cells build with the built-in recipe or \"plugin:NAME\"", c.Name, c.Recipe)
+	}
+	return nil, nil, fmt.Errorf("build: cell %s: build = %q: extension cells build with \"pgxs\", \"configure\", \"cmake\", \"make\" or \"plugin:NAME\"", c.Name, c.Recipe)
 }
 
-// plan runs the recipe of extension cell p.cell on its staged source,
-// checks the plan and applies its files and patches to the source,
-// recording them in p.
-func (e *engine) plan(ctx context.Context, p *prepared, src string) (sdk.Plan, error) {
-	c, x := p.cell, p.cell.Extension
+// plan runs the recipe of p.cell and checks its plan. Every recipe but the
+// built-in Postgres one plans from the source tree, so the source is
+// staged (extracted into p.dir/src) first; the plan's files and patches
+// are applied to the staged source in stage.
+func (e *engine) plan(ctx context.Context, p *prepared) (sdk.Plan, error) {
+	c := p.cell
 	var stderr bytes.Buffer
 	r, done, err := e.recipe(ctx, c, p.sde, &stderr)
 	if err != nil {
 		return sdk.Plan{}, err
 	}
-	plan, err := r.Plan(ctx, p.req, os.DirFS(src))
-	done()
+	defer done()
+	var src fs.FS = emptyFS{}
+	if _, builtin := r.(PostgresRecipe); !builtin {
+		if err := p.stageSource(ctx); err != nil {
+			return sdk.Plan{}, fmt.Errorf("build: cell %s: %w", c.Name, err)
+		}
+		src = os.DirFS(filepath.Join(p.dir, "src"))
+	}
+	plan, err := r.Plan(ctx, p.req, src)
 	p.planLog = stderr.Bytes()
+	name := RecipeName(c)
 	if err != nil {
-		return plan, fmt.Errorf("build: cell %s: recipe %s: %w%s", c.Name, x.Recipe, err, logNote(p.planLog))
+		return plan, fmt.Errorf("build: cell %s: recipe %s: %w%s", c.Name, name, err, logNote(p.planLog))
 	}
 	p.plan = &plan
-	locked := func(name string) bool {
+	locked := func(pkg string) bool {
 		if p.tc.Packages != nil {
-			return slices.Contains(p.tc.Packages, name) // in this cell's root
+			return slices.Contains(p.tc.Packages, pkg) // in this cell's root
 		}
-		return e.cfg.LockedPackage != nil && e.cfg.LockedPackage(c.Arch, name)
+		return e.cfg.LockedPackage != nil && e.cfg.LockedPackage(c.Arch, pkg)
 	}
-	if err := plugins.ValidatePlan(plan, PGDir, locked); err != nil {
-		return plan, fmt.Errorf("build: cell %s: recipe %s returned an unusable plan: %w", c.Name, x.Recipe, err)
+	if err := plugins.ValidatePlan(plan, p.req.Paths.Prefix, locked); err != nil {
+		return plan, fmt.Errorf("build: cell %s: recipe %s returned an unusable plan: %w", c.Name, name, err)
 	}
-	if p.applied, err = plugins.ApplyPlan(src, plan); err != nil {
-		return plan, fmt.Errorf("build: cell %s: applying the plan of recipe %s: %w", c.Name, x.Recipe, err)
+	if p.staged {
+		if err := p.applyPlan(); err != nil {
+			return plan, fmt.Errorf("build: cell %s: %w", c.Name, err)
+		}
 	}
 	return plan, nil
+}
+
+// applyPlan writes the plan's files and applies its patches to the staged
+// source (once), recording what changed in p.applied.
+func (p *prepared) applyPlan() error {
+	if p.planApplied {
+		return nil
+	}
+	var err error
+	if p.applied, err = plugins.ApplyPlan(filepath.Join(p.dir, "src"), *p.plan); err != nil {
+		return fmt.Errorf("applying the plan of recipe %s: %w", RecipeName(p.cell), err)
+	}
+	p.planApplied = true
+	return nil
+}
+
+// RecipeName names c's recipe in messages: its Recipe, else "postgres"
+// (the built-in Postgres recipe) or "pgxs".
+func RecipeName(c Cell) string {
+	switch {
+	case c.Recipe != "":
+		return c.Recipe
+	case c.Extension == nil:
+		return "postgres"
+	}
+	return "pgxs"
+}
+
+// stageSource extracts the cell's source into p.dir/src (once). An
+// extension's files all get SOURCE_DATE_EPOCH as mtime; a Postgres source
+// keeps the archive's (its generated files, such as gram.c, must stay
+// newer than their sources, or make would regenerate them).
+func (p *prepared) stageSource(ctx context.Context) error {
+	if p.staged {
+		return nil
+	}
+	c := p.cell
+	opts := archive.Options{StripPrefix: c.Source.StripPrefix}
+	if c.Extension != nil {
+		opts.Mtime = time.Unix(p.sde, 0)
+	}
+	if err := archive.Extract(ctx, p.src, filepath.Join(p.dir, "src"), opts); err != nil {
+		return fmt.Errorf("extracting %s: %w", c.Source.Name, err)
+	}
+	p.staged = true
+	return nil
+}
+
+// emptyFS is the source tree the built-in Postgres recipe gets: it plans
+// from the request alone.
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 }
 
 func logNote(b []byte) string {
@@ -351,24 +412,27 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	}
 	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\n", c.Name, p.key, p.tc.Dir, p.tc.Digest)
 	if x := c.Extension; x != nil {
-		fmt.Fprintf(out, "monogres: Postgres cell %s package %s at %s\nmonogres: source %s at %s, recipe %s\n", x.Parent, p.parent.Package, PGDir, c.Source.Name, SrcDir, x.Recipe)
-		if len(p.planLog) > 0 {
-			fmt.Fprintf(out, "monogres: plugin stderr:\n%s\n", bytes.TrimRight(p.planLog, "\n"))
-		}
-		for _, a := range p.applied {
-			fmt.Fprintf(out, "monogres: plan: %s\n", a)
-		}
-		if len(p.plan.Package) > 0 {
-			fmt.Fprintf(out, "monogres: plan: package %q\n", p.plan.Package)
-		}
+		fmt.Fprintf(out, "monogres: Postgres cell %s package %s at %s\n", x.Parent, p.parent.Package, PGDir)
+	}
+	if c.Recipe != "" || c.Extension != nil {
+		fmt.Fprintf(out, "monogres: source %s at %s, recipe %s\n", c.Source.Name, SrcDir, RecipeName(c))
+	}
+	if len(p.planLog) > 0 {
+		fmt.Fprintf(out, "monogres: plugin stderr:\n%s\n", bytes.TrimRight(p.planLog, "\n"))
 	}
 	t0 := time.Now()
 	steps := runSteps(o.bypass || e.cfg.SkipSmoke, o.bypass)
 	step := func(name string) { o.em.Step(c.Name, name, slices.Index(steps, name)+1, len(steps)) }
 	step("staging inputs")
-	mounts, err := e.stage(ctx, p)
+	mounts, err := e.stage(ctx, &p)
 	if err != nil {
 		return failed("staging the inputs", err)
+	}
+	for _, a := range p.applied {
+		fmt.Fprintf(out, "monogres: plan: %s\n", a)
+	}
+	if len(p.plan.Package) > 0 {
+		fmt.Fprintf(out, "monogres: plan: package %q\n", p.plan.Package)
 	}
 	fmt.Fprintf(out, "monogres: inputs staged in %v; building with %d jobs in %s\n", time.Since(t0).Round(time.Millisecond), o.jobs, p.dir)
 	t0 = time.Now()
@@ -474,13 +538,14 @@ func jobsEnv(c Cell, jobs int) []string {
 // stage materializes the action's input tree below p.dir and returns its
 // mounts: the source (writable: builds run in the tree), an extension's
 // parent package (read-only), the work and output dirs and a home.
-func (e *engine) stage(ctx context.Context, p prepared) ([]sandbox.Mount, error) {
+func (e *engine) stage(ctx context.Context, p *prepared) ([]sandbox.Mount, error) {
 	c := p.cell
 	src, work, out := filepath.Join(p.dir, "src"), filepath.Join(p.dir, "work"), filepath.Join(p.dir, "out")
-	if c.Extension == nil {
-		if err := archive.Extract(ctx, p.src, src, archive.Options{StripPrefix: c.Source.StripPrefix}); err != nil {
-			return nil, fmt.Errorf("extracting %s: %w", c.Source.Name, err)
-		}
+	if err := p.stageSource(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.applyPlan(); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{work, out} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -604,8 +669,9 @@ func (e *engine) manifest(ctx context.Context, p prepared, pkg string, size int6
 		Prefix: Prefix, Compression: Compression, Package: pkg, Size: size, Files: files,
 		Runtime: closure, RuntimePackages: RuntimePackages(closure), Regress: reg,
 	}
+	m.Recipe, m.PluginSHA256 = c.Recipe, c.Plugin.SHA256
 	if x := c.Extension; x != nil {
-		m.Extension, m.ExtensionVersion, m.Recipe, m.PluginSHA256 = x.Name, x.Version, x.Recipe, x.Plugin.SHA256
+		m.Extension, m.ExtensionVersion = x.Name, x.Version
 		m.Parent, m.ParentPackage = x.Parent, p.parent.Package
 	}
 	return e.putBytes(ctx, EncodeManifest(m))

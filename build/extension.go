@@ -3,13 +3,10 @@ package build
 import (
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
-	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/plugins/sdk"
@@ -18,7 +15,7 @@ import (
 // ExtensionRecipeVersion is part of every extension action key; bump it
 // when the build script, packaging or smoke test of extension cells change
 // what a build produces.
-const ExtensionRecipeVersion = "monogres-extension-recipe-2"
+const ExtensionRecipeVersion = "monogres-extension-recipe-3"
 
 // PGDir holds the parent Postgres package in an extension build,
 // read-only; its pg_config is PGConfig and reports paths below PGDir. The
@@ -28,46 +25,25 @@ const PGDir = "/build/pg"
 // PGConfig is the parent's pg_config inside the sandbox.
 const PGConfig = PGDir + "/bin/pg_config"
 
-// PluginRequest is the recipe request of extension cell c, exactly as a
-// build sends it (also to a plugin run by `monogres plugin run --cell`).
-func PluginRequest(c Cell) sdk.Request {
-	x := c.Extension
-	return sdk.Request{
+// Request is the recipe request of cell c, exactly as a build sends it
+// (also to a plugin run by `monogres plugin run --cell`): for an extension
+// cell the extension, its parent's pg_config and the install prefix PGDir;
+// for a Postgres cell the options and the install root DestDir.
+func Request(c Cell) sdk.Request {
+	r := sdk.Request{
 		Protocol:  sdk.ProtocolVersion,
-		Extension: sdk.Extension{Name: x.Name, Version: x.Version},
 		Postgres:  sdk.Postgres{Version: c.PostgresVersion, Major: c.Major},
 		OptionSet: c.OptionSet,
+		Options:   c.Options,
 		Arch:      c.Arch,
-		Paths:     sdk.Paths{Source: SrcDir, Out: OutDir, PGConfig: PGConfig, Prefix: PGDir},
-		Params:    x.Params,
+		Paths:     sdk.Paths{Source: SrcDir, Out: DestDir, Prefix: Prefix},
 	}
-}
-
-// PlanScript renders a plan's commands as a POSIX shell script: each
-// command is echoed, then run in its directory below SrcDir with its env
-// added; the script stops at the first failure.
-func PlanScript(p sdk.Plan) string {
-	var b strings.Builder
-	b.WriteString("set -eu\n")
-	for _, c := range p.Commands {
-		dir := SrcDir
-		if c.Dir != "" {
-			dir += "/" + c.Dir
-		}
-		var words []string
-		for _, k := range slices.Sorted(maps.Keys(c.Env)) {
-			words = append(words, shQuote(k+"="+c.Env[k]))
-		}
-		for _, a := range c.Argv {
-			words = append(words, shQuote(a))
-		}
-		cmd := strings.Join(words, " ")
-		if len(c.Env) > 0 {
-			cmd = "env " + cmd
-		}
-		fmt.Fprintf(&b, "echo %s\n(cd %s && %s)\n", shQuote("+ "+strings.Join(c.Argv, " ")), shQuote(dir), cmd)
+	if x := c.Extension; x != nil {
+		r.Extension = sdk.Extension{Name: x.Name, Version: x.Version}
+		r.Paths = sdk.Paths{Source: SrcDir, Out: OutDir, PGConfig: PGConfig, Prefix: PGDir}
+		r.Params = x.Params
 	}
-	return b.String()
+	return r
 }
 
 // extensionPrefixMap maps the sandbox paths an extension's objects could
@@ -83,35 +59,6 @@ var extensionEnv = []string{
 	"COPT=" + extensionPrefixMap,
 	"CFLAGS=-O2 " + extensionPrefixMap,
 	"CXXFLAGS=-O2 " + extensionPrefixMap,
-}
-
-// extensionAction is the action of extension cell c built against the
-// parent package parentPkg, from the plan its recipe returned.
-func extensionAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) Action {
-	x := c.Extension
-	inputs := []ActionInput{
-		{Path: PGDir, SHA256: parentPkg},
-		{Path: SrcDir, SHA256: c.Source.SHA256, StripPrefix: c.Source.StripPrefix},
-	}
-	if x.Plugin.SHA256 != "" {
-		inputs = append(inputs, ActionInput{Path: "plugin:" + x.Plugin.Name, SHA256: x.Plugin.SHA256})
-	}
-	return Action{
-		RecipeVersion: ExtensionRecipeVersion,
-		Cell:          c.Name,
-		Arch:          c.Arch,
-		RootDigest:    rootDigest,
-		Inputs:        inputs,
-		Recipe:        x.Recipe,
-		Plan:          &plan,
-		Command: Command{
-			Arguments:        []string{"/bin/sh", "-c", PlanScript(plan)},
-			Environment:      envVars(sandbox.DefaultEnv(sde, extensionEnv...)),
-			WorkingDirectory: SrcDir,
-			OutputPaths:      []string{OutDir},
-		},
-		Smoke: extensionSmokeScript(x, x.Settings.withPlan(plan)),
-	}
 }
 
 // ExtDir is where the extension smoke test also mounts the extension's own
@@ -281,5 +228,13 @@ func ExtensionCell(name string, parent Cell, source lock.Input, x Extension) Cel
 	x.Parent = parent.Name
 	c := parent
 	c.Name, c.Source, c.Extension = name, source, &x
+	c.Recipe, c.Plugin = "", lock.Input{} // the parent's recipe is not the extension's
+	return c
+}
+
+// WithRecipe is c built with recipe ("plugin:NAME" with the plugin's lock
+// input; for an extension also "pgxs", "configure", "cmake", "make").
+func (c Cell) WithRecipe(recipe string, plugin lock.Input) Cell {
+	c.Recipe, c.Plugin = recipe, plugin
 	return c
 }

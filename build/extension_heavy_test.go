@@ -53,14 +53,14 @@ func TestExtensionKindsHeavy(t *testing.T) {
 	addInput(t, st, postgis)
 	var cells []build.Cell
 	if !strings.Contains(os.Getenv("MONOGRES_E2E_HEAVY"), "nots") {
-		cells = append(cells, build.ExtensionCell("timescaledb~2.19.3+dfsg~"+p.Name, p, timescaledb, build.Extension{Name: "timescaledb", Version: "2.19.3+dfsg", Recipe: "cmake",
+		cells = append(cells, build.ExtensionCell("timescaledb~2.19.3+dfsg~"+p.Name, p, timescaledb, build.Extension{Name: "timescaledb", Version: "2.19.3+dfsg",
 			Settings: build.Settings{SharedPreloadLibraries: []string{"timescaledb"}, Regress: "skip", RegressReason: "TimescaleDB's suite runs through its own CMake test runner",
-				Args: []string{"-DREGRESS_CHECKS=OFF", "-DTAP_CHECKS=OFF", "-DWARNINGS_AS_ERRORS=OFF", "-DUSE_OPENSSL=OFF", "-DSEND_TELEMETRY_DEFAULT=OFF", "-DGENERATE_DOWNGRADE_SCRIPT=OFF", "-DAPACHE_ONLY=ON"}}}))
+				Args: []string{"-DREGRESS_CHECKS=OFF", "-DTAP_CHECKS=OFF", "-DWARNINGS_AS_ERRORS=OFF", "-DUSE_OPENSSL=OFF", "-DSEND_TELEMETRY_DEFAULT=OFF", "-DGENERATE_DOWNGRADE_SCRIPT=OFF", "-DAPACHE_ONLY=ON"}}}).WithRecipe("cmake", lock.Input{}))
 	}
 	if !strings.Contains(os.Getenv("MONOGRES_E2E_HEAVY"), "nogis") {
-		cells = append(cells, build.ExtensionCell("postgis~3.3.2+dfsg~"+p.Name, p, postgis, build.Extension{Name: "postgis", Version: "3.3.2+dfsg", Recipe: "configure",
+		cells = append(cells, build.ExtensionCell("postgis~3.3.2+dfsg~"+p.Name, p, postgis, build.Extension{Name: "postgis", Version: "3.3.2+dfsg",
 			Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION postgis", "SELECT ST_AsText(ST_Buffer(ST_GeomFromText('POINT(0 0)'), 1, 2)) LIKE 'POLYGON((1 0,%'"},
-				Args: []string{"--without-raster", "--without-protobuf", "--without-sfcgal", "--without-gui", "--without-address-standardizer"}}}))
+				Args: []string{"--without-raster", "--without-protobuf", "--without-sfcgal", "--without-gui", "--without-address-standardizer"}}}).WithRecipe("configure", lock.Input{}))
 	}
 	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2, KeepGoing: true}
 	start := time.Now()

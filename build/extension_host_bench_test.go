@@ -34,7 +34,7 @@ func BenchmarkExtensionVsHost(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		st := postgresPackages(b, tc, []build.Cell{p})
 		addInput(b, st, pgSimilarity)
-		c := build.ExtensionCell("pg_similarity~1.0~"+p.Name, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs",
+		c := build.ExtensionCell("pg_similarity~1.0~"+p.Name, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0",
 			Settings: build.Settings{Regress: "advisory", RegressReason: "its expected output predates Postgres 12's float output"}})
 		cfg := build.Config{Store: st, Toolchain: tc, MakeJobs: 2}
 		if _, err := build.Build(ctx, cfg, []build.Cell{p}); err != nil { // parent lookup outside the timing

@@ -84,18 +84,18 @@ func TestExtensions(t *testing.T) {
 	for _, p := range parents {
 		suffix := "~" + p.Name
 		good = append(good,
-			build.ExtensionCell("pg_similarity~1.0"+suffix, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs",
+			build.ExtensionCell("pg_similarity~1.0"+suffix, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0",
 				Settings: build.Settings{Regress: "advisory", RegressReason: "its expected output predates Postgres 12's shortest-exact float output",
 					SmokeSQL: []string{"CREATE EXTENSION pg_similarity", "SELECT round(jaro('monogres', 'monogress')::numeric, 2) > 0.9"}}}),
-			build.ExtensionCell("numeral~1.3"+suffix, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
+			build.ExtensionCell("numeral~1.3"+suffix, p, numeral, build.Extension{Name: "numeral", Version: "1.3",
 				Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION numeral", "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}}),
-			build.ExtensionCell("pg_rational~0.0.2"+suffix, p, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "plugin:rationalfix", Plugin: fix,
-				Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION pg_rational", "SELECT '1/3'::rational + '1/6'::rational = '1/2'::rational"}}}),
+			build.ExtensionCell("pg_rational~0.0.2"+suffix, p, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2",
+				Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION pg_rational", "SELECT '1/3'::rational + '1/6'::rational = '1/2'::rational"}}}).WithRecipe("plugin:rationalfix", fix),
 		)
 	}
 	amd := parents[0]
-	broken := build.ExtensionCell("pg_rational-pgxs~0.0.2~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "pgxs"})
-	hostile := build.ExtensionCell("hostile~1~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2", Recipe: "plugin:loop", Plugin: loop})
+	broken := build.ExtensionCell("pg_rational-pgxs~0.0.2~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2"})
+	hostile := build.ExtensionCell("hostile~1~"+amd.Name, amd, pgRational, build.Extension{Name: "pg_rational", Version: "0.0.2"}).WithRecipe("plugin:loop", loop)
 	all = append(append(all, hostile, broken), good...)
 
 	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 2, MakeJobs: 2, KeepGoing: true,
@@ -205,7 +205,7 @@ func BenchmarkExtension(b *testing.B) {
 	p := barebones1518("amd64")
 	st := postgresPackages(b, tc, []build.Cell{p})
 	addInput(b, st, pgSimilarity)
-	c := build.ExtensionCell("pg_similarity~1.0~"+p.Name, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0", Recipe: "pgxs"})
+	c := build.ExtensionCell("pg_similarity~1.0~"+p.Name, p, pgSimilarity, build.Extension{Name: "pg_similarity", Version: "1.0"})
 	cfg := build.Config{Store: st, Toolchain: tc, MakeJobs: 2}
 	start := time.Now()
 	if r, err := build.Build(ctx, cfg, []build.Cell{p, c}); err != nil || r[1].State != event.StateBuilt {

@@ -85,10 +85,10 @@ func TestExtensionSettingsReal(t *testing.T) {
 	for _, in := range []lock.Input{pglogical, pgmemcache} {
 		addInput(t, st, in)
 	}
-	logical := build.ExtensionCell("pglogical~2.4.2~"+p.Name, p, pglogical, build.Extension{Name: "pglogical", Version: "2.4.2", Recipe: "pgxs",
+	logical := build.ExtensionCell("pglogical~2.4.2~"+p.Name, p, pglogical, build.Extension{Name: "pglogical", Version: "2.4.2",
 		Settings: build.Settings{SharedPreloadLibraries: []string{"pglogical"}, Conf: []string{"wal_level = logical"},
 			Regress: "advisory", RegressReason: "pglogical's suite needs a provider and a subscriber node (installcheck on one server)"}})
-	memc := build.Extension{Name: "pgmemcache", Version: "2.3.0", Recipe: "pgxs",
+	memc := build.Extension{Name: "pgmemcache", Version: "2.3.0",
 		Settings: build.Settings{Regress: "skip", RegressReason: "the suite needs a running memcached"}}
 	recorded := build.ExtensionCell("pgmemcache~2.3.0~"+p.Name, p, pgmemcache, memc)
 	memc.Bundle = true

@@ -25,7 +25,7 @@ func TestExtensionOnPostgres18(t *testing.T) {
 	p := build.Cell{Name: "postgres~18.6~barebones~amd64", PostgresVersion: "18.6", Major: 18, OptionSet: "barebones", Arch: "amd64", Source: testenv.PG186}
 	st := postgresPackages(t, tc, []build.Cell{p})
 	addInput(t, st, numeral)
-	c := build.ExtensionCell("numeral~1.3~"+p.Name, p, numeral, build.Extension{Name: "numeral", Version: "1.3", Recipe: "pgxs",
+	c := build.ExtensionCell("numeral~1.3~"+p.Name, p, numeral, build.Extension{Name: "numeral", Version: "1.3",
 		Settings: build.Settings{SmokeSQL: []string{"CREATE EXTENSION numeral", "SELECT ('thirty'::numeral + 'twelve'::numeral)::text = 'forty-two'"}}})
 	cfg := build.Config{Store: st, Toolchain: tc, OutDir: t.TempDir(), Jobs: 1, MakeJobs: 2}
 	res, err := build.Build(ctx, cfg, []build.Cell{p, c})

@@ -87,10 +87,10 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 	loop := buildPlugin(t, st, "./testdata/plugins/loop")
 	cells := []build.Cell{
 		parent,
-		build.ExtensionCell("extra~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0", Recipe: "plugin:extra", Plugin: extra,
-			Params: map[string]string{"package": "libgeos-dev"}}),
-		build.ExtensionCell("bare~1.0~"+parent.Name, parent, noMakefile, build.Extension{Name: "bare", Version: "1.0", Recipe: "pgxs"}),
-		build.ExtensionCell("loop~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0", Recipe: "plugin:loop", Plugin: loop}),
+		build.ExtensionCell("extra~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0",
+			Params: map[string]string{"package": "libgeos-dev"}}).WithRecipe("plugin:extra", extra),
+		build.ExtensionCell("bare~1.0~"+parent.Name, parent, noMakefile, build.Extension{Name: "bare", Version: "1.0"}),
+		build.ExtensionCell("loop~1.0~"+parent.Name, parent, withMakefile, build.Extension{Name: "demo", Version: "1.0"}).WithRecipe("plugin:loop", loop),
 	}
 	cfg := build.Config{
 		Store: st, Toolchain: tc, KeepGoing: true, Jobs: 1,
@@ -117,7 +117,7 @@ func TestPlanFailuresAreCellFailures(t *testing.T) {
 	}
 
 	// An unknown build recipe is refused before anything runs.
-	cells[1].Extension.Recipe, cells[1].Extension.Plugin = "meson", lock.Input{}
+	cells[1] = cells[1].WithRecipe("meson", lock.Input{})
 	res, _ = build.Build(ctx, cfg, cells[:2])
 	if r := res[1]; r.Err == nil || !strings.Contains(r.Err.Error(), `build = "meson": extension cells build with "pgxs", "configure", "cmake", "make" or "plugin:NAME"`) {
 		t.Errorf("unknown recipe: %v", r.Err)

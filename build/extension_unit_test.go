@@ -17,7 +17,7 @@ func extCell(arch string) Cell {
 	parent := Cell{Name: "postgres~15.18~barebones~" + arch, PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: arch}
 	return ExtensionCell("demo~1.2~postgres~15.18~barebones~"+arch, parent,
 		lock.Input{Name: "extension/demo/1.2", SHA256: strings.Repeat("a", 64), StripPrefix: "demo-1.2"},
-		Extension{Name: "demo", Version: "1.2", Recipe: "pgxs"})
+		Extension{Name: "demo", Version: "1.2"})
 }
 
 func TestPGXSPlanPerArch(t *testing.T) {
@@ -29,7 +29,7 @@ func TestPGXSPlanPerArch(t *testing.T) {
 		"amd64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib install DESTDIR=/build/out",
 		"arm64": "make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc|make USE_PGXS=1 PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib CC=aarch64-linux-gnu-gcc install DESTDIR=/build/out",
 	} {
-		p, err := plugins.PGXS{}.Plan(context.Background(), PluginRequest(extCell(arch)), os.DirFS(dir))
+		p, err := plugins.PGXS{}.Plan(context.Background(), Request(extCell(arch)), os.DirFS(dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,22 +40,6 @@ func TestPGXSPlanPerArch(t *testing.T) {
 		if g := strings.Join(got, "|"); g != want {
 			t.Errorf("%s: commands\n%s\nwant\n%s", arch, g, want)
 		}
-	}
-}
-
-func TestScript(t *testing.T) {
-	got := PlanScript(sdk.Plan{Commands: []sdk.Command{
-		{Argv: []string{"make", "it's"}},
-		{Argv: []string{"make", "install"}, Env: map[string]string{"V": "1", "A": "x y"}, Dir: "sub"},
-	}})
-	want := `set -eu
-echo '+ make it'\''s'
-(cd /build/src && make 'it'\''s')
-echo '+ make install'
-(cd /build/src/sub && env 'A=x y' V=1 make install)
-`
-	if got != want {
-		t.Errorf("Script:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -191,11 +175,11 @@ func TestCollect(t *testing.T) {
 func TestUnknownRecipe(t *testing.T) {
 	e := &engine{}
 	c := extCell("amd64")
-	c.Extension.Recipe = "meson"
+	c.Recipe = "meson"
 	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), `build = "meson"`) {
 		t.Errorf("err %v, want one naming build = \"meson\"", err)
 	}
-	c.Extension.Recipe = "plugin:fix"
+	c.Recipe = "plugin:fix"
 	if _, _, err := e.recipe(context.Background(), c, 0, nil); err == nil || !strings.Contains(err.Error(), "no plugin input plugin/fix") {
 		t.Errorf("err %v, want one naming the missing plugin input", err)
 	}
@@ -206,7 +190,10 @@ func TestUnknownRecipe(t *testing.T) {
 // TimescaleDB's .so as /build/pg/include/server/access/tableam.h) to the
 // install prefix, through COPT (PGXS) and CFLAGS (configure, CMake).
 func TestExtensionEnvMapsSandboxPaths(t *testing.T) {
-	a := extensionAction(extCell("amd64"), "r", "p", 1, sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}})
+	a, err := newAction(extCell("amd64"), "r", "p", 1, sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := strings.Join(a.Env(), "\n")
 	for _, want := range []string{"COPT=-ffile-prefix-map=/build/pg=/usr/local/pgsql ", "CFLAGS=-O2 -ffile-prefix-map=/build/pg=/usr/local/pgsql ", "CXXFLAGS=-O2 -ffile-prefix-map=/build/pg=/usr/local/pgsql "} {
 		if !strings.Contains(env, want) {

@@ -94,7 +94,7 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 
 	a := build.Cell{Name: "postgres~15.18~regular~amd64", PostgresVersion: "15.18", Major: 15, OptionSet: "regular", Options: []string{"icu", "readline", "zlib"}, Arch: "amd64", Source: pgSrc}
 	b := build.Cell{Name: "postgres~15.18~barebones~amd64", PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: "amd64", Source: pgSrc}
-	ext := build.ExtensionCell("demo~1.0~"+a.Name, a, extSrc, build.Extension{Name: "demo", Version: "1.0", Recipe: "pgxs"})
+	ext := build.ExtensionCell("demo~1.0~"+a.Name, a, extSrc, build.Extension{Name: "demo", Version: "1.0"})
 
 	fx := &fakeExecutor{started: map[string]chan struct{}{}}
 	fx.hold = map[string]<-chan struct{}{"pg-b": fx.began("ext")}

@@ -1,9 +1,14 @@
 package build
 
 import (
+	"context"
 	"fmt"
+	"io/fs"
+	"maps"
 	"slices"
 	"strings"
+
+	"github.com/monogres/monogres/plugins/sdk"
 )
 
 // Fixed paths inside the build sandbox. The source is extracted to SrcDir
@@ -21,24 +26,6 @@ const (
 // count into the build script. It is set when the action runs and is not
 // part of the action key.
 const JobsVar = "MONOGRES_JOBS"
-
-// Recipe is how one cell is built: files to write, then commands run in
-// order by /bin/sh in Dir, with Env added to the sandbox's built
-// environment. It is data; Script renders it.
-type Recipe struct {
-	System string     // "configure" or "meson"
-	Files  []File     // written before the steps (cross files)
-	Steps  [][]string // argv of each step; "$MONOGRES_JOBS" is expanded by the shell
-	Env    []string   // KEY=VALUE, sorted
-	Dir    string     // working directory of the steps
-	Strip  bool       // installed binaries are stripped
-	Outs   []string   // output paths (DestDir)
-}
-
-// File is a file a recipe writes before its steps.
-type File struct {
-	Path, Content string
-}
 
 // optionInfo maps an option of the vocabulary to its configure and meson
 // flags, and says from which Postgres major on it exists.
@@ -151,16 +138,27 @@ func checkCell(c Cell) error {
 	return nil
 }
 
-// RecipeFor returns the recipe of a cell: configure/make for Postgres 15
-// and older, meson/ninja for 16 and newer.
-func RecipeFor(c Cell) (Recipe, error) {
+// PostgresRecipe is the built-in recipe of Postgres cells, a
+// plugins.Recipe like the extension recipes and wasm plugins (a plugin
+// can replace it: [postgres] build = "plugin:NAME"): configure/make for
+// Postgres 15 and older, meson/ninja for 16 and newer. Its plan comes from
+// the request alone; it never reads the source tree.
+type PostgresRecipe struct{}
+
+// Plan returns the plan of the Postgres cell req describes.
+func (PostgresRecipe) Plan(ctx context.Context, req sdk.Request, _ fs.FS) (sdk.Plan, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Plan{}, err
+	}
+	c := Cell{Name: "postgres~" + req.Postgres.Version + "~" + req.OptionSet + "~" + req.Arch,
+		PostgresVersion: req.Postgres.Version, Major: req.Postgres.Major, OptionSet: req.OptionSet, Options: req.Options, Arch: req.Arch}
 	if err := checkCell(c); err != nil {
-		return Recipe{}, err
+		return sdk.Plan{}, err
 	}
 	if c.Major <= 15 {
-		return configureRecipe(c), nil
+		return configurePlan(c), nil
 	}
-	return mesonRecipe(c), nil
+	return mesonPlan(c), nil
 }
 
 // ConfigureArgs are the ./configure arguments of a cell (Postgres <= 15).
@@ -202,31 +200,44 @@ func makeVars(c Cell) []string {
 	return v
 }
 
-func crossEnv(c Cell) []string {
+// crossEnv is the environment of a cross build: pkg-config finds the
+// target's libraries.
+func crossEnv(c Cell) map[string]string {
 	tr := crossTriplet[c.Arch]
 	if tr == "" {
 		return nil
 	}
-	return []string{
-		"PKG_CONFIG_LIBDIR=/usr/lib/" + tr + "/pkgconfig:/usr/share/pkgconfig",
-		"PKG_CONFIG_PATH=",
+	return map[string]string{
+		"PKG_CONFIG_LIBDIR": "/usr/lib/" + tr + "/pkgconfig:/usr/share/pkgconfig",
+		"PKG_CONFIG_PATH":   "",
 	}
 }
 
-func configureRecipe(c Cell) Recipe {
-	strip := !slices.Contains(c.Options, "debug")
+// commands turns argv lists into plan commands run in the source tree.
+func commands(argvs ...[]string) []sdk.Command {
+	out := make([]sdk.Command, len(argvs))
+	for i, a := range argvs {
+		out[i] = sdk.Command{Argv: a}
+	}
+	return out
+}
+
+// configurePlan is ./configure, make world-bin and the (stripped, unless
+// debug) install of Postgres and contrib into DestDir.
+func configurePlan(c Cell) sdk.Plan {
 	mv := makeVars(c)
-	build := slices.Concat([]string{"make", "-j$" + JobsVar}, mv, []string{"world-bin"})
-	var steps [][]string
-	steps = append(steps, slices.Concat([]string{"./configure"}, ConfigureArgs(c)), build)
-	if strip {
-		steps = append(steps,
+	argvs := [][]string{
+		slices.Concat([]string{"./configure"}, ConfigureArgs(c)),
+		slices.Concat([]string{"make", "-j$" + JobsVar}, mv, []string{"world-bin"}),
+	}
+	if !slices.Contains(c.Options, "debug") {
+		argvs = append(argvs,
 			slices.Concat([]string{"make"}, mv, []string{"DESTDIR=" + DestDir, "install-strip"}),
 			slices.Concat([]string{"make", "-C", "contrib"}, mv, []string{"DESTDIR=" + DestDir, "install-strip"}))
 	} else {
-		steps = append(steps, slices.Concat([]string{"make"}, mv, []string{"DESTDIR=" + DestDir, "install-world-bin"}))
+		argvs = append(argvs, slices.Concat([]string{"make"}, mv, []string{"DESTDIR=" + DestDir, "install-world-bin"}))
 	}
-	return Recipe{System: "configure", Steps: steps, Env: crossEnv(c), Dir: SrcDir, Strip: strip, Outs: []string{DestDir}}
+	return sdk.Plan{Protocol: sdk.ProtocolVersion, Commands: commands(argvs...), Env: crossEnv(c)}
 }
 
 // MesonArgs are the `meson setup` arguments of a cell (Postgres >= 16).
@@ -248,7 +259,7 @@ func MesonArgs(c Cell) []string {
 		"-Dc_link_args=" + mesonLinkArgs, "-Dcpp_link_args=" + mesonLinkArgs,
 	}
 	if crossTriplet[c.Arch] != "" {
-		args = append(args, "--cross-file="+WorkDir+"/cross-"+c.Arch+".ini")
+		args = append(args, "--cross-file="+SrcDir+"/"+crossFileName(c.Arch))
 	}
 	for _, o := range c.Options {
 		if o == "debug" {
@@ -263,62 +274,75 @@ func MesonArgs(c Cell) []string {
 // relative RUNPATH.
 const mesonLinkArgs = "-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"
 
+// crossFileName is the meson cross file of a target, which the plan
+// writes into the source tree.
+func crossFileName(arch string) string { return ".monogres-cross-" + arch + ".ini" }
+
 // crossFile is the meson cross file of a target.
-func crossFile(arch string) File {
+func crossFile(arch string) sdk.File {
 	tr := crossTriplet[arch]
-	return File{Path: WorkDir + "/cross-" + arch + ".ini", Content: "[binaries]\n" +
+	return sdk.File{Path: crossFileName(arch), Content: "[binaries]\n" +
 		"c = '" + tr + "-gcc'\ncpp = '" + tr + "-g++'\nar = '" + tr + "-ar'\nstrip = '" + tr + "-strip'\n" +
 		"pkg-config = 'pkg-config'\n\n[host_machine]\nsystem = 'linux'\ncpu_family = 'aarch64'\ncpu = 'aarch64'\nendian = 'little'\n"}
 }
 
-func mesonRecipe(c Cell) Recipe {
-	strip := !slices.Contains(c.Options, "debug")
+// mesonPlan is meson setup (build directory below WorkDir), ninja and the
+// (stripped, unless debug) meson install into DestDir.
+func mesonPlan(c Cell) sdk.Plan {
 	bdir := WorkDir + "/build"
 	install := []string{"meson", "install", "-C", bdir, "--destdir", DestDir, "--no-rebuild", "--quiet"}
-	if strip {
+	if !slices.Contains(c.Options, "debug") {
 		install = append(install, "--strip")
 	}
-	r := Recipe{
-		System: "meson",
-		Steps: [][]string{
+	p := sdk.Plan{
+		Protocol: sdk.ProtocolVersion,
+		Commands: commands(
 			slices.Concat([]string{"meson", "setup", bdir, SrcDir}, MesonArgs(c)),
-			{"ninja", "-C", bdir, "-j", "$" + JobsVar},
+			[]string{"ninja", "-C", bdir, "-j", "$" + JobsVar},
 			install,
 			// meson writes the link args into PGXS's Makefile.global as
 			// they are, where make would expand $O of $ORIGIN and then the
 			// shell running the link $ORIGIN: quote it for both, as
 			// Postgres' own Makefile.global does ('$(rpathdir)'), so
 			// extensions built with PGXS get the relative RUNPATH too.
-			{"sed", "-i", `s/\$ORIGIN/'$$ORIGIN'/g`, DestDir + Prefix + "/lib/pgxs/src/Makefile.global"},
-		},
-		Env:   crossEnv(c), // meson's static archives are deterministic (ar csrD) by default
-		Dir:   WorkDir,
-		Strip: strip,
-		Outs:  []string{DestDir},
+			[]string{"sed", "-i", `s/\$ORIGIN/'$$ORIGIN'/g`, DestDir + Prefix + "/lib/pgxs/src/Makefile.global"},
+		),
+		Env: crossEnv(c), // meson's static archives are deterministic (ar csrD) by default
 	}
 	if crossTriplet[c.Arch] != "" {
-		r.Files = []File{crossFile(c.Arch)}
+		p.Files = []sdk.File{crossFile(c.Arch)}
 	}
-	return r
+	return p
 }
 
-// Script renders a recipe as a POSIX shell script: files are written with
-// heredocs, each step echoed and run, the script stops at the first failure.
-// Arguments are single-quoted except "$MONOGRES_JOBS", which the shell expands.
-func Script(r Recipe) string {
+// Script renders a plan's commands as the POSIX shell script of its
+// action, for every recipe (Postgres, extension kinds, plugins): from
+// SrcDir, each command is echoed, then run (in its Dir below SrcDir, with
+// its Env); the script stops at the first failure. Arguments are
+// single-quoted except "$MONOGRES_JOBS", which the shell expands (the job
+// count is not part of the action key). The plan's Files, Patches and Env
+// are not in the script: the engine applies them.
+func Script(p sdk.Plan) string {
 	var b strings.Builder
 	b.WriteString("set -eu\n")
-	for _, f := range r.Files {
-		fmt.Fprintf(&b, "cat > %s <<'MONOGRES_EOF'\n%sMONOGRES_EOF\n", shQuote(f.Path), f.Content)
-	}
-	fmt.Fprintf(&b, "cd %s\n", shQuote(r.Dir))
-	for _, s := range r.Steps {
-		var q []string
-		for _, a := range s {
-			q = append(q, shArg(a))
+	fmt.Fprintf(&b, "cd %s\n", shQuote(SrcDir))
+	for _, c := range p.Commands {
+		var words []string
+		for _, a := range c.Argv {
+			words = append(words, shArg(a))
 		}
-		line := strings.Join(q, " ")
-		fmt.Fprintf(&b, "echo %s\n%s\n", shQuote("+ "+strings.Join(s, " ")), line)
+		line := strings.Join(words, " ")
+		if len(c.Env) > 0 {
+			var env []string
+			for _, k := range slices.Sorted(maps.Keys(c.Env)) {
+				env = append(env, shQuote(k+"="+c.Env[k]))
+			}
+			line = "env " + strings.Join(env, " ") + " " + line
+		}
+		if c.Dir != "" {
+			line = "(cd " + shQuote(c.Dir) + " && " + line + ")"
+		}
+		fmt.Fprintf(&b, "echo %s\n%s\n", shQuote("+ "+strings.Join(c.Argv, " ")), line)
 	}
 	return b.String()
 }

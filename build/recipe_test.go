@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/monogres/monogres/lock"
+	"github.com/monogres/monogres/plugins/sdk"
 )
 
 func testCell(major int, arch string, opts ...string) Cell {
@@ -52,29 +54,48 @@ func TestConfigureArgs(t *testing.T) {
 	}
 }
 
-func TestConfigureRecipe(t *testing.T) {
-	r, err := RecipeFor(testCell(15, "arm64", "zlib"))
+// planOf is the built-in recipe's plan of c.
+func planOf(t *testing.T, c Cell) sdk.Plan {
+	t.Helper()
+	p, err := PostgresRecipe{}.Plan(context.Background(), Request(c), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.Validate(); err != nil {
+		t.Fatalf("the built-in plan of %s is not a valid plan: %v", c.Name, err)
+	}
+	return p
+}
+
+// argvs are the argv lists of a plan's commands.
+func argvs(p sdk.Plan) [][]string {
+	var out [][]string
+	for _, c := range p.Commands {
+		out = append(out, c.Argv)
+	}
+	return out
+}
+
+func TestConfigureRecipe(t *testing.T) {
+	r := planOf(t, testCell(15, "arm64", "zlib"))
 	want := [][]string{
 		append([]string{"./configure"}, ConfigureArgs(testCell(15, "arm64", "zlib"))...),
 		{"make", "-j$MONOGRES_JOBS", "AROPT=crsD", "rpathdir=$$ORIGIN/../lib", "ZIC=/usr/sbin/zic", "world-bin"},
 		{"make", "AROPT=crsD", "rpathdir=$$ORIGIN/../lib", "ZIC=/usr/sbin/zic", "DESTDIR=/build/out/root", "install-strip"},
 		{"make", "-C", "contrib", "AROPT=crsD", "rpathdir=$$ORIGIN/../lib", "ZIC=/usr/sbin/zic", "DESTDIR=/build/out/root", "install-strip"},
 	}
-	if d := cmp.Diff(want, r.Steps); d != "" {
+	if d := cmp.Diff(want, argvs(r)); d != "" {
 		t.Errorf("steps (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff([]string{"PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig", "PKG_CONFIG_PATH="}, r.Env); d != "" {
+	if d := cmp.Diff(map[string]string{"PKG_CONFIG_LIBDIR": "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig", "PKG_CONFIG_PATH": ""}, r.Env); d != "" {
 		t.Errorf("env (-want +got):\n%s", d)
 	}
-	if r.System != "configure" || r.Dir != SrcDir || !r.Strip {
-		t.Errorf("recipe %+v", r)
+	if len(r.Files)+len(r.Patches)+len(r.Package) != 0 {
+		t.Errorf("configure plan has files, patches or package patterns: %+v", r)
 	}
-	d, _ := RecipeFor(testCell(15, "amd64", "debug", "cassert"))
-	if d.Strip || d.Steps[len(d.Steps)-1][len(d.Steps[len(d.Steps)-1])-1] != "install-world-bin" {
-		t.Errorf("debug recipe strips or does not install world-bin: %v", d.Steps)
+	d := argvs(planOf(t, testCell(15, "amd64", "debug", "cassert")))
+	if last := d[len(d)-1]; last[len(last)-1] != "install-world-bin" {
+		t.Errorf("debug recipe strips or does not install world-bin: %v", d)
 	}
 }
 
@@ -100,7 +121,7 @@ func TestMesonArgs(t *testing.T) {
 				"-Dc_args=" + pm + " -ggdb -fno-omit-frame-pointer", "-Dcpp_args=" + pm + " -ggdb -fno-omit-frame-pointer",
 				"-Dc_link_args=" + link, "-Dcpp_link_args=" + link, "-Dcassert=true", "-Dinjection_points=true"})},
 		{"arm64 16", testCell(16, "arm64", "zstd"),
-			append(append([]string{}, base...), "--cross-file=/build/work/cross-arm64.ini", "-Dzstd=enabled")},
+			append(append([]string{}, base...), "--cross-file=/build/src/.monogres-cross-arm64.ini", "-Dzstd=enabled")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if d := cmp.Diff(tc.want, MesonArgs(tc.cell)); d != "" {
@@ -108,12 +129,12 @@ func TestMesonArgs(t *testing.T) {
 			}
 		})
 	}
-	r, err := RecipeFor(testCell(16, "arm64"))
-	if err != nil {
-		t.Fatal(err)
+	r := planOf(t, testCell(16, "arm64"))
+	if len(r.Files) != 1 || r.Files[0].Path != ".monogres-cross-arm64.ini" || !strings.Contains(r.Files[0].Content, "c = 'aarch64-linux-gnu-gcc'") {
+		t.Errorf("meson arm64 plan writes no cross file: %+v", r.Files)
 	}
-	if r.System != "meson" || len(r.Files) != 1 || !strings.Contains(r.Files[0].Content, "c = 'aarch64-linux-gnu-gcc'") {
-		t.Errorf("meson arm64 recipe: %+v", r)
+	if !slices.Contains(r.Commands[0].Argv, "--cross-file=/build/src/.monogres-cross-arm64.ini") {
+		t.Errorf("meson setup does not read the cross file: %v", r.Commands[0].Argv)
 	}
 	want := [][]string{
 		append([]string{"meson", "setup", "/build/work/build", "/build/src"}, MesonArgs(testCell(16, "arm64"))...),
@@ -121,7 +142,7 @@ func TestMesonArgs(t *testing.T) {
 		{"meson", "install", "-C", "/build/work/build", "--destdir", "/build/out/root", "--no-rebuild", "--quiet", "--strip"},
 		{"sed", "-i", `s/\$ORIGIN/'$$ORIGIN'/g`, "/build/out/root/usr/local/pgsql/lib/pgxs/src/Makefile.global"},
 	}
-	if d := cmp.Diff(want, r.Steps); d != "" {
+	if d := cmp.Diff(want, argvs(r)); d != "" {
 		t.Errorf("meson steps (-want +got):\n%s", d)
 	}
 }
@@ -138,9 +159,12 @@ func TestRecipeErrors(t *testing.T) {
 		{testCell(15, "riscv64"), `target arch "riscv64" is not supported`},
 		{Cell{}, "cell has no name"},
 	} {
-		_, err := RecipeFor(tc.cell)
+		_, err := PostgresRecipe{}.Plan(context.Background(), Request(tc.cell), nil)
+		if tc.cell.Name == "" {
+			err = checkCell(tc.cell) // the recipe names the cell from the request
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("RecipeFor(%v %v): %v, want %q", tc.cell.Arch, tc.cell.Options, err, tc.want)
+			t.Errorf("Plan(%v %v): %v, want %q", tc.cell.Arch, tc.cell.Options, err, tc.want)
 		}
 	}
 }
@@ -152,11 +176,15 @@ func TestCrossUnsupported(t *testing.T) {
 }
 
 func TestScriptQuoting(t *testing.T) {
-	s := Script(Recipe{Dir: "/build/src", Files: []File{{Path: "/build/work/x.ini", Content: "a = 'b'\n"}},
-		Steps: [][]string{{"make", "-j$MONOGRES_JOBS", "rpathdir=$$ORIGIN/../lib", "it's"}}})
-	want := "set -eu\ncat > /build/work/x.ini <<'MONOGRES_EOF'\na = 'b'\nMONOGRES_EOF\ncd /build/src\n" +
+	s := Script(sdk.Plan{Commands: []sdk.Command{
+		{Argv: []string{"make", "-j$MONOGRES_JOBS", "rpathdir=$$ORIGIN/../lib", "it's"}},
+		{Argv: []string{"make", "install"}, Dir: "sub dir", Env: map[string]string{"PG_CONFIG": "/build/pg/bin/pg_config", "A": "x y"}},
+	}})
+	want := "set -eu\ncd /build/src\n" +
 		"echo '+ make -j$MONOGRES_JOBS rpathdir=$$ORIGIN/../lib it'\\''s'\n" +
-		"make -j\"$MONOGRES_JOBS\" 'rpathdir=$$ORIGIN/../lib' 'it'\\''s'\n"
+		"make -j\"$MONOGRES_JOBS\" 'rpathdir=$$ORIGIN/../lib' 'it'\\''s'\n" +
+		"echo '+ make install'\n" +
+		"(cd 'sub dir' && env 'A=x y' PG_CONFIG=/build/pg/bin/pg_config make install)\n"
 	if d := cmp.Diff(want, s); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
@@ -170,11 +198,8 @@ func TestMesonMakefileGlobalRunpath(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("needs make")
 	}
-	r, err := RecipeFor(testCell(18, "amd64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := r.Steps[len(r.Steps)-1]
+	r := argvs(planOf(t, testCell(18, "amd64")))
+	step := r[len(r)-1]
 	dir := t.TempDir()
 	mg := filepath.Join(dir, "Makefile.global")
 	os.WriteFile(mg, []byte("LDFLAGS = -Wl,--as-needed -Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags\n"), 0o644)
@@ -189,7 +214,8 @@ func TestMesonMakefileGlobalRunpath(t *testing.T) {
 	if got := show(); strings.Contains(got, "$ORIGIN") {
 		t.Fatalf("make kept $ORIGIN unescaped (%s): the test shows nothing", got)
 	}
-	script := Script(Recipe{Dir: dir, Steps: [][]string{append(step[:len(step)-1:len(step)-1], mg)}})
+	script := Script(sdk.Plan{Commands: []sdk.Command{{Argv: append(step[:len(step)-1:len(step)-1], mg)}}})
+	script = strings.Replace(script, "cd "+SrcDir+"\n", "cd "+dir+"\n", 1) // run on the host
 	if out, err := exec.Command("/bin/sh", "-c", script).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

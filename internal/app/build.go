@@ -87,7 +87,7 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 			return nil, err
 		}
 		if bc.Extension != nil && !selected[bc.Extension.Parent] {
-			parent, err := a.cell(m, parentOf(c), l)
+			parent, err := a.cell(m, parentOf(m, c), l)
 			if err != nil {
 				return nil, err
 			}
@@ -112,10 +112,13 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 }
 
 // parentOf is the Postgres cell an extension cell of the matrix is built
-// against.
-func parentOf(c plan.Cell) plan.Cell {
+// against; m (nil: none) gives its recipe.
+func parentOf(m *manifest.Manifest, c plan.Cell) plan.Cell {
 	p := c
 	p.Name, p.Extension, p.ExtensionVersion, p.ExtensionInput, p.Build, p.Parent = c.Parent, "", "", "", "", ""
+	if m != nil {
+		p.Build = string(m.Postgres.Build)
+	}
 	return p
 }
 
@@ -134,14 +137,15 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 		OptionSet: string(c.OptionSet), Options: opts, Arch: string(c.Arch), Source: src,
 	}
 	if c.Extension == "" {
-		return pg, nil
+		plugin, err := a.pluginInput(c, l)
+		return pg.WithRecipe(c.Build, plugin), err
 	}
 	pg.Name = c.Parent
 	esrc, ok := l.Find(c.ExtensionInput)
 	if !ok {
 		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, a.LockPath)
 	}
-	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion, Recipe: c.Build}
+	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion}
 	if me := manifestExtension(m, c.Extension); me != nil {
 		s := me.ExtensionSettings
 		x.Params = me.Params
@@ -158,14 +162,25 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 			x.Settings.Args = s.CMakeArgs
 		}
 	}
-	if name, ok := strings.CutPrefix(c.Build, "plugin:"); ok {
-		in, ok := l.Find("plugin/" + name)
-		if !ok {
-			return build.Cell{}, fmt.Errorf("%s: build = %q but input plugin/%s is not in %s: declare [[plugin]] %s and run `monogres lock`", c.Name, c.Build, name, a.LockPath, name)
-		}
-		x.Plugin = in
+	plugin, err := a.pluginInput(c, l)
+	if err != nil {
+		return build.Cell{}, err
 	}
-	return build.ExtensionCell(c.Name, pg, esrc, x), nil
+	return build.ExtensionCell(c.Name, pg, esrc, x).WithRecipe(c.Build, plugin), nil
+}
+
+// pluginInput is the locked plugin input of a cell built with build =
+// "plugin:NAME" (zero for other recipes).
+func (a *App) pluginInput(c plan.Cell, l *lock.Lock) (lock.Input, error) {
+	name, ok := strings.CutPrefix(c.Build, "plugin:")
+	if !ok {
+		return lock.Input{}, nil
+	}
+	in, ok := l.Find("plugin/" + name)
+	if !ok {
+		return lock.Input{}, fmt.Errorf("%s: build = %q but input plugin/%s is not in %s: declare [[plugin]] %s and run `monogres lock`", c.Name, c.Build, name, a.LockPath, name)
+	}
+	return in, nil
 }
 
 // manifestExtension is the manifest's extension name (nil if none).
@@ -333,10 +348,10 @@ func (a *App) DryRun(ctx context.Context, g *Graph) ([]build.Planned, error) {
 	return build.DryRun(ctx, config(g, st, Options{}, nil), g.Nodes, missing)
 }
 
-// PrepareCell plans one extension cell the way a build does (build.Prepare:
-// same request, lock check, source, parent package) after fetching what it
-// needs; `monogres plugin run --cell` prints the result. The caller removes
-// Prepared.Dir when it is set.
+// PrepareCell plans one cell the way a build does (build.Prepare: same
+// request, lock check, source, an extension's parent package) after
+// fetching what it needs; `monogres plugin run --cell` prints the result.
+// The caller removes Prepared.Dir when it is set.
 func (a *App) PrepareCell(ctx context.Context, name string, sink event.Sink) (build.Cell, build.Prepared, error) {
 	g, err := a.Graph(ctx, []string{name}, false)
 	if err != nil {
@@ -350,11 +365,13 @@ func (a *App) PrepareCell(ctx context.Context, name string, sink event.Sink) (bu
 			n++
 		}
 	}
-	if n != 1 || len(g.Nodes) != 2 {
+	if n == 0 && len(g.Nodes) == 1 {
+		c = g.Nodes[0].Cell // a Postgres cell
+	} else if n != 1 || len(g.Nodes) != 2 {
 		return build.Cell{}, build.Prepared{}, fmt.Errorf("plugin run --cell: %q selects %d extension cells and %d other cells; give one extension cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, n, len(g.Nodes)-n-min(n, 1))
 	}
 	for _, node := range g.Nodes {
-		if node.Cell.Name == c.Extension.Parent {
+		if c.Extension != nil && node.Cell.Name == c.Extension.Parent {
 			parent = node.Cell
 		}
 	}

@@ -31,11 +31,11 @@ func TestExtensionCell(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := ec.Extension
-	if ec.Source.SHA256 != "s" || x.Plugin.SHA256 != "w" || x.Recipe != "plugin:fix" || x.Name != "demo" || x.Version != "1.2" || x.Parent != c.Parent ||
+	if ec.Source.SHA256 != "s" || ec.Plugin.SHA256 != "w" || ec.Recipe != "plugin:fix" || x.Name != "demo" || x.Version != "1.2" || x.Parent != c.Parent ||
 		ec.Arch != "arm64" || ec.Major != 15 || ec.OptionSet != "regular" {
 		t.Errorf("extension cell %+v %+v", ec, x)
 	}
-	p, err := a.cell(nil, parentOf(c), l)
+	p, err := a.cell(nil, parentOf(nil, c), l)
 	if err != nil {
 		t.Fatal(err)
 	}

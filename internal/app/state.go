@@ -174,8 +174,8 @@ func CellInputs(roots *toolchains.Resolved, c build.Cell) []lock.Input {
 
 func cellInputs(c build.Cell, root []lock.Input) []lock.Input {
 	ins := []lock.Input{c.Source}
-	if x := c.Extension; x != nil && x.Plugin.Name != "" {
-		ins = append(ins, x.Plugin)
+	if c.Plugin.Name != "" {
+		ins = append(ins, c.Plugin)
 	}
 	return append(ins, root...)
 }
@@ -312,7 +312,7 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 	n := len(infos)
 	for _, c := range wanted { // parents of wanted extension cells, for their keys
 		if _, ok := index[c.Parent]; c.Extension != "" && !ok {
-			add(parentOf(c))
+			add(parentOf(m, c))
 		}
 	}
 	// An extension cell's build needs its parent's inputs too (a build

@@ -33,9 +33,7 @@ func newAttester(e *env, st *store.Store, roots *toolchains.Resolved, keyArg str
 		for i, pkg := range pkgs {
 			p.Toolchain[i] = pkg.Input()
 		}
-		if c.Extension != nil {
-			p.Plugin = c.Extension.Plugin
-		}
+		p.Plugin = c.Plugin
 		a.inputs[c.Name] = p
 	}
 	return a

@@ -219,8 +219,8 @@ func runPluginRun(e *env, plugin, request, src string) error {
 	return plugins.RunFile(e.ctx, wasm, req, src, e.stdout, e.stderr, opts)
 }
 
-// runPluginCell plans one extension cell the way `monogres build` does
-// (build.Prepare: same request, lock check, source, parent package),
+// runPluginCell plans one cell the way `monogres build` does
+// (build.Prepare: same request, lock check, source, an extension's parent package),
 // then prints the request, the plugin's stderr, the tree diff of the
 // applied plan, the commands and the package patterns. Anything the
 // build would reject fails it.
@@ -229,11 +229,11 @@ func (e *env) runPluginCell(name string) error {
 	if prep.Dir != "" {
 		defer os.RemoveAll(prep.Dir)
 	}
-	if c.Extension == nil {
+	if c.Name == "" {
 		return err
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "cell %s (recipe %s)\n\nrequest:\n", c.Name, c.Extension.Recipe)
+	fmt.Fprintf(w, "cell %s (recipe %s)\n\nrequest:\n", c.Name, build.RecipeName(c))
 	writeJSON(w, prep.Request)
 	if len(prep.PluginStderr) > 0 {
 		fmt.Fprintf(w, "\nplugin stderr:\n%s\n", bytes.TrimRight(prep.PluginStderr, "\n"))

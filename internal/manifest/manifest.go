@@ -78,6 +78,10 @@ type Postgres struct {
 	Sources []Source `toml:"source" json:"source,omitempty"`
 	// Releases add to or override the built-in release index.
 	Releases []Release `toml:"release" json:"release,omitempty"`
+	// Build replaces the built-in recipe of every Postgres cell
+	// (configure/make up to 15, meson from 16) by a plugin:
+	// "plugin:NAME"; empty keeps the built-in one.
+	Build BuildKind `toml:"build" json:"build,omitempty"`
 }
 
 // Target holds per-architecture facts.
@@ -295,6 +299,11 @@ var arrayTableRef = regexp.MustCompile(`^(extension|plugin|mirror|postgres\.rele
 // ("extension[2] ..." is the third [[extension]]; an extension the catalog
 // selection added is at the `extensions` key), or file.
 func tableLine(file string, data []byte, err error) string {
+	if strings.HasPrefix(err.Error(), "postgres.build") {
+		if line := keyInTable(data, "postgres", "build"); line > 0 {
+			return fmt.Sprintf("%s:%d", file, line)
+		}
+	}
 	m := arrayTableRef.FindStringSubmatch(err.Error())
 	if m == nil {
 		return file
@@ -315,6 +324,21 @@ func tableLine(file string, data []byte, err error) string {
 		}
 	}
 	return file
+}
+
+// keyInTable is the 1-based line of `key =` in the [table] table (0: none).
+func keyInTable(data []byte, table, key string) int {
+	header := regexp.MustCompile(`^\s*\[+\s*([^\]]*?)\s*\]+`)
+	assign := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*=`)
+	in := false
+	for i, l := range strings.Split(string(data), "\n") {
+		if h := header.FindStringSubmatch(l); h != nil {
+			in = h[1] == table
+		} else if in && assign.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 var fingerprint = regexp.MustCompile(`^(0[xX])?([0-9A-Fa-f]{4} ?){9}[0-9A-Fa-f]{4}$|^[0-9A-Fa-f]{64}$`)
@@ -395,6 +419,15 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("plugin[%d] %q: sha256 is required (build the plugin with `monogres plugin build DIR --pin %s`, or use path = for a local file)", i, pl.Name, pl.Name)
 		}
 		plugins[pl.Name] = true
+	}
+	if p.Build != "" {
+		name, isPlugin := p.Build.Plugin()
+		switch {
+		case !isPlugin:
+			return fmt.Errorf("postgres.build %q: a Postgres cell builds with its built-in recipe (leave build out) or a plugin, \"plugin:NAME\"", p.Build)
+		case !plugins[name]:
+			return fmt.Errorf("postgres.build: plugin %q is not declared in any [[plugin]]", name)
+		}
 	}
 	exts := map[string]bool{}
 	for i, e := range m.Extensions {

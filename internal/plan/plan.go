@@ -98,7 +98,8 @@ func Each(m *manifest.Manifest, pgs []Postgres, fn func(*Cell) error) error {
 	}
 	var c Cell
 	for _, b := range bases {
-		c = Cell{Name: b.name, Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch, Options: b.opts, Dropped: b.dropped, baseJSON: b.json}
+		c = Cell{Name: b.name, Postgres: b.pg.Version, Input: b.pg.Input, OptionSet: b.set, Arch: b.arch, Options: b.opts, Dropped: b.dropped,
+			Build: string(m.Postgres.Build), baseJSON: b.json}
 		if err := fn(&c); err != nil {
 			return err
 		}

@@ -19,7 +19,8 @@ const ProtocolVersion = 1
 type Request struct {
 	// Protocol is the protocol version the host speaks (ProtocolVersion).
 	Protocol int `json:"protocol"`
-	// Extension being built.
+	// Extension being built; empty when the request is for a Postgres cell
+	// itself (a plugin replacing the built-in Postgres recipe).
 	Extension Extension `json:"extension"`
 	// Postgres the extension is built against.
 	Postgres Postgres `json:"postgres"`
@@ -27,6 +28,10 @@ type Request struct {
 	OptionSet string `json:"option_set"`
 	// Arch is the target architecture: amd64 or arm64.
 	Arch string `json:"arch"`
+	// Options are the Postgres build options of the cell (the option set
+	// after version and target filtering, e.g. "openssl", "llvm"): what a
+	// recipe building Postgres itself turns on.
+	Options []string `json:"options,omitempty"`
 	// Paths are fixed locations inside the build sandbox and the plugin.
 	Paths Paths `json:"paths"`
 	// Files lists the regular files of the source tree, slash-separated,
@@ -68,7 +73,9 @@ type Paths struct {
 	// PGConfig is the pg_config of the Postgres cell in the build sandbox.
 	PGConfig string `json:"pg_config"`
 	// Prefix is where the Postgres cell is installed in the build sandbox
-	// (e.g. /build/pg): the extension installs below Out+Prefix, so Package
+	// (e.g. /build/pg; for a request to build a Postgres cell itself, the
+	// prefix it is configured with, /usr/local/pgsql, installing below
+	// Out+Prefix): the extension installs below Out+Prefix, so Package
 	// patterns start with Prefix without its leading slash, as in
 	// path.Join(strings.TrimPrefix(Prefix, "/"), "lib/foo.so").
 	Prefix string `json:"prefix,omitempty"`
@@ -88,6 +95,10 @@ type Plan struct {
 	// Commands run in order in the build sandbox; the first failure fails
 	// the build.
 	Commands []Command `json:"commands"`
+	// Env is added to the environment of every command (the action's
+	// environment), overriding the sandbox's fixed one; a command's own
+	// Env overrides it in turn.
+	Env map[string]string `json:"env,omitempty"`
 	// Package lists path.Match patterns, relative to Paths.Out, selecting
 	// the installed files that make up the package. A pattern naming a
 	// directory selects everything under it. Empty means every installed file.

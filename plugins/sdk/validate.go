@@ -13,6 +13,19 @@ import (
 // architecture (libfoo-dev or libfoo-dev:arm64).
 var debName = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
 
+// checkEnv reports env names that are empty or hold '=' or NUL, and values
+// that hold NUL.
+func checkEnv(field string, env map[string]string, bad func(field, format string, args ...any)) {
+	for k, v := range env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			bad(field, "name %q must be non-empty without '=' or NUL", k)
+		}
+		if strings.ContainsRune(v, 0) {
+			bad(field, "value of %s contains a NUL byte", k)
+		}
+	}
+}
+
 // Validate checks the plan's structure: protocol version, relative clean paths
 // without "..", non-empty argv, valid env names, valid package patterns and
 // package names, parseable patches. Every problem is reported, each naming the
@@ -65,6 +78,7 @@ func (p Plan) Validate() error {
 			bad(fmt.Sprintf("smoke_sql[%d]", i), "is empty")
 		}
 	}
+	checkEnv("env", p.Env, bad)
 	if len(p.Commands) == 0 {
 		bad("commands", "plan has no commands")
 	}
@@ -78,14 +92,7 @@ func (p Plan) Validate() error {
 				bad(fmt.Sprintf("%s.argv[%d]", field, j), "contains a NUL byte")
 			}
 		}
-		for k, v := range c.Env {
-			if k == "" || strings.ContainsAny(k, "=\x00") {
-				bad(field+".env", "name %q must be non-empty without '=' or NUL", k)
-			}
-			if strings.ContainsRune(v, 0) {
-				bad(field+".env", "value of %s contains a NUL byte", k)
-			}
-		}
+		checkEnv(field+".env", c.Env, bad)
 		if c.Dir != "" {
 			if err := checkRel(c.Dir); err != nil {
 				bad(fmt.Sprintf("%s.dir %q", field, c.Dir), "%v", err)
