@@ -92,7 +92,7 @@ func newAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) (
 	if x := c.Extension; x != nil {
 		a.RecipeVersion = ExtensionRecipeVersion
 		a.Inputs = []ActionInput{{Path: PGDir, SHA256: parentPkg}}
-		env = extensionEnv
+		env = slices.Clone(extensionEnv) // appended to below
 		a.Smoke = extensionSmokeScript(x, x.Settings.withPlan(plan))
 	} else {
 		a.Smoke = SmokeScript(c)
@@ -111,7 +111,7 @@ func newAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) (
 	}
 	a.Command = Command{
 		Arguments:        []string{"/bin/sh", "-c", Script(plan)},
-		Environment:      envVars(sandbox.DefaultEnv(sde, slices.Clip(env)...)),
+		Environment:      envVars(sandbox.DefaultEnv(sde, env...)),
 		WorkingDirectory: SrcDir,
 		OutputPaths:      []string{OutDirOf(c)},
 	}
