@@ -1,7 +1,7 @@
-// Package build owns the Postgres build engine: recipes (configure/make for
-// Postgres 15 and older, meson/ninja for 16 and newer), the action model and
-// its cache, deterministic packages, the build/verify scheduler and the smoke
-// test. It runs every command in build/sandbox inside a composed toolchain
+// Package build owns the one build engine for Postgres and extension cells:
+// the built-in Postgres recipe (configure/make for 15 and older, meson/ninja
+// for 16 and newer), the action model and its cache, the graph scheduler,
+// executors, deterministic packages, verify and the smoke test. It runs every command in build/sandbox inside a composed toolchain
 // root.
 //
 // Invariants:
