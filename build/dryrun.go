@@ -32,6 +32,7 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 	if err != nil {
 		return nil, err
 	}
+	defer e.close()
 	if _, err := newGraph(nodes); err != nil {
 		return nil, err
 	}
@@ -115,6 +116,7 @@ func Prepare(ctx context.Context, cfg Config, parent, c Cell) (Prepared, error) 
 	if err != nil {
 		return Prepared{}, err
 	}
+	defer e.close()
 	var pres Result
 	if c.Extension != nil {
 		res, err := Build(ctx, cfg, []Cell{parent})

@@ -30,6 +30,19 @@ type engine struct {
 	// sde caches derived SOURCE_DATE_EPOCHs by archive sha256.
 	sdeMu sync.Mutex
 	sde   map[string]int64
+	// trees are the sources recipes plan from, extracted once per run.
+	treesMu sync.Mutex
+	trees   map[string]*planTree
+}
+
+// planTree is a source extracted once per run for recipes to plan from
+// (read-only), shared by every cell of that source: keying 1,000 cells of
+// one extension version extracts it once. A cell that builds still
+// extracts its own copy and applies its plan there (stage).
+type planTree struct {
+	once sync.Once
+	dir  string // the extracted tree; its parent is removed by close
+	err  error
 }
 
 func newEngine(cfg Config) (*engine, error) {
@@ -53,10 +66,49 @@ func newEngine(cfg Config) (*engine, error) {
 		scratch = cfg.Store.TmpDir()
 	}
 	return &engine{
-		cfg: cfg, scratch: scratch, sde: map[string]int64{},
+		cfg: cfg, scratch: scratch, sde: map[string]int64{}, trees: map[string]*planTree{},
 		build:  event.Emitter{Sink: cfg.Sink, Phase: event.PhaseBuild, Now: cfg.Now},
 		verify: event.Emitter{Sink: cfg.Sink, Phase: event.PhaseVerify, Now: cfg.Now},
 	}, nil
+}
+
+// close removes the trees recipes planned from.
+func (e *engine) close() {
+	e.treesMu.Lock()
+	defer e.treesMu.Unlock()
+	for k, t := range e.trees {
+		if t.dir != "" {
+			os.RemoveAll(filepath.Dir(t.dir))
+		}
+		delete(e.trees, k)
+	}
+}
+
+// planSource is the tree p's recipe plans from: p's source extracted the
+// way stageSource extracts it, once per run.
+func (e *engine) planSource(ctx context.Context, p *prepared) (string, error) {
+	c := p.cell
+	opts := sourceOptions(c, p.sde)
+	key := fmt.Sprintf("%s\x00%s\x00%d", c.Source.SHA256, opts.StripPrefix, opts.Mtime.Unix())
+	e.treesMu.Lock()
+	t := e.trees[key]
+	if t == nil {
+		t = &planTree{}
+		e.trees[key] = t
+	}
+	e.treesMu.Unlock()
+	t.once.Do(func() {
+		dir, err := os.MkdirTemp(e.scratch, "plan-"+shortName(c.Name)+"-")
+		if err != nil {
+			t.err = fmt.Errorf("scratch dir: %w", err)
+			return
+		}
+		t.dir = filepath.Join(dir, "src")
+		if err := archive.Extract(ctx, p.src, t.dir, opts); err != nil {
+			t.err = fmt.Errorf("extracting %s: %w", c.Source.Name, err)
+		}
+	})
+	return t.dir, t.err
 }
 
 func (e *engine) emitter(n Node) event.Emitter {
@@ -125,18 +177,19 @@ func (e *engine) sourceDateEpoch(ctx context.Context, c Cell, path string) (int6
 	return v, nil
 }
 
-// prepared is a cell with its action computed. When its recipe read the
-// source, the source is already staged in dir/src (staged).
+// prepared is a cell with its action computed; stage extracts its source
+// into dir/src and applies its plan there.
 type prepared struct {
 	cell        Cell
 	parent      Result
-	dir         string // scratch dir of this run
+	scratch     string // where dir is created
+	dir         string // scratch dir of this run, created by stageSource
 	src         string // the source archive, checked in the store
 	sde         int64
 	tc          Toolchain
 	req         sdk.Request
 	plan        *sdk.Plan
-	staged      bool // the source is extracted in dir/src
+	staged      bool // the source is extracted in dir/src (stage)
 	planApplied bool // and the plan's files and patches are applied
 	applied     []plugins.Applied
 	planLog     []byte // a plugin's stderr
@@ -144,10 +197,10 @@ type prepared struct {
 	key         string
 }
 
-// prepare computes the action of c in a fresh scratch dir below
-// o.scratch. The caller removes p.dir.
+// prepare computes the action of c; its scratch dir, created below
+// o.scratch when the cell is staged, is p.dir. The caller removes p.dir.
 func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) (p prepared, err error) {
-	p = prepared{cell: c, parent: parent}
+	p = prepared{cell: c, parent: parent, scratch: o.scratch}
 	if c.Extension == nil {
 		if err := checkCell(c); err != nil {
 			return p, err
@@ -167,9 +220,6 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) 
 		return p, fmt.Errorf("build: cell %s: toolchain root: %w", c.Name, err)
 	}
 	if err := os.MkdirAll(o.scratch, 0o755); err != nil {
-		return p, fmt.Errorf("build: cell %s: scratch dir: %w", c.Name, err)
-	}
-	if p.dir, err = os.MkdirTemp(o.scratch, "build-"+shortName(c.Name)+"-"); err != nil {
 		return p, fmt.Errorf("build: cell %s: scratch dir: %w", c.Name, err)
 	}
 	p.req = Request(c)
@@ -237,9 +287,9 @@ func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer
 }
 
 // plan runs the recipe of p.cell and checks its plan. Every recipe but the
-// built-in Postgres one plans from the source tree, so the source is
-// staged (extracted into p.dir/src) first; the plan's files and patches
-// are applied to the staged source in stage.
+// built-in Postgres one plans from the source tree (planSource); the
+// plan's files and patches are applied to the cell's own staged source in
+// stage.
 func (e *engine) plan(ctx context.Context, p *prepared) (sdk.Plan, error) {
 	c := p.cell
 	var stderr bytes.Buffer
@@ -250,10 +300,11 @@ func (e *engine) plan(ctx context.Context, p *prepared) (sdk.Plan, error) {
 	defer done()
 	var src fs.FS = emptyFS{}
 	if _, builtin := r.(PostgresRecipe); !builtin {
-		if err := p.stageSource(ctx); err != nil {
+		dir, err := e.planSource(ctx, p)
+		if err != nil {
 			return sdk.Plan{}, fmt.Errorf("build: cell %s: %w", c.Name, err)
 		}
-		src = os.DirFS(filepath.Join(p.dir, "src"))
+		src = os.DirFS(dir)
 	}
 	plan, err := r.Plan(ctx, p.req, src)
 	p.planLog = stderr.Bytes()
@@ -270,11 +321,6 @@ func (e *engine) plan(ctx context.Context, p *prepared) (sdk.Plan, error) {
 	}
 	if err := plugins.ValidatePlan(plan, p.req.Paths.Prefix, locked); err != nil {
 		return plan, fmt.Errorf("build: cell %s: recipe %s returned an unusable plan: %w", c.Name, name, err)
-	}
-	if p.staged {
-		if err := p.applyPlan(); err != nil {
-			return plan, fmt.Errorf("build: cell %s: %w", c.Name, err)
-		}
 	}
 	return plan, nil
 }
@@ -305,7 +351,8 @@ func RecipeName(c Cell) string {
 	return "pgxs"
 }
 
-// stageSource extracts the cell's source into p.dir/src (once). An
+// stageSource creates p.dir and extracts the cell's source into p.dir/src
+// (once). An
 // extension's files all get SOURCE_DATE_EPOCH as mtime; a Postgres source
 // keeps the archive's (its generated files, such as gram.c, must stay
 // newer than their sources, or make would regenerate them).
@@ -314,15 +361,29 @@ func (p *prepared) stageSource(ctx context.Context) error {
 		return nil
 	}
 	c := p.cell
-	opts := archive.Options{StripPrefix: c.Source.StripPrefix}
-	if c.Extension != nil {
-		opts.Mtime = time.Unix(p.sde, 0)
+	if p.dir == "" {
+		dir, err := os.MkdirTemp(p.scratch, "build-"+shortName(c.Name)+"-")
+		if err != nil {
+			return fmt.Errorf("scratch dir: %w", err)
+		}
+		p.dir = dir
 	}
-	if err := archive.Extract(ctx, p.src, filepath.Join(p.dir, "src"), opts); err != nil {
+	if err := archive.Extract(ctx, p.src, filepath.Join(p.dir, "src"), sourceOptions(c, p.sde)); err != nil {
 		return fmt.Errorf("extracting %s: %w", c.Source.Name, err)
 	}
 	p.staged = true
 	return nil
+}
+
+// sourceOptions say how c's source is extracted: an extension's files all
+// get SOURCE_DATE_EPOCH (sde) as mtime, a Postgres source keeps the
+// archive's.
+func sourceOptions(c Cell, sde int64) archive.Options {
+	opts := archive.Options{StripPrefix: c.Source.StripPrefix}
+	if c.Extension != nil {
+		opts.Mtime = time.Unix(sde, 0)
+	}
+	return opts
 }
 
 // emptyFS is the source tree the built-in Postgres recipe gets: it plans
@@ -540,10 +601,10 @@ func jobsEnv(c Cell, jobs int) []string {
 // parent package (read-only), the work and output dirs and a home.
 func (e *engine) stage(ctx context.Context, p *prepared) ([]sandbox.Mount, error) {
 	c := p.cell
-	src, work, out := filepath.Join(p.dir, "src"), filepath.Join(p.dir, "work"), filepath.Join(p.dir, "out")
 	if err := p.stageSource(ctx); err != nil {
 		return nil, err
 	}
+	src, work, out := filepath.Join(p.dir, "src"), filepath.Join(p.dir, "work"), filepath.Join(p.dir, "out")
 	if err := p.applyPlan(); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ func Run(ctx context.Context, cfg Config, nodes []Node) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer e.close()
 	g, err := newGraph(nodes)
 	if err != nil {
 		return nil, err
