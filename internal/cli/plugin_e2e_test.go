@@ -95,6 +95,7 @@ func TestPluginAuthorEndToEnd(t *testing.T) {
 	}
 	parents := []string{"postgres~15.18~regular~amd64", "postgres~15.18~barebones~arm64"}
 	run(true, append([]string{"fetch"}, parents...)...) // the dry run needs their inputs to compute action keys
+	run(true, "fetch", "index/*")                       // lock --check verifies the deb/* pins against them, offline
 	var dry bytes.Buffer
 	Main(context.Background(), append([]string{"--manifest", manifest, "build", "--dry-run"}, parents...), strings.NewReader(""), &dry, &dry)
 	for _, p := range parents {
