@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/monogres/monogres/build/sandbox"
 )
@@ -115,4 +120,135 @@ func TestCPUTimeLimit(t *testing.T) {
 	testRoot(t)
 	r := run(t, context.Background(), sandbox.Spec{Limits: sandbox.Limits{CPUTime: time.Second}}, "sh", "-c", "while :; do :; done")
 	limitErr(t, r, "cpu time")
+}
+
+// noCgroupEnv tells TestProcessLimitNoCgroupHelper that
+// TestProcessLimitRootWithoutCgroup started it in a mount namespace of its own.
+const noCgroupEnv = "MONOGRES_SANDBOX_TEST_NO_CGROUP"
+
+// TestProcessLimitRootWithoutCgroup: as root on a host without a pids cgroup
+// (this test binary re-run in a private mount namespace whose /sys/fs/cgroup
+// is an empty tmpfs, so no cgroup hierarchy is mounted), 2,000 processes stop
+// at the limit and the host is unaffected. The kernel does not apply
+// RLIMIT_NPROC to host root, so the sandbox must run as an unprivileged host
+// uid; builds must still write their root-owned host directories (the files
+// stay root's on the host) and read the root's files.
+func TestProcessLimitRootWithoutCgroup(t *testing.T) {
+	root := testRoot(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The build's directories, as build/engine.go makes them: root-owned,
+	// below a private (0700) scratch directory.
+	scratch := t.TempDir()
+	if err := os.Chmod(scratch, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"src", "work", "out"} {
+		if err := os.Mkdir(filepath.Join(scratch, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "src", "secret"), []byte("private source\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(scratch, "src", "ro"), []byte("store entry\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-test.run=^TestProcessLimitNoCgroupHelper$", "-test.v", "-test.count=1"}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	cmd := exec.Command(self, args...)
+	cmd.Env = []string{noCgroupEnv + "=1", "ROOT=" + root, "SCRATCH=" + scratch, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	b, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "--- PASS: TestProcessLimitNoCgroupHelper") {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "started ") || strings.Contains(line, "limit") {
+			t.Log(strings.TrimSpace(line))
+		}
+	}
+	st, err := os.Stat(filepath.Join(scratch, "out", "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != 0 {
+		t.Errorf("a file written inside is owned by %d:%d on the host, want the caller 0:0", sys.Uid, sys.Gid)
+	}
+	for _, p := range []string{"src", "work", "out", "src/secret"} {
+		st, err := os.Stat(filepath.Join(scratch, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sys := st.Sys().(*syscall.Stat_t); sys.Uid != 0 || sys.Gid != 0 {
+			t.Errorf("host %s is owned by %d:%d after the run, want 0:0 as before", p, sys.Uid, sys.Gid)
+		}
+	}
+}
+
+// TestProcessLimitNoCgroupHelper is run by TestProcessLimitRootWithoutCgroup.
+func TestProcessLimitNoCgroupHelper(t *testing.T) {
+	if os.Getenv(noCgroupEnv) == "" {
+		t.Skip("run by TestProcessLimitRootWithoutCgroup only")
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	// No cgroup hierarchy at all: the host of the issue.
+	if err := unix.Unmount("/sys/fs/cgroup", unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", "/sys/fs/cgroup", "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile("/proc/self/mountinfo"); err != nil || strings.Contains(string(b), " - cgroup") {
+		t.Fatalf("a cgroup hierarchy is still mounted (%v):\n%s", err, b)
+	}
+	root, scratch := os.Getenv("ROOT"), os.Getenv("SCRATCH")
+	mounts := sandbox.BuildMounts(filepath.Join(scratch, "src"), filepath.Join(scratch, "work"), filepath.Join(scratch, "out"))
+	mounts[0].ReadOnly = false // the engine binds the source writable
+	spec := sandbox.Spec{Root: root, Mounts: mounts}
+	got := mustRun(t, spec, "sh", "-c", "id -u; stat -c %u:%g /etc/marker /build/work; cat /build/src/secret /build/src/ro; echo x > /build/out/f; mkdir /build/work/d && echo y > /build/work/d/g && cat /build/work/d/g; echo z >> /build/src/secret")
+	if want := "0\n0:0\n0:0\nprivate source\nstore entry\ny\n"; got != want {
+		t.Fatalf("inside, as root without a pids cgroup: %q, want %q", got, want)
+	}
+
+	const marker = "31339"
+	spec, limit := sandbox.Spec{Root: root}, sandbox.DefaultLimits.Processes
+	if testing.Short() {
+		limit = 100
+		spec.Limits.Processes = limit
+	}
+	done := make(chan result, 1)
+	go func() { done <- run(t, context.Background(), spec, "probe", "spawn", "2000", marker) }()
+	var most int
+	for {
+		select {
+		case r := <-done:
+			var started int
+			if _, err := fmt.Sscanf(r.stdout, "started %d of 2000", &started); err != nil || r.err == nil || started >= int(limit) {
+				t.Fatalf("2,000 processes under a limit of %d as root without a pids cgroup: %v, stdout %q, stderr %q", limit, r.err, r.stdout, r.stderr)
+			}
+			if most >= int(limit) {
+				t.Errorf("%d sleeps ran at once, over the limit %d", most, limit)
+			}
+			if left := sleepers(marker); len(left) != 0 {
+				t.Errorf("%d processes left on the host", len(left))
+			}
+			t.Logf("started %d of 2000 under a limit of %d (at most %d seen at once): %v", started, limit, most, r.err)
+			return
+		case <-time.After(200 * time.Millisecond):
+			n := len(sleepers(marker))
+			most = max(most, n)
+			if n > int(limit)/2 {
+				if out, err := exec.Command("/bin/sh", "-c", "echo host ok").Output(); err != nil || string(out) != "host ok\n" {
+					t.Errorf("the host could not start a process while the sandbox was at its limit: %v %q", err, out)
+				}
+			}
+		}
+	}
 }
