@@ -25,6 +25,8 @@ type cgroup struct {
 	pids   string   // the directory with pids.max, or ""
 	memory string   // the directory with the memory limit, or ""
 	memV2  bool
+	// isolated: the sandbox runs as IsolatedID (no pids cgroup, root caller).
+	isolated bool
 }
 
 var cgroupSeq atomic.Int64
@@ -181,6 +183,8 @@ func (cg *cgroup) mechanism(ctrl string) string {
 	switch {
 	case ctrl == "pids" && cg.pids != "":
 		return "cgroup pids.max"
+	case ctrl == "pids" && cg.isolated:
+		return fmt.Sprintf("RLIMIT_NPROC as host uid %d", IsolatedID)
 	case ctrl == "pids":
 		return "RLIMIT_NPROC"
 	case cg.memory != "" && cg.memV2:

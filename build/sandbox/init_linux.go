@@ -27,8 +27,12 @@ const stageDir = "/tmp"
 // 1 and exits with the command's status. In any other process it returns at
 // once. Call it first thing in main and in TestMain.
 func Init() {
-	if os.Getenv(initEnv) != "1" || os.Getpid() != 1 {
+	mode := os.Getenv(initEnv)
+	if (mode != "1" && mode != isolatedEnv) || os.Getpid() != 1 {
 		return
+	}
+	if mode == isolatedEnv {
+		os.Exit(parkIdmapHelper())
 	}
 	os.Exit(initMain())
 }
@@ -144,15 +148,40 @@ func start(s *Setup) (int, error) {
 			}
 		}
 	}()
+	// Trees Run opened are inherited without close-on-exec; the command
+	// must not get them.
+	for _, op := range s.Ops {
+		if op.FD > 0 {
+			syscall.CloseOnExec(op.FD)
+		}
+		for _, e := range op.Entries {
+			if e.FD > 0 {
+				syscall.CloseOnExec(e.FD)
+			}
+		}
+	}
+	defer func() {
+		for _, op := range s.Ops {
+			for _, e := range op.Entries {
+				if e.FD > 0 {
+					unix.Close(e.FD)
+				}
+			}
+		}
+	}()
 	for i, op := range s.Ops {
 		var err error
-		switch op.Kind {
-		case OpRoot:
+		switch {
+		case op.FD > 0:
+			fds[i] = op.FD
+		case op.Kind == OpRoot && op.Entries != nil:
+			// Opened by Run (fillRoot uses op.Entries).
+		case op.Kind == OpRoot:
 			fds[i], err = unix.Open(op.Source, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return 0, fmt.Errorf("opening root %s: %w", op.Source, err)
 			}
-		case OpBind:
+		case op.Kind == OpBind:
 			fds[i], err = unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.AT_RECURSIVE|unix.O_CLOEXEC)
 			if err != nil {
 				return 0, fmt.Errorf("bind source %s for %s: %w", op.Source, op.Target, err)
@@ -249,6 +278,9 @@ func start(s *Setup) (int, error) {
 func apply(stage int, op Op, src int) error {
 	switch op.Kind {
 	case OpRoot:
+		if op.Entries != nil {
+			return fillRootFrom(stage, op.Entries)
+		}
 		return fillRoot(stage, src, op.Skip)
 	case OpBind:
 		var st unix.Stat_t
@@ -260,7 +292,7 @@ func apply(stage int, op Op, src int) error {
 			return err
 		}
 		defer unix.Close(target)
-		if op.ReadOnly {
+		if op.ReadOnly && op.FD == 0 {
 			if err := setReadOnly(src, true); err != nil {
 				return err
 			}
@@ -358,6 +390,38 @@ func fillRoot(stage, rootFD int, skip []string) error {
 			}
 		}
 		// Device nodes, sockets and fifos at the top level are left out.
+	}
+	return nil
+}
+
+// fillRootFrom puts the root's top-level entries Run opened (see
+// IsolatedID) onto the stage: each tree, already read-only, is moved there
+// and each symlink created.
+func fillRootFrom(stage int, entries []RootEntry) error {
+	for _, e := range entries {
+		if e.FD <= 0 {
+			if err := unix.Symlinkat(e.Link, stage, e.Name); err != nil {
+				return fmt.Errorf("symlink /%s: %w", e.Name, err)
+			}
+			continue
+		}
+		var st unix.Stat_t
+		err := unix.Fstat(e.FD, &st)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.Mkdirat(stage, e.Name, 0o755)
+		} else if err == nil {
+			var fd int
+			fd, err = unix.Openat(stage, e.Name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("mount point /%s: %w", e.Name, err)
+		}
+		if err := unix.MoveMount(e.FD, "", stage, e.Name, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("/%s: %w", e.Name, err)
+		}
 	}
 	return nil
 }

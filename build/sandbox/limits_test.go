@@ -242,8 +242,16 @@ func TestProcessLimitNoCgroupHelper(t *testing.T) {
 			t.Logf("started %d of 2000 under a limit of %d (at most %d seen at once): %v", started, limit, most, r.err)
 			return
 		case <-time.After(200 * time.Millisecond):
-			n := len(sleepers(marker))
+			pids := sleepers(marker)
+			n := len(pids)
 			most = max(most, n)
+			if n > 0 {
+				// On the host the sandbox's processes run as IsolatedID.
+				b, _ := os.ReadFile(filepath.Join("/proc", pids[0], "status"))
+				if want := fmt.Sprintf("\nUid:\t%d\t%d\t", sandbox.IsolatedID, sandbox.IsolatedID); !strings.Contains(string(b), want) && len(b) > 0 {
+					t.Errorf("a sandboxed process's host status does not show uid %d:\n%s", sandbox.IsolatedID, b)
+				}
+			}
 			if n > int(limit)/2 {
 				if out, err := exec.Command("/bin/sh", "-c", "echo host ok").Output(); err != nil || string(out) != "host ok\n" {
 					t.Errorf("the host could not start a process while the sandbox was at its limit: %v %q", err, out)

@@ -43,6 +43,23 @@ type Op struct {
 	Size     int64    `json:"size,omitempty"`
 	Link     string   `json:"link,omitempty"`
 	Skip     []string `json:"skip,omitempty"`
+	// FD, when set by Run, is a detached mount tree of Source (OpBind)
+	// that Run opened and passed to the init as this descriptor, with
+	// ReadOnly already applied; the init opens no host path for it.
+	FD int `json:"fd,omitempty"`
+	// Entries, when set by Run, are the top-level entries of the root
+	// (OpRoot, Skip left out), opened by Run: the init then reads no host
+	// directory. See IsolatedID.
+	Entries []RootEntry `json:"entries,omitempty"`
+}
+
+// RootEntry is one top-level entry of the root: a symlink to Link, or a
+// read-only mount tree (a directory or a file) passed as descriptor FD.
+type RootEntry struct {
+	Name string `json:"name"`
+	Link string `json:"link,omitempty"`
+	FD   int    `json:"fd,omitempty"`
+	fd   int    // Run's descriptor, or -1
 }
 
 // Exec is the command the sandbox init starts once the file system is built.

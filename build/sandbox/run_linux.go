@@ -66,6 +66,22 @@ func Run(ctx context.Context, spec Spec) error {
 	if cg.memory == "" {
 		setup.Rlimits.AS = uint64(limits.Memory)
 	}
+	uid, gid := os.Geteuid(), os.Getegid()
+	// Root without a pids cgroup: RLIMIT_NPROC binds only an unprivileged
+	// host uid, so the sandbox runs as IsolatedID over idmapped mounts.
+	isolated := cg.pids == "" && needsIsolation()
+	var trees []*os.File
+	if isolated {
+		if trees, err = isolate(&setup, reportFD+1); err != nil {
+			return err
+		}
+		defer func() {
+			for _, f := range trees {
+				f.Close()
+			}
+		}()
+		cg.isolated = true
+	}
 	planJSON, err := json.Marshal(setup)
 	if err != nil {
 		return fmt.Errorf("sandbox: encoding the setup: %w", err)
@@ -97,7 +113,6 @@ func Run(ctx context.Context, spec Spec) error {
 		return fmt.Errorf("sandbox: %s: Stdin is a terminal, which a sandboxed command never gets: set Spec.TTY to give it a terminal of its own", spec.Argv[0])
 	}
 
-	uid, gid := os.Geteuid(), os.Getegid()
 	flags := syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 		syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC
 	if !spec.Network {
@@ -110,7 +125,7 @@ func Run(ctx context.Context, spec Spec) error {
 	cmd.Env = []string{initEnv + "=1"}
 	cmd.Dir = "/"
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
-	cmd.ExtraFiles = []*os.File{planR, repW} // fds 3 and 4
+	cmd.ExtraFiles = append([]*os.File{planR, repW}, trees...) // fds 3, 4, then the trees
 	cmd.WaitDelay = 5 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  uintptr(flags),
@@ -125,6 +140,13 @@ func Run(ctx context.Context, spec Spec) error {
 		// stays locked to this goroutine until Wait returns.
 		Pdeathsig: syscall.SIGKILL,
 	}
+	if isolated {
+		// Uid and gid 0 inside are IsolatedID outside; the init takes
+		// them (with no supplementary groups) before it starts.
+		cmd.SysProcAttr.UidMappings[0].HostID = IsolatedID
+		cmd.SysProcAttr.GidMappings[0].HostID = IsolatedID
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{}}
+	}
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -137,6 +159,10 @@ func Run(ctx context.Context, spec Spec) error {
 	}
 	planR.Close()
 	repW.Close()
+	for _, f := range trees {
+		f.Close()
+	}
+	trees = nil
 	// The init waits for its plan, so it starts nothing before it is in
 	// its cgroups.
 	if err := cg.add(cmd.Process.Pid); err != nil {
