@@ -49,4 +49,9 @@
 // caller on the host. The command always runs in that nested user and mount
 // namespace, so even as uid 0 inside it cannot remount the root writable,
 // unmount anything or configure the network.
+//
+// One exception: a root caller that cannot make a pids cgroup runs the
+// sandbox as the unprivileged host uid [IsolatedID] over idmapped mounts,
+// because the kernel does not apply RLIMIT_NPROC to host root; inside, and
+// in the owners of what it writes on the host, nothing changes.
 package sandbox

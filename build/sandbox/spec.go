@@ -97,8 +97,9 @@ func BuildMounts(src, work, out string) []Mount {
 type Limits struct {
 	// Processes bounds the processes and threads of the whole sandbox:
 	// cgroup pids.max (cgroup v2, or v1's pids hierarchy) where Run can
-	// create a cgroup, else RLIMIT_NPROC, which the kernel enforces only
-	// when the caller is not root.
+	// create a cgroup, else RLIMIT_NPROC. The kernel does not apply
+	// RLIMIT_NPROC to host root, so a root caller without a pids cgroup
+	// runs the sandbox as the unprivileged host uid IsolatedID (see there).
 	Processes int64
 	// Memory bounds the memory of the whole sandbox in bytes, tmpfs
 	// contents included, without swap: cgroup memory.max (v2) or
@@ -176,7 +177,9 @@ type Spec struct {
 	// loopback up.
 	Network bool
 	// UID and GID are the ids of the command inside the sandbox; 0 is the
-	// default. Both map to the caller's ids on the host.
+	// default. Both map to the caller's ids on the host, or to IsolatedID
+	// for a root caller without a pids cgroup (files it writes are still
+	// the caller's on the host).
 	UID, GID int
 	// Limits bound the sandbox's resources; zero fields take DefaultLimits.
 	Limits Limits
