@@ -62,7 +62,7 @@ var idmapNS struct {
 
 // idmapUserns returns a user namespace mapping uid and gid 0 to IsolatedID,
 // made once per process by a helper (this program re-executed; Init parks
-// it) that exits as soon as the namespace is open.
+// it) that is killed as soon as the namespace is open.
 func idmapUserns() (*os.File, error) {
 	idmapNS.once.Do(func() {
 		cmd := exec.Command("/proc/self/exe")
@@ -85,13 +85,17 @@ func idmapUserns() (*os.File, error) {
 			return
 		}
 		idmapNS.fd, idmapNS.err = os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
+		// The namespace lives on with the descriptor. SIGKILL, not EOF on
+		// stdin: a program that does not call Init would run its main.
+		_ = cmd.Process.Kill()
 		stdin.Close()
 		_ = cmd.Wait()
 	})
 	return idmapNS.fd, idmapNS.err
 }
 
-// parkIdmapHelper is the helper of idmapUserns: it waits for stdin to close.
+// parkIdmapHelper is the helper of idmapUserns: it waits, until killed or
+// until stdin closes.
 func parkIdmapHelper() int {
 	var b [1]byte
 	for {
