@@ -146,16 +146,11 @@ func Build(ctx context.Context, dir, out string, stderr io.Writer) (string, erro
 	if err := os.MkdirAll(filepath.Dir(absOut), 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-o", absOut, ".")
-	cmd.Dir = dir
-	cmd.Env = env
-	var msg bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &msg, &msg
-	if err := cmd.Run(); err != nil {
+	if msg, err := goBuildWasm(ctx, dir, ".", absOut, env); err != nil {
 		if stderr != nil {
-			stderr.Write(msg.Bytes())
+			stderr.Write(msg)
 		}
-		return "", fmt.Errorf("plugin build: go build in %s: %v%s", dir, err, oneLine(msg.String()))
+		return "", fmt.Errorf("plugin build: go build in %s: %v%s", dir, err, oneLine(string(msg)))
 	}
 	b, err := os.ReadFile(absOut)
 	if err != nil {
@@ -163,6 +158,32 @@ func Build(ctx context.Context, dir, out string, stderr io.Writer) (string, erro
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// goBuildWasm builds the main package pkg in dir to the wasm module out,
+// with env (GOOS=wasip1 GOARCH=wasm and the rest). It builds a WASI
+// reactor (-buildmode=c-shared) first and keeps it when the host would run
+// it as one (it exports monogres_main: the plugin uses the SDK; see
+// snapshot.go), so the Go runtime and package init run once per module
+// rather than once per call; otherwise it builds a command module. On
+// failure it returns go's output.
+func goBuildWasm(ctx context.Context, dir, pkg, out string, env []string) ([]byte, error) {
+	for _, mode := range []string{"-buildmode=c-shared", "-buildmode=exe"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", mode, "-o", out, pkg)
+		cmd.Dir = dir
+		cmd.Env = env
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return msg, err
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, reactor := exportGlobals(b); reactor {
+			break
+		}
+	}
+	return nil, nil
 }
 
 func oneLine(s string) string {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,14 +30,9 @@ func buildPlugin(t testing.TB, pkg string) []byte {
 	if b, ok := builtWasm.m[pkg]; ok {
 		return b
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".wasm")
-	cmd := exec.Command(goBin, "build", "-trimpath", "-buildvcs=false", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
+	env := append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := goBuildWasm(context.Background(), "", pkg, out, env); err != nil {
 		t.Fatalf("building plugin %s: %v\n%s", pkg, err, msg)
 	}
 	b, err := os.ReadFile(out)
@@ -49,6 +43,23 @@ func buildPlugin(t testing.TB, pkg string) []byte {
 		builtWasm.m = map[string][]byte{}
 	}
 	builtWasm.m[pkg] = b
+	return b
+}
+
+// buildCommand compiles pkg as a WASI command module (go build's default
+// -buildmode=exe), the form of plugins not built by monogres plugin build.
+func buildCommand(t testing.TB, pkg string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building plugin %s: %v\n%s", pkg, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 

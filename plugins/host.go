@@ -35,9 +35,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -193,6 +195,12 @@ type Module struct {
 	// SHA256 is the hex sha256 of the wasm bytes.
 	SHA256   string
 	compiled wazero.CompiledModule
+	// reactor: the module exports _initialize and monogres_main (see
+	// snapshot.go) and its nglobals globals are exported for the host.
+	reactor  bool
+	nglobals int
+	mu       sync.Mutex // guards snap
+	snap     *snapshot  // the template state, once taken
 }
 
 // Compile checks that wasm hashes to wantSHA256 (hex), then compiles it (or
@@ -204,6 +212,7 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte, wantSHA256
 		return nil, fmt.Errorf("plugin %s: wasm has sha256 %s, but it is pinned to %s; refusing to compile it", name, got, wantSHA256)
 	}
 	wasm = coalesceData(wasm) // the pin was checked on the bytes as given
+	wasm, nglobals, reactor := exportGlobals(wasm)
 	compiled, err := h.rt.CompileModule(ctx, wasm)
 	if err != nil && h.cacheDir != "" && strings.Contains(err.Error(), "compilationcache:") {
 		// A corrupt cache entry (wazero checks a checksum). wazero's entry
@@ -222,11 +231,17 @@ func (h *Host) Compile(ctx context.Context, name string, wasm []byte, wantSHA256
 			return nil, fmt.Errorf("plugin %s: imports %s.%s; plugins may import only %s", name, mod, fn, wasi_snapshot_preview1.ModuleName)
 		}
 	}
-	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("plugin %s: exports no _start function; a plugin must be a WASI command module (GOOS=wasip1 GOARCH=wasm go build)", name)
+	entries := []string{"_start"}
+	if reactor {
+		entries = []string{reactorInit, reactorMain}
 	}
-	return &Module{Name: name, SHA256: got, compiled: compiled}, nil
+	for _, e := range entries {
+		if f, ok := compiled.ExportedFunctions()[e]; !ok || len(f.ParamTypes()) != 0 || len(f.ResultTypes()) != 0 {
+			compiled.Close(ctx)
+			return nil, fmt.Errorf("plugin %s: exports no %s function without parameters and results; a plugin must be a WASI command module (GOOS=wasip1 GOARCH=wasm go build) or a reactor using the SDK (monogres plugin build)", name, e)
+		}
+	}
+	return &Module{Name: name, SHA256: got, compiled: compiled, reactor: reactor, nglobals: nglobals}, nil
 }
 
 // Close releases the compiled module (the on-disk cache entry stays).
@@ -256,27 +271,25 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 	}
 	req.Paths.Mount = Mount
 
-	staging, err := os.MkdirTemp(h.opts.TempDir, "monogres-plugin-src-")
+	tree, files, cleanup, err := h.stageTree(src)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
 	}
-	defer os.RemoveAll(staging)
-	files, err := stage(src, staging)
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
-	}
+	defer cleanup()
 	if req.Files == nil {
 		req.Files = files
 	}
-	root, err := os.OpenRoot(staging)
-	if err != nil {
-		return nil, fmt.Errorf("plugin %s: staging the source tree: %w", m.Name, err)
-	}
-	defer root.Close()
 
 	reqJSON, err := json.Marshal(req)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: encoding the request: %w", m.Name, err)
+	}
+
+	var snap *snapshot
+	if m.reactor {
+		if snap, err = h.template(ctx, m); err != nil {
+			return nil, err
+		}
 	}
 
 	callCtx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
@@ -288,56 +301,227 @@ func (h *Host) call(ctx context.Context, m *Module, req sdk.Request, src fs.FS, 
 	if stderr != nil {
 		errw.w = &termsafe.Writer{W: stderr}
 	}
+	entry := "_start"
+	if snap != nil {
+		entry = reactorMain
+		stdout.Write(snap.stdout)
+		tail.Write(snap.stderr)
+		errw.Write(snap.stderr)
+	}
+	cfg := h.moduleConfig(m, reqJSON, stdout, io.MultiWriter(tail, errw), normFS{tree, time.Unix(h.opts.SourceDateEpoch, 0)})
+	err = h.run(ctx, callCtx, m, cfg, snap, entry, nil)
+	errw.finish()
+	if err != nil {
+		return nil, h.runError(ctx, callCtx, m, err, stdout, tail, "")
+	}
+	return stdout.Bytes(), nil
+}
 
+// stageTree copies src for one call: into memory when it is small and
+// holds no symlinks (stageMemory), else into a directory under TempDir
+// served through os.Root (stage). cleanup removes the copy.
+func (h *Host) stageTree(src fs.FS) (tree fs.FS, files []string, cleanup func(), err error) {
+	if mem, files, ok, err := stageMemory(src, stageMemoryMax); err != nil || ok {
+		return mem, files, func() {}, err
+	}
+	staging, err := os.MkdirTemp(h.opts.TempDir, "monogres-plugin-src-")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if files, err = stage(src, staging); err != nil {
+		os.RemoveAll(staging)
+		return nil, nil, nil, err
+	}
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		os.RemoveAll(staging)
+		return nil, nil, nil, err
+	}
+	return root.FS(), files, func() { root.Close(); os.RemoveAll(staging) }, nil
+}
+
+// moduleConfig is the configuration of one instance of m: req on stdin,
+// the given stdout and stderr, src read-only under Mount, and the fixed
+// clock, random source, arguments and environment.
+func (h *Host) moduleConfig(m *Module, req []byte, stdout, stderr io.Writer, src fs.FS) wazero.ModuleConfig {
 	epoch := h.opts.SourceDateEpoch
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous: concurrent instances of one module are fine
 		WithStartFunctions().
 		WithArgs(m.Name).
-		WithStdin(bytes.NewReader(reqJSON)).
+		WithStdin(bytes.NewReader(req)).
 		WithStdout(stdout).
-		WithStderr(io.MultiWriter(tail, errw)).
+		WithStderr(stderr).
 		WithWalltime(func() (int64, int32) { return epoch, 0 }, 1).
 		WithNanotime(func() int64 { return 1 }, 1).
 		WithRandSource(rand.NewChaCha8(randomSeed)).
-		WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(newReadOnlyFS(normFS{root.FS(), time.Unix(epoch, 0)}), Mount)).
+		WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(newReadOnlyFS(src), Mount)).
 		WithEnv("PWD", Mount).
 		WithEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(epoch, 10))
 	for _, k := range slices.Sorted(maps.Keys(h.opts.Env)) {
 		cfg = cfg.WithEnv(k, h.opts.Env[k])
 	}
+	return cfg
+}
 
+// runError is set when a run fails: it records the linear memory size
+// reached, for telling an out-of-memory crash apart.
+type runError struct {
+	err     error
+	memSize uint64
+}
+
+func (e *runError) Error() string { return e.err.Error() }
+func (e *runError) Unwrap() error { return e.err }
+
+// run instantiates m with cfg in a fresh instance, restores snap into it
+// (when not nil), calls entry and closes the instance. An exit with status
+// 0 is success. When keep is not nil it is called with the instance after
+// instantiation (before anything runs) and after entry returned; its error
+// fails the run.
+func (h *Host) run(ctx, callCtx context.Context, m *Module, cfg wazero.ModuleConfig, snap *snapshot, entry string, keep func(mod api.Module, done bool) error) error {
 	instCtx := experimental.WithMemoryAllocator(callCtx, mmapAllocator())
 	mod, err := h.rt.InstantiateModule(instCtx, m.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("plugin %s: instantiating: %w", m.Name, err)
+		return fmt.Errorf("instantiating: %w", err)
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
-	_, err = mod.ExportedFunction("_start").Call(callCtx)
+	if snap != nil {
+		if err := snap.restore(mod); err != nil {
+			return fmt.Errorf("restoring the initialised state: %w", err)
+		}
+	}
+	if keep != nil {
+		if err := keep(mod, false); err != nil {
+			return err
+		}
+	}
+	_, err = mod.ExportedFunction(entry).Call(callCtx)
 	var exit *sys.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil
 	}
-	errw.finish()
+	if err == nil && keep != nil {
+		err = keep(mod, true)
+	}
+	if err != nil {
+		var size uint64
+		if mem := mod.Memory(); mem != nil {
+			size = uint64(mem.Size())
+		}
+		return &runError{err, size}
+	}
+	return nil
+}
+
+// runError explains why a run of m failed; during names the phase
+// ("" for a call, or " during package initialisation").
+func (h *Host) runError(ctx, callCtx context.Context, m *Module, err error, stdout *boundedBuffer, tail *excerptBuffer, during string) error {
+	var re *runError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("plugin %s%s: %w", m.Name, during, err)
+	}
+	err = re.err
+	// A trap's error carries wazero's wasm stack trace on more lines (a
+	// reactor's Go runtime aborts with unreachable on a fatal panic, where
+	// a command module exits 2): keep its first line, the stderr note
+	// says what happened.
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	var exit *sys.ExitError
+	limit := uint64(h.opts.MemoryLimitMiB) << 20
 	switch {
 	case stdout.overflowed:
-		return nil, fmt.Errorf("plugin %s: stopped: it wrote more than %d bytes to stdout (the plan size limit)", m.Name, h.opts.MaxStdout)
+		return fmt.Errorf("plugin %s: stopped%s: it wrote more than %d bytes to stdout (the plan size limit)", m.Name, during, h.opts.MaxStdout)
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("plugin %s: %w", m.Name, context.Cause(ctx))
+		return fmt.Errorf("plugin %s: %w", m.Name, context.Cause(ctx))
 	case callCtx.Err() != nil:
-		return nil, fmt.Errorf("plugin %s: stopped: it did not finish within %s", m.Name, h.opts.Timeout)
-	case err == nil:
-		return stdout.Bytes(), nil
+		return fmt.Errorf("plugin %s: stopped%s: it did not finish within %s", m.Name, during, h.opts.Timeout)
+	case re.memSize+8<<20 >= limit:
+		return fmt.Errorf("plugin %s: ran out of memory%s: its linear memory reached the limit of %d MiB (%s)%s", m.Name, during, h.opts.MemoryLimitMiB, msg, tail.note())
+	case errors.As(err, &exit):
+		return fmt.Errorf("plugin %s: exited with status %d%s%s", m.Name, exit.ExitCode(), during, tail.note())
 	}
-	limit := uint64(h.opts.MemoryLimitMiB) << 20
-	if mem := mod.Memory(); mem != nil && uint64(mem.Size())+8<<20 >= limit {
-		return nil, fmt.Errorf("plugin %s: ran out of memory: its linear memory reached the limit of %d MiB (%v)%s", m.Name, h.opts.MemoryLimitMiB, err, tail.note())
-	}
-	if errors.As(err, &exit) {
-		return nil, fmt.Errorf("plugin %s: exited with status %d%s", m.Name, exit.ExitCode(), tail.note())
-	}
-	return nil, fmt.Errorf("plugin %s: crashed: %v%s", m.Name, err, tail.note())
+	return fmt.Errorf("plugin %s: crashed%s: %s%s", m.Name, during, msg, tail.note())
 }
+
+// template returns m's snapshot, taking it on first use: a template
+// instance with no request on stdin and an empty tree under /src runs
+// _initialize. A failure is returned to this call and retried by the next.
+func (h *Host) template(ctx context.Context, m *Module) (*snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.snap != nil {
+		return m.snap, nil
+	}
+	callCtx, cancel := context.WithTimeout(ctx, h.opts.Timeout)
+	defer cancel()
+	stdout := &boundedBuffer{max: h.opts.MaxStdout, onOverflow: cancel}
+	tail := &excerptBuffer{max: 1024}
+	errBuf := &boundedBuffer{max: h.opts.MaxStderr, onOverflow: func() {}}
+	cfg := h.moduleConfig(m, nil, stdout, io.MultiWriter(tail, errWriter{errBuf}), emptyFS{})
+	var base []byte
+	var snap *snapshot
+	err := h.run(ctx, callCtx, m, cfg, nil, reactorInit, func(mod api.Module, done bool) error {
+		var err error
+		switch mem := mod.Memory(); {
+		case !done && mem != nil:
+			b, _ := mem.Read(0, mem.Size())
+			base = bytes.Clone(b)
+		case done:
+			if snap, err = takeSnapshot(mod, base, m.nglobals); err != nil {
+				err = fmt.Errorf("taking the initialised state: %w", err)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, h.runError(ctx, callCtx, m, err, stdout, tail, " during package initialisation")
+	}
+	snap.stdout = bytes.Clone(stdout.Bytes())
+	snap.stderr = bytes.Clone(errBuf.Bytes())
+	m.snap = snap
+	return snap, nil
+}
+
+// errWriter never fails a write (a template's stderr beyond the limit is
+// dropped, as a call's is).
+type errWriter struct{ b *boundedBuffer }
+
+func (w errWriter) Write(p []byte) (int, error) {
+	w.b.Write(p)
+	return len(p), nil
+}
+
+// emptyFS is the empty tree a template instance sees under /src.
+type emptyFS struct{}
+
+func (emptyFS) Open(name string) (fs.File, error) {
+	if name != "." {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return emptyDir{}, nil
+}
+
+type emptyDir struct{}
+
+func (emptyDir) Stat() (fs.FileInfo, error) { return emptyDirInfo{}, nil }
+func (emptyDir) Read([]byte) (int, error)   { return 0, errors.New("is a directory") }
+func (emptyDir) Close() error               { return nil }
+func (emptyDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	if n > 0 {
+		return nil, io.EOF
+	}
+	return nil, nil
+}
+
+type emptyDirInfo struct{}
+
+func (emptyDirInfo) Name() string       { return "." }
+func (emptyDirInfo) Size() int64        { return 0 }
+func (emptyDirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (emptyDirInfo) ModTime() time.Time { return time.Unix(0, 0) }
+func (emptyDirInfo) IsDir() bool        { return true }
+func (emptyDirInfo) Sys() any           { return nil }
 
 // DecodePlan parses a plugin's stdout: it checks the protocol version first,
 // then decodes strictly (unknown fields are errors) and validates the plan.

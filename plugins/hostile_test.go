@@ -229,6 +229,37 @@ func TestFileErrorsNameTheirCause(t *testing.T) {
 // TestHostileNoResidueBetweenCalls: linear memory is reused across calls
 // (mmapAllocator's pool), so a call that fills its heap with a marker must
 // leave nothing a later call can read.
+// TestHostileEscapeInMemoryTree: a tree without symlinks is staged in
+// memory (stageMemory) rather than on disk; the same escapes fail there,
+// with the host directory holding the tree right next to a secret.
+func TestHostileEscapeInMemoryTree(t *testing.T) {
+	base := t.TempDir()
+	secret := "top secret in memory"
+	mustWrite(t, filepath.Join(base, "outside/secret.txt"), secret)
+	src := filepath.Join(base, "src")
+	mustWrite(t, filepath.Join(src, "Makefile"), "all:\n")
+	mustWrite(t, filepath.Join(src, "sub/file.c"), "int x;\n")
+	if _, _, ok, err := stageMemory(os.DirFS(src), stageMemoryMax); !ok || err != nil {
+		t.Fatalf("the tree is not staged in memory: %v %v", ok, err)
+	}
+	h := newHost(t, Options{TempDir: base})
+	m := compile(t, h, "./testdata/hostile/escape")
+	req := testRequest()
+	req.Params = map[string]string{"tree": "nolinks"}
+	var stderr bytes.Buffer
+	p, err := h.Call(context.Background(), m, req, os.DirFS(src), &stderr)
+	if err == nil {
+		t.Fatalf("plugin escaped: %+v", p)
+	}
+	wantErr(t, err, "plugin escape: exited with status 1: plugin: escape attempts all failed (inside-link read 0 bytes)",
+		"write /src/pwned: open /src/pwned: Read-only file system", "mkdir /src/newdir: mkdir /src/newdir: Read-only file system",
+		"read /etc/passwd:", "path_open ../../etc/passwd:", "path_open sub/../../outside/secret.txt:", "path_open ../outside/secret.txt:",
+		"remove /src/Makefile:")
+	if strings.Contains(err.Error()+stderr.String(), secret) || strings.Contains(err.Error(), "root:x:0:0") {
+		t.Errorf("secret leaked: %v", err)
+	}
+}
+
 func TestHostileNoResidueBetweenCalls(t *testing.T) {
 	h := newHost(t, Options{})
 	m := compile(t, h, "./testdata/hostile/residue")

@@ -11,11 +11,15 @@ import (
 
 // Run is a plugin's whole main function: it reads the Request from stdin,
 // calls plan, and writes the Plan to stdout. On any error it writes the error
-// to stderr and exits with status 1.
+// to stderr and exits with status 1. On success it returns (main returning
+// is exit status 0) rather than exiting: in a reactor module the host's
+// call then simply returns instead of unwinding a proc_exit.
 //
 //	func main() { sdk.Run(plan) }
 func Run(plan func(Request) (Plan, error)) {
-	os.Exit(Main(os.Stdin, os.Stdout, os.Stderr, plan))
+	if code := Main(os.Stdin, os.Stdout, os.Stderr, plan); code != 0 {
+		os.Exit(code)
+	}
 }
 
 // Main is Run with explicit streams; it returns the exit status instead of

@@ -113,3 +113,15 @@ func TestPlanSettingsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmSampleIsValid: the sample warm runs at init in a wasm plugin
+// must go all the way through decoding, validation and encoding, or the
+// tables it is there to build are built in every call instead.
+func TestWarmSampleIsValid(t *testing.T) {
+	if err := warmPlan().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !warm() {
+		t.Fatal("warm failed")
+	}
+}
