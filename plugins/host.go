@@ -1,9 +1,11 @@
 // Package plugins runs monogres build recipes: the built-in ones (PGXS) and
 // WebAssembly plugins, behind one Recipe interface.
 //
-// Wasm plugins are WASI preview 1 command modules run by wazero under these
-// invariants: the module's sha256 is checked against its pin before it is
-// compiled; each call gets a fresh instance; the request arrives on stdin and
+// Wasm plugins are WASI preview 1 modules, commands (_start) or reactors
+// (_initialize and the SDK's monogres_main, see snapshot.go), run by wazero
+// under these invariants: the module's sha256 is checked against its pin
+// before it is compiled; each call gets a fresh instance (a reactor's
+// starts from the state its package init left in a template instance); the request arrives on stdin and
 // the plan is read from stdout, bounded in size; stderr goes to the caller,
 // bounded; the clock is fixed at SOURCE_DATE_EPOCH and the random source is a
 // fixed-seed stream; there is no network and no environment beyond what the
