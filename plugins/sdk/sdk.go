@@ -1,8 +1,10 @@
 // Package sdk is the monogres plugin protocol and the Go SDK for plugin authors.
 //
-// A plugin is a WASI preview 1 command module. monogres writes one Request as
-// JSON to the plugin's stdin; the plugin writes one Plan as JSON to stdout and
-// exits 0, or writes a diagnostic to stderr and exits non-zero. The plan is
+// A plugin is a WASI preview 1 module: a reactor exporting monogres_main
+// (what `monogres plugin build` makes of a plugin using this package; see
+// reactor_wasip1.go) or a command. monogres writes one Request as JSON to
+// the plugin's stdin; the plugin writes one Plan as JSON to stdout and exits
+// 0, or writes a diagnostic to stderr and exits non-zero. The plan is
 // data: files to write and patches to apply in the source tree, commands the
 // build runs later in its sandbox, which installed paths make up the package,
 // and extra toolchain packages (which must already be in the lock).
