@@ -71,6 +71,15 @@ func Key(pkgs []Package, opts Options) string {
 	for _, e := range ex {
 		lines = append(lines, fmt.Sprintf("exclude %q\n", e))
 	}
+	names := map[string]bool{}
+	for _, p := range pkgs {
+		names[p.Name] = true
+	}
+	for _, a := range alternatives { // only those added with providers: no other root's key changes
+		if slices.ContainsFunc(a.providers, func(p string) bool { return names[p] }) {
+			lines = append(lines, fmt.Sprintf("alternative %s\n", a.link))
+		}
+	}
 	h := sha256.New()
 	io.WriteString(h, "monogres toolchain root v2\n")
 	for _, l := range lines {
@@ -205,7 +214,10 @@ func compose(ctx context.Context, pl pool, pkgs []Package, open Opener, dest str
 	if err != nil {
 		return Root{}, err
 	}
-	x := &extractor{root: dest, pool: pl, dirModes: map[string]fs.FileMode{"": 0o755}, sums: map[string]string{}}
+	x := &extractor{root: dest, pool: pl, dirModes: map[string]fs.FileMode{"": 0o755}, sums: map[string]string{}, names: map[string]bool{}}
+	for _, p := range pkgs {
+		x.names[p.Name] = true
+	}
 	if err := x.skeleton(); err != nil {
 		return Root{}, err
 	}
@@ -266,6 +278,7 @@ type extractor struct {
 	pool     pool
 	dirModes map[string]fs.FileMode // applied at the end so later writes work
 	sums     map[string]string      // root-relative path -> sha256 of pool files linked there
+	names    map[string]bool        // the package names in the root (alternatives' providers)
 }
 
 // usrMerged are the top directories bookworm's usrmerge turns into links.
@@ -435,28 +448,50 @@ func parentOf(p string) string {
 }
 
 // alternatives are the links maintainer scripts (update-alternatives, dash's
-// /bin/sh) would make: link -> first existing candidate, same directory.
+// /bin/sh) would make: link -> first existing candidate, relative to the
+// link's directory. An entry with providers is made only when one of
+// those packages is in the root, and Key covers it then (so a root
+// composed before the entry existed is not reused without the link); the
+// entries without providers are in every root's key as it stands, and a
+// new entry must name its providers so no other root's key (and so no
+// Postgres cell's action key) changes.
 var alternatives = []struct {
-	link  string
-	cands []string
+	link      string
+	cands     []string
+	providers []string // Debian packages shipping a candidate (empty: the original entries)
 }{
-	{"usr/bin/sh", []string{"dash", "bash"}},
-	{"usr/bin/awk", []string{"mawk", "gawk"}},
-	{"usr/bin/nawk", []string{"mawk", "gawk"}},
-	{"usr/bin/cc", []string{"gcc", "clang"}},
-	{"usr/bin/c++", []string{"g++", "clang++"}},
-	{"usr/bin/c89", []string{"c89-gcc"}},
-	{"usr/bin/c99", []string{"c99-gcc"}},
-	{"usr/bin/yacc", []string{"bison.yacc", "byacc"}},
-	{"usr/bin/lex", []string{"flex"}},
-	{"usr/bin/pager", []string{"less", "more"}},
-	{"usr/bin/lzma", []string{"xz"}},
-	{"usr/bin/unlzma", []string{"unxz"}},
-	{"usr/bin/lzcat", []string{"xzcat"}},
+	{"usr/bin/sh", []string{"dash", "bash"}, nil},
+	{"usr/bin/awk", []string{"mawk", "gawk"}, nil},
+	{"usr/bin/nawk", []string{"mawk", "gawk"}, nil},
+	{"usr/bin/cc", []string{"gcc", "clang"}, nil},
+	{"usr/bin/c++", []string{"g++", "clang++"}, nil},
+	{"usr/bin/c89", []string{"c89-gcc"}, nil},
+	{"usr/bin/c99", []string{"c99-gcc"}, nil},
+	{"usr/bin/yacc", []string{"bison.yacc", "byacc"}, nil},
+	{"usr/bin/lex", []string{"flex"}, nil},
+	{"usr/bin/pager", []string{"less", "more"}, nil},
+	{"usr/bin/lzma", []string{"xz"}, nil},
+	{"usr/bin/unlzma", []string{"unxz"}, nil},
+	{"usr/bin/lzcat", []string{"xzcat"}, nil},
+	// BLAS and LAPACK (GDAL, hence PostGIS, links them): Debian's packages
+	// ship them in a directory per implementation and update-alternatives
+	// links the soname (and the -dev package's .so) into the multiarch
+	// directory.
+	{"usr/lib/x86_64-linux-gnu/libblas.so.3", []string{"blas/libblas.so.3", "openblas-pthread/libblas.so.3", "openblas-openmp/libblas.so.3", "openblas-serial/libblas.so.3", "blis-pthread/libblas.so.3", "blis-openmp/libblas.so.3", "blis-serial/libblas.so.3"}, []string{"libblas3", "libopenblas0-pthread", "libopenblas0-openmp", "libopenblas0-serial", "libblis4-pthread", "libblis4-openmp", "libblis4-serial"}},
+	{"usr/lib/x86_64-linux-gnu/libblas.so", []string{"blas/libblas.so", "openblas-pthread/libblas.so", "openblas-openmp/libblas.so", "openblas-serial/libblas.so"}, []string{"libblas-dev", "libopenblas-pthread-dev", "libopenblas-openmp-dev", "libopenblas-serial-dev"}},
+	{"usr/lib/x86_64-linux-gnu/liblapack.so.3", []string{"lapack/liblapack.so.3", "openblas-pthread/liblapack.so.3", "openblas-openmp/liblapack.so.3", "openblas-serial/liblapack.so.3"}, []string{"liblapack3", "libopenblas0-pthread", "libopenblas0-openmp", "libopenblas0-serial"}},
+	{"usr/lib/x86_64-linux-gnu/liblapack.so", []string{"lapack/liblapack.so", "openblas-pthread/liblapack.so", "openblas-openmp/liblapack.so", "openblas-serial/liblapack.so"}, []string{"liblapack-dev", "libopenblas-pthread-dev", "libopenblas-openmp-dev", "libopenblas-serial-dev"}},
+	{"usr/lib/aarch64-linux-gnu/libblas.so.3", []string{"blas/libblas.so.3", "openblas-pthread/libblas.so.3", "openblas-openmp/libblas.so.3", "openblas-serial/libblas.so.3", "blis-pthread/libblas.so.3", "blis-openmp/libblas.so.3", "blis-serial/libblas.so.3"}, []string{"libblas3", "libopenblas0-pthread", "libopenblas0-openmp", "libopenblas0-serial", "libblis4-pthread", "libblis4-openmp", "libblis4-serial"}},
+	{"usr/lib/aarch64-linux-gnu/libblas.so", []string{"blas/libblas.so", "openblas-pthread/libblas.so", "openblas-openmp/libblas.so", "openblas-serial/libblas.so"}, []string{"libblas-dev", "libopenblas-pthread-dev", "libopenblas-openmp-dev", "libopenblas-serial-dev"}},
+	{"usr/lib/aarch64-linux-gnu/liblapack.so.3", []string{"lapack/liblapack.so.3", "openblas-pthread/liblapack.so.3", "openblas-openmp/liblapack.so.3", "openblas-serial/liblapack.so.3"}, []string{"liblapack3", "libopenblas0-pthread", "libopenblas0-openmp", "libopenblas0-serial"}},
+	{"usr/lib/aarch64-linux-gnu/liblapack.so", []string{"lapack/liblapack.so", "openblas-pthread/liblapack.so", "openblas-openmp/liblapack.so", "openblas-serial/liblapack.so"}, []string{"liblapack-dev", "libopenblas-pthread-dev", "libopenblas-openmp-dev", "libopenblas-serial-dev"}},
 }
 
 func (x *extractor) finish() error {
 	for _, a := range alternatives {
+		if len(a.providers) > 0 && !slices.ContainsFunc(a.providers, func(p string) bool { return x.names[p] }) {
+			continue
+		}
 		dst := filepath.Join(x.root, a.link)
 		if _, err := os.Lstat(dst); err == nil {
 			continue

@@ -507,3 +507,49 @@ func TestPoolSharingAndGC(t *testing.T) {
 		t.Errorf("recompose after GC: %+v %v, want digest %s", again, err, rb.Digest)
 	}
 }
+
+// The BLAS/LAPACK alternatives links are made only in roots holding a
+// providing package, and only those roots' keys change: a root without
+// one keeps the key (and tree) it had before the entries existed, so no
+// Postgres cell's action key moves.
+func TestAlternativesWithProviders(t *testing.T) {
+	lib := []tarEntry{{name: "./usr/lib/x86_64-linux-gnu/blas/libblas.so.3", typ: tar.TypeReg, body: "blas"}}
+	oldKey := func(pkgs []Package) string { // Key as it was before alternatives had providers
+		h := sha256.New()
+		io.WriteString(h, "monogres toolchain root v2\n")
+		for _, p := range sortPackages(pkgs) {
+			fmt.Fprintf(h, "deb %s %s %s %s\n", p.Name, p.Arch, p.Version, p.SHA256)
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	for _, tc := range []struct {
+		name string
+		link bool
+	}{{"libblas3", true}, {"not-a-provider", false}} {
+		deb := makeDeb(t, lib)
+		pkgs := []Package{pkgFor(tc.name, deb)}
+		r, err := ComposeCached(context.Background(), t.TempDir(), pkgs, memOpener(map[string][]byte{tc.name: deb}), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, err := os.Readlink(filepath.Join(r.Dir, "usr/lib/x86_64-linux-gnu/libblas.so.3"))
+		if tc.link {
+			if err != nil || target != "blas/libblas.so.3" {
+				t.Errorf("%s: libblas.so.3 -> %q (%v), want blas/libblas.so.3", tc.name, target, err)
+			}
+			if b, err := os.ReadFile(filepath.Join(r.Dir, "usr/lib/x86_64-linux-gnu/libblas.so.3")); err != nil || string(b) != "blas" {
+				t.Errorf("%s: reading through the link: %q %v", tc.name, b, err)
+			}
+			if Key(pkgs, Options{}) == oldKey(pkgs) {
+				t.Errorf("%s: a root with the link kept the key of a root composed without it", tc.name)
+			}
+		} else {
+			if err == nil {
+				t.Errorf("%s: libblas.so.3 -> %q made without a providing package", tc.name, target)
+			}
+			if got, want := Key(pkgs, Options{}), oldKey(pkgs); got != want {
+				t.Errorf("%s: key %s, want the unchanged %s", tc.name, got, want)
+			}
+		}
+	}
+}
