@@ -251,7 +251,7 @@ func (e *engine) recipe(ctx context.Context, c Cell, sde int64, stderr io.Writer
 	case x != nil && c.Recipe == "cmake":
 		return plugins.CMake{Args: x.Args}, func() {}, nil
 	case x != nil && c.Recipe == "make":
-		return plugins.Make{}, func() {}, nil
+		return plugins.Make{MakeArgs: x.Args}, func() {}, nil
 	case strings.HasPrefix(c.Recipe, "plugin:"):
 		name := strings.TrimPrefix(c.Recipe, "plugin:")
 		if c.Plugin.SHA256 == "" {

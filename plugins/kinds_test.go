@@ -38,6 +38,9 @@ func TestBuiltinKinds(t *testing.T) {
 		{"make", Make{}, "amd64", []string{
 			"make PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib",
 			"make PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib install DESTDIR=/build/out"}},
+		{"make args", Make{MakeArgs: []string{"USE_PGXS=1", "OPTFLAGS="}}, "amd64", []string{ // make_args kept, even USE_PGXS=1
+			"make PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib USE_PGXS=1 OPTFLAGS=",
+			"make PG_CONFIG=/build/pg/bin/pg_config rpathdir=$$ORIGIN/../lib USE_PGXS=1 OPTFLAGS= install DESTDIR=/build/out"}},
 	} {
 		p, err := tc.r.Plan(context.Background(), req(tc.arch), tree)
 		if err != nil {

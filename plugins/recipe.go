@@ -119,17 +119,22 @@ func (r CMake) Plan(ctx context.Context, req sdk.Request, src fs.FS) (sdk.Plan, 
 
 // Make is the built-in recipe for a plain Makefile project that takes
 // PG_CONFIG but not USE_PGXS: make, then make install DESTDIR=$out, both
-// with PG_CONFIG, the relative rpathdir and the cross CC on arm64.
-type Make struct{}
+// with PG_CONFIG, the relative rpathdir, the cross CC on arm64 and
+// MakeArgs (as for PGXS).
+type Make struct {
+	MakeArgs []string
+}
 
 // Plan returns the make plan; src must have a Makefile.
-func (Make) Plan(ctx context.Context, req sdk.Request, src fs.FS) (sdk.Plan, error) {
+func (r Make) Plan(ctx context.Context, req sdk.Request, src fs.FS) (sdk.Plan, error) {
 	if err := needFile(ctx, req, src, "Makefile", "make"); err != nil {
 		return sdk.Plan{}, err
 	}
-	cmds := sdk.PGXS(req)
+	cmds := sdk.PGXS(req, r.MakeArgs...)
 	for i := range cmds {
-		cmds[i].Argv = slices.DeleteFunc(cmds[i].Argv, func(a string) bool { return a == "USE_PGXS=1" })
+		if j := slices.Index(cmds[i].Argv, "USE_PGXS=1"); j >= 0 { // sdk.PGXS's own (the first); a make_args one stays
+			cmds[i].Argv = slices.Delete(cmds[i].Argv, j, j+1)
+		}
 	}
 	return checked(req, "make", sdk.Plan{Protocol: sdk.ProtocolVersion, Commands: cmds})
 }

@@ -154,7 +154,7 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 			Bundle: s.Bundle || m.Bundle, Regress: s.Regress, RegressReason: s.RegressReason,
 		}
 		switch c.Build {
-		case "pgxs", "":
+		case "pgxs", "", "make":
 			x.Settings.Args = s.MakeArgs
 		case "configure":
 			x.Settings.Args = s.ConfigureArgs
