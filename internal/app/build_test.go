@@ -54,7 +54,7 @@ func TestExtensionCell(t *testing.T) {
 	}
 }
 
-// Each build kind gets its own args from the manifest: make_args for PGXS
+// Each build kind gets its own args from the manifest: make_args for PGXS and make
 // (also when build is unset), configure_args and cmake_args.
 func TestExtensionCellArgs(t *testing.T) {
 	v, err := manifest.ParseVersion("15.18")
@@ -67,7 +67,7 @@ func TestExtensionCellArgs(t *testing.T) {
 		MakeArgs: []string{"OPTFLAGS="}, ConfigureArgs: []string{"--without-gettext"}, CMakeArgs: []string{"-DX=1"},
 	}}}}
 	a := &App{LockPath: "monogres.lock"}
-	for build, want := range map[string]string{"pgxs": "OPTFLAGS=", "": "OPTFLAGS=", "configure": "--without-gettext", "cmake": "-DX=1", "make": ""} {
+	for build, want := range map[string]string{"pgxs": "OPTFLAGS=", "": "OPTFLAGS=", "configure": "--without-gettext", "cmake": "-DX=1", "make": "OPTFLAGS="} {
 		c := plan.Cell{
 			Name: "demo~1.2~postgres~15.18~regular~amd64", Postgres: v, Input: pg.Name, OptionSet: "regular", Arch: "amd64",
 			Extension: "demo", ExtensionVersion: "1.2", ExtensionInput: "extension/demo/1.2", Build: build, Parent: "postgres~15.18~regular~amd64",
