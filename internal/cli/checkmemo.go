@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/manifest"
+	"github.com/monogres/monogres/internal/store"
 )
 
 // resultVersion changes when what a passing check's memo holds, or what
@@ -52,8 +52,8 @@ type memoDep struct {
 // against them) and their exact bytes. It returns "" when the binary
 // cannot be identified; then nothing is remembered.
 func checkMemoKey(manifestPath, lockPath string, manifestData, lockData []byte) string {
-	var st syscall.Stat_t
-	if err := syscall.Stat("/proc/self/exe", &st); err != nil {
+	exe := store.BinaryStamp()
+	if exe == "" {
 		return ""
 	}
 	mp, err1 := filepath.Abs(manifestPath)
@@ -62,7 +62,7 @@ func checkMemoKey(manifestPath, lockPath string, manifestData, lockData []byte) 
 		return ""
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\nexe %d %d %d %d.%d %d.%d\n", resultVersion, st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+	fmt.Fprintf(h, "%s\n%s\n", resultVersion, exe)
 	fmt.Fprintf(h, "manifest %q %x\nlock %q %x\n", mp, sha256.Sum256(manifestData), lp, sha256.Sum256(lockData))
 	return hex.EncodeToString(h.Sum(nil))
 }

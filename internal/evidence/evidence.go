@@ -66,6 +66,8 @@ type Package struct {
 	// Runtime lists the package's runtime dependencies as the build
 	// recorded them in CELL.json (nil: not recorded; the SBOM says so).
 	Runtime []lock.Input
+	// raw is CELL.json not decoded yet (Peek).
+	raw []byte
 }
 
 // ExtensionFields are what an extension cell's CELL.json adds.
@@ -84,24 +86,43 @@ func (p *Package) Extension() bool { return p.Ext.Extension != "" }
 // Load fills a Package from a published package and its manifest; the
 // caller adds the lock inputs.
 func Load(cell, packagePath, manifestPath string) (*Package, error) {
+	p, err := Peek(cell, packagePath, manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	return p, p.decode()
+}
+
+// Peek is Load that reads CELL.json without decoding it: Write decodes it
+// only when its memo cannot republish the documents. Write trusts that a
+// Package's fields are those of CELL.json's bytes.
+func Peek(cell, packagePath, manifestPath string) (*Package, error) {
 	b, err := os.ReadFile(manifestPath)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	base, err := build.DecodeManifest(manifestPath, b)
+	sum := sha256.Sum256(b)
+	return &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, ManifestSHA256: hex.EncodeToString(sum[:]), raw: b}, nil
+}
+
+// decode fills in p's fields from CELL.json (once).
+func (p *Package) decode() error {
+	if p.raw == nil {
+		return nil
+	}
+	base, err := build.DecodeManifest(p.ManifestPath, p.raw)
 	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+		return fmt.Errorf("evidence: %w", err)
 	}
 	var ext ExtensionFields
-	if err := json.Unmarshal(b, &ext); err != nil {
-		return nil, fmt.Errorf("evidence: %s: %w", manifestPath, err)
+	if err := json.Unmarshal(p.raw, &ext); err != nil {
+		return fmt.Errorf("evidence: %s: %w", p.ManifestPath, err)
 	}
-	if base.Cell != cell {
-		return nil, fmt.Errorf("evidence: %s describes cell %s, not %s", manifestPath, base.Cell, cell)
+	if base.Cell != p.Cell {
+		return fmt.Errorf("evidence: %s describes cell %s, not %s", p.ManifestPath, base.Cell, p.Cell)
 	}
-	sum := sha256.Sum256(b)
-	return &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, Manifest: *base, Ext: ext, ManifestSHA256: hex.EncodeToString(sum[:]),
-		Runtime: recordedRuntime(base.Runtime)}, nil
+	p.Manifest, p.Ext, p.Runtime, p.raw = *base, ext, recordedRuntime(base.Runtime), nil
+	return nil
 }
 
 // recordedRuntime is the Debian packages of the runtime closure the build
@@ -124,6 +145,13 @@ func recordedRuntime(closure []build.Library) []lock.Input {
 // Write creates the SBOM and the signed provenance of p in st and links
 // them beside p.PackagePath as CELL.spdx.json and CELL.intoto.jsonl.
 func Write(ctx context.Context, st *store.Store, p *Package, signer *keys.PrivateKey) (sbomPath, provPath string, err error) {
+	memo := memoPath(st, p, signer)
+	if sbomPath, provPath, ok := republish(st, p, memo); ok {
+		return sbomPath, provPath, nil
+	}
+	if err := p.decode(); err != nil {
+		return "", "", err
+	}
 	files, err := packageFiles(ctx, p)
 	if err != nil {
 		return "", "", err
@@ -144,13 +172,65 @@ func Write(ctx context.Context, st *store.Store, p *Package, signer *keys.Privat
 	if err != nil {
 		return "", "", err
 	}
-	provPath, _, err = publish(ctx, st, p, ProvenanceSuffix, env)
-	return sbomPath, provPath, err
+	provPath, provSHA, err := publish(ctx, st, p, ProvenanceSuffix, env)
+	if err != nil {
+		return "", "", err
+	}
+	if memo != "" && os.MkdirAll(filepath.Dir(memo), 0o755) == nil {
+		_ = store.WriteFileAtomic(memo, []byte(sbomSHA+" "+provSHA+" "+p.Manifest.Package+"\n"), 0o644)
+	}
+	return sbomPath, provPath, nil
+}
+
+// memoPath is where Write remembers the CAS digests of the documents it
+// wrote for p signed by signer, and the package's sha256:
+// <store>/memo/evidence/KEY, KEY digesting what the documents are a
+// function of (the running binary, the bytes of CELL.json, which name the
+// package's sha256, the lock inputs and the signer). "" when the binary
+// cannot be identified.
+func memoPath(st *store.Store, p *Package, signer *keys.PrivateKey) string {
+	exe := store.BinaryStamp()
+	if exe == "" {
+		return ""
+	}
+	b, err := json.Marshal(struct {
+		Cell, Manifest, RootDigest, Signer, SignerName string
+		Source, Plugin                                 lock.Input
+		Toolchain                                      []lock.Input
+	}{p.Cell, p.ManifestSHA256, p.RootDigest, signer.ID(), signer.Name(), p.Source, p.Plugin, p.Toolchain})
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "evidence-memo-1\n%s\n%s", exe, b)
+	return filepath.Join(st.Dir(), "memo", "evidence", hex.EncodeToString(h.Sum(nil)))
+}
+
+// republish links the documents memo names beside p when they and the
+// package they describe are in the store (hash-checked): a cache hit of a
+// build gets its evidence without reading the package again.
+func republish(st *store.Store, p *Package, memo string) (sbomPath, provPath string, ok bool) {
+	if memo == "" {
+		return "", "", false
+	}
+	b, err := os.ReadFile(memo)
+	f := strings.Fields(string(b))
+	if err != nil || len(f) != 3 || !st.Has(f[0]) || !st.Has(f[1]) || !st.Has(f[2]) {
+		return "", "", false
+	}
+	sbomPath, provPath = docPath(p, SBOMSuffix), docPath(p, ProvenanceSuffix)
+	if build.LinkOrCopy(st.Path(f[0]), sbomPath) != nil || build.LinkOrCopy(st.Path(f[1]), provPath) != nil {
+		return "", "", false
+	}
+	return sbomPath, provPath, true
 }
 
 // WriteVSA writes the signed verification summary of a package whose
 // rebuild matched bit for bit, beside the package.
 func WriteVSA(ctx context.Context, st *store.Store, p *Package, signer *keys.PrivateKey, rebuilt string) (string, error) {
+	if err := p.decode(); err != nil {
+		return "", err
+	}
 	if rebuilt != p.Manifest.Package {
 		return "", fmt.Errorf("evidence: %s: the rebuild gave sha256 %s, not %s: no verification summary for a mismatch", p.Cell, rebuilt, p.Manifest.Package)
 	}

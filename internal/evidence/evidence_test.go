@@ -308,3 +308,53 @@ func TestRecordedRuntime(t *testing.T) {
 		t.Errorf("a manifest without a closure gave runtime %+v", p.Runtime)
 	}
 }
+
+// TestWriteMemo: a second Write of the same package (a cache hit) links
+// the remembered documents without reading the package, but only while
+// the package it described is in the store: without it, Write reads the
+// package again and refuses one that does not match CELL.json.
+func TestWriteMemo(t *testing.T) {
+	out := t.TempDir()
+	loaded := fakePackage(t, out)
+	k, _ := keys.Generate("ci")
+	st := newStore(t)
+	cell := loaded.Cell
+	pp, mp := filepath.Join(out, cell+".tar.zst"), filepath.Join(out, cell+".json")
+	pkgSHA, _, err := st.AddFile(context.Background(), pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func() ([]byte, error) {
+		p, err := Peek(cell, pp, mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Source, p.Toolchain = loaded.Source, loaded.Toolchain // as the build's attester sets them
+		_, provPath, err := Write(context.Background(), st, p, k)
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(provPath)
+	}
+	prov1, err := write()
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(pp) // the published package is a link; break it
+	if err := os.WriteFile(pp, []byte("not the package"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prov2, err := write()
+	if err != nil {
+		t.Fatalf("second Write did not use its memo: %v", err)
+	}
+	if !bytes.Equal(prov1, prov2) {
+		t.Error("the memo gave other provenance")
+	}
+	if err := os.Remove(st.Path(pkgSHA)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := write(); err == nil {
+		t.Error("Write republished evidence for a package the store no longer holds, without reading it")
+	}
+}

@@ -24,6 +24,19 @@ import (
 // answer (a memo matches only the very inode, size, mtime and ctime that
 // were hashed).
 
+// BinaryStamp identifies the running monogres binary (device, inode, size,
+// modification and change times of /proc/self/exe) for memos whose answer
+// depends on monogres' own code: a new binary misses every such memo. It
+// is "" when the binary cannot be identified; then nothing may be
+// remembered.
+func BinaryStamp() string {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/self/exe", &st); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("exe %d %d %d %d.%d %d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
 // stamp identifies one version of a file: a write changes mtime and ctime,
 // a replacement the inode, and ctime cannot be set back by a user.
 type stamp struct{ ino, size, mtime, ctime int64 }
