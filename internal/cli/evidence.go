@@ -58,7 +58,7 @@ func (a *attester) hook(cell string, r *build.Result) error {
 	if err != nil {
 		return err
 	}
-	p, err := evidence.Peek(cell, r.PackagePath, r.ManifestPath)
+	p, err := evidence.Peek(cell, r.PackagePath, r.ManifestPath, r.Manifest)
 	if err != nil {
 		return err
 	}

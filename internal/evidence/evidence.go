@@ -66,8 +66,9 @@ type Package struct {
 	// Runtime lists the package's runtime dependencies as the build
 	// recorded them in CELL.json (nil: not recorded; the SBOM says so).
 	Runtime []lock.Input
-	// raw is CELL.json not decoded yet (Peek).
-	raw []byte
+	// pending: CELL.json is not decoded yet (Peek); raw is its bytes if read.
+	pending bool
+	raw     []byte
 }
 
 // ExtensionFields are what an extension cell's CELL.json adds.
@@ -86,42 +87,57 @@ func (p *Package) Extension() bool { return p.Ext.Extension != "" }
 // Load fills a Package from a published package and its manifest; the
 // caller adds the lock inputs.
 func Load(cell, packagePath, manifestPath string) (*Package, error) {
-	p, err := Peek(cell, packagePath, manifestPath)
+	p, err := Peek(cell, packagePath, manifestPath, "")
 	if err != nil {
 		return nil, err
 	}
 	return p, p.decode()
 }
 
-// Peek is Load that reads CELL.json without decoding it: Write decodes it
-// only when its memo cannot republish the documents. Write trusts that a
-// Package's fields are those of CELL.json's bytes.
-func Peek(cell, packagePath, manifestPath string) (*Package, error) {
-	b, err := os.ReadFile(manifestPath)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+// Peek is Load that neither reads nor decodes CELL.json, whose sha256 the
+// caller knows (manifestSHA, from the store's CAS, or "" to read it now):
+// Write reads and decodes it only when its memo cannot republish the
+// documents. Write trusts that a Package's fields are those of CELL.json.
+func Peek(cell, packagePath, manifestPath, manifestSHA string) (*Package, error) {
+	p := &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, ManifestSHA256: manifestSHA, pending: true}
+	if manifestSHA == "" {
+		b, err := os.ReadFile(manifestPath)
+		if err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		p.ManifestSHA256, p.raw = hex.EncodeToString(sum[:]), b
 	}
-	sum := sha256.Sum256(b)
-	return &Package{Cell: cell, PackagePath: packagePath, ManifestPath: manifestPath, ManifestSHA256: hex.EncodeToString(sum[:]), raw: b}, nil
+	return p, nil
 }
 
-// decode fills in p's fields from CELL.json (once).
+// decode fills in p's fields from CELL.json (once), checking its sha256.
 func (p *Package) decode() error {
-	if p.raw == nil {
+	if !p.pending {
 		return nil
 	}
-	base, err := build.DecodeManifest(p.ManifestPath, p.raw)
+	b := p.raw
+	if b == nil {
+		var err error
+		if b, err = os.ReadFile(p.ManifestPath); err != nil {
+			return fmt.Errorf("evidence: %w", err)
+		}
+		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != p.ManifestSHA256 {
+			return fmt.Errorf("evidence: %s has sha256 %x, not %s", p.ManifestPath, sum, p.ManifestSHA256)
+		}
+	}
+	base, err := build.DecodeManifest(p.ManifestPath, b)
 	if err != nil {
 		return fmt.Errorf("evidence: %w", err)
 	}
 	var ext ExtensionFields
-	if err := json.Unmarshal(p.raw, &ext); err != nil {
+	if err := json.Unmarshal(b, &ext); err != nil {
 		return fmt.Errorf("evidence: %s: %w", p.ManifestPath, err)
 	}
 	if base.Cell != p.Cell {
 		return fmt.Errorf("evidence: %s describes cell %s, not %s", p.ManifestPath, base.Cell, p.Cell)
 	}
-	p.Manifest, p.Ext, p.Runtime, p.raw = *base, ext, recordedRuntime(base.Runtime), nil
+	p.Manifest, p.Ext, p.Runtime, p.raw, p.pending = *base, ext, recordedRuntime(base.Runtime), nil, false
 	return nil
 }
 

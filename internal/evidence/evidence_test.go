@@ -325,7 +325,7 @@ func TestWriteMemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	write := func() ([]byte, error) {
-		p, err := Peek(cell, pp, mp)
+		p, err := Peek(cell, pp, mp, "")
 		if err != nil {
 			t.Fatal(err)
 		}
