@@ -41,28 +41,41 @@ func TestProcessLimit(t *testing.T) {
 		limit = 100
 		spec.Limits.Processes = limit
 	}
+	r, most := spawnUnderLimit(t, spec, limit, marker, nil)
+	le := limitErr(t, r, "processes")
+	if !strings.Contains(le.Detail, fmt.Sprintf("%d processes and threads", limit)) {
+		t.Errorf("detail %q does not say the limit", le.Detail)
+	}
+	t.Logf("at most %d processes ran; %s", most, strings.TrimSpace(r.stdout))
+}
+
+// spawnUnderLimit runs the probe that asks for 2,000 processes in spec and
+// watches the host meanwhile: the host keeps starting processes while the
+// sandbox is near its limit, no more than limit run at once, and none is
+// left afterwards. sample, if set, sees the sandbox's processes (host pids)
+// at each look. It returns the probe's result and the most seen at once.
+func spawnUnderLimit(t *testing.T, spec sandbox.Spec, limit int64, marker string, sample func(pids []string)) (result, int) {
+	t.Helper()
 	done := make(chan result, 1)
 	go func() { done <- run(t, context.Background(), spec, "probe", "spawn", "2000", marker) }()
 	var most int
 	for {
 		select {
 		case r := <-done:
-			le := limitErr(t, r, "processes")
-			if !strings.Contains(le.Detail, fmt.Sprintf("%d processes and threads", limit)) {
-				t.Errorf("detail %q does not say the limit", le.Detail)
-			}
 			if most >= int(limit) {
 				t.Errorf("%d sleeps ran at once, over the limit %d", most, limit)
 			}
 			if left := sleepers(marker); len(left) != 0 {
 				t.Errorf("%d processes left on the host", len(left))
 			}
-			t.Logf("at most %d processes ran; %s", most, strings.TrimSpace(r.stdout))
-			return
+			return r, most
 		case <-time.After(200 * time.Millisecond):
-			n := len(sleepers(marker))
-			most = max(most, n)
-			if n > int(limit)/2 {
+			pids := sleepers(marker)
+			most = max(most, len(pids))
+			if sample != nil && len(pids) > 0 {
+				sample(pids)
+			}
+			if len(pids) > int(limit)/2 {
 				// The host is unaffected: it starts processes as ever.
 				if out, err := exec.Command("/bin/sh", "-c", "echo host ok").Output(); err != nil || string(out) != "host ok\n" {
 					t.Errorf("the host could not start a process while the sandbox was at its limit: %v %q", err, out)
@@ -223,40 +236,16 @@ func TestProcessLimitNoCgroupHelper(t *testing.T) {
 		limit = 100
 		spec.Limits.Processes = limit
 	}
-	done := make(chan result, 1)
-	go func() { done <- run(t, context.Background(), spec, "probe", "spawn", "2000", marker) }()
-	var most int
-	for {
-		select {
-		case r := <-done:
-			var started int
-			if _, err := fmt.Sscanf(r.stdout, "started %d of 2000", &started); err != nil || r.err == nil || started >= int(limit) {
-				t.Fatalf("2,000 processes under a limit of %d as root without a pids cgroup: %v, stdout %q, stderr %q", limit, r.err, r.stdout, r.stderr)
-			}
-			if most >= int(limit) {
-				t.Errorf("%d sleeps ran at once, over the limit %d", most, limit)
-			}
-			if left := sleepers(marker); len(left) != 0 {
-				t.Errorf("%d processes left on the host", len(left))
-			}
-			t.Logf("started %d of 2000 under a limit of %d (at most %d seen at once): %v", started, limit, most, r.err)
-			return
-		case <-time.After(200 * time.Millisecond):
-			pids := sleepers(marker)
-			n := len(pids)
-			most = max(most, n)
-			if n > 0 {
-				// On the host the sandbox's processes run as IsolatedID.
-				b, _ := os.ReadFile(filepath.Join("/proc", pids[0], "status"))
-				if want := fmt.Sprintf("\nUid:\t%d\t%d\t", sandbox.IsolatedID, sandbox.IsolatedID); !strings.Contains(string(b), want) && len(b) > 0 {
-					t.Errorf("a sandboxed process's host status does not show uid %d:\n%s", sandbox.IsolatedID, b)
-				}
-			}
-			if n > int(limit)/2 {
-				if out, err := exec.Command("/bin/sh", "-c", "echo host ok").Output(); err != nil || string(out) != "host ok\n" {
-					t.Errorf("the host could not start a process while the sandbox was at its limit: %v %q", err, out)
-				}
-			}
+	r, most := spawnUnderLimit(t, spec, limit, marker, func(pids []string) {
+		// On the host the sandbox's processes run as IsolatedID.
+		b, _ := os.ReadFile(filepath.Join("/proc", pids[0], "status"))
+		if want := fmt.Sprintf("\nUid:\t%d\t%d\t", sandbox.IsolatedID, sandbox.IsolatedID); !strings.Contains(string(b), want) && len(b) > 0 {
+			t.Errorf("a sandboxed process's host status does not show uid %d:\n%s", sandbox.IsolatedID, b)
 		}
+	})
+	var started int
+	if _, err := fmt.Sscanf(r.stdout, "started %d of 2000", &started); err != nil || r.err == nil || started >= int(limit) {
+		t.Fatalf("2,000 processes under a limit of %d as root without a pids cgroup: %v, stdout %q, stderr %q", limit, r.err, r.stdout, r.stderr)
 	}
+	t.Logf("started %d of 2000 under a limit of %d (at most %d seen at once): %v", started, limit, most, r.err)
 }
