@@ -159,7 +159,8 @@ type Config struct {
 	MakeJobs int
 	// KeepGoing builds the other cells after one fails.
 	KeepGoing bool
-	// LockDigest ("sha256:<hex>" of monogres.lock) is recorded in manifests.
+	// LockDigest ("sha256:<hex>" of monogres.lock) is recorded in the
+	// manifests of the cells this run builds (not of cache hits).
 	LockDigest string
 	// Sink receives events (phase build or verify); nil discards them.
 	Sink event.Sink

@@ -26,9 +26,12 @@ const Compression = "zstd (klauspost/compress, SpeedDefault, concurrency 1)"
 // Manifest describes one package (of a Postgres or an extension cell):
 // what was built, from what, and every entry of the archive.
 type Manifest struct {
-	Format          int    `json:"format"`
-	Cell            string `json:"cell"`
-	ActionKey       string `json:"action_key"`
+	Format    int    `json:"format"`
+	Cell      string `json:"cell"`
+	ActionKey string `json:"action_key"`
+	// LockDigest is the lock of the build that produced this output. The
+	// action key does not cover it: every lock with the same key shares
+	// the cached output, which keeps the first builder's lock digest.
 	LockDigest      string `json:"lock_digest,omitempty"`
 	Source          string `json:"source"` // lock input name of the source (Postgres or extension)
 	SourceSHA256    string `json:"source_sha256"`
