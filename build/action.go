@@ -74,16 +74,16 @@ func NewAction(c Cell, rootDigest string, sourceDateEpoch int64) (Action, error)
 	if err != nil {
 		return Action{}, err
 	}
-	return newAction(c, rootDigest, "", sourceDateEpoch, plan)
+	return newAction(c, rootDigest, nil, sourceDateEpoch, plan)
 }
 
 // newAction is the action of cell c, from the plan its recipe returned:
 // the plan's commands become the script (Script), its Env the command's
 // environment, and the rest of the plan (files, patches, package patterns,
 // smoke settings: what the command does not show) is recorded in the
-// action. An extension cell is built against the parent package
-// parentPkg, mounted at PGDir.
-func newAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) (Action, error) {
+// action. An extension cell is built against deps, the packages of its
+// parent and of the extensions it requires, all installed at PGDir.
+func newAction(c Cell, rootDigest string, deps []string, sde int64, plan sdk.Plan) (Action, error) {
 	if rootDigest == "" {
 		return Action{}, fmt.Errorf("build: cell %s: toolchain root has no digest", c.Name)
 	}
@@ -91,7 +91,9 @@ func newAction(c Cell, rootDigest, parentPkg string, sde int64, plan sdk.Plan) (
 	var env []string
 	if x := c.Extension; x != nil {
 		a.RecipeVersion = ExtensionRecipeVersion
-		a.Inputs = []ActionInput{{Path: PGDir, SHA256: parentPkg}}
+		for _, d := range deps {
+			a.Inputs = append(a.Inputs, ActionInput{Path: PGDir, SHA256: d})
+		}
 		env = slices.Clone(extensionEnv) // appended to below
 		a.Smoke = extensionSmokeScript(x, x.Settings.withPlan(plan))
 	} else {

@@ -104,6 +104,13 @@ type Extension struct {
 	// Parent names the Postgres cell the extension is built against; it
 	// must be in the same graph (see Run).
 	Parent string
+	// Requires names the extension cells (built against the same parent)
+	// whose packages are installed beside the parent for the build and the
+	// smoke test, in install order and including their own requirements:
+	// what CREATE EXTENSION ... CASCADE of this one needs (pgq_node needs
+	// pgq). Their packages are inputs of the action; they are not copied
+	// into this cell's package.
+	Requires []string
 }
 
 // RootCell is what the toolchain root of c serves: its target, options
@@ -116,10 +123,11 @@ func RootCell(c Cell) toolchains.Cell {
 	return rc
 }
 
-// Deps are the cells c needs built first: an extension cell's parent.
+// Deps are the cells c needs built first: an extension cell's parent, then
+// the extension cells it requires.
 func (c Cell) Deps() []string {
 	if c.Extension != nil {
-		return []string{c.Extension.Parent}
+		return append([]string{c.Extension.Parent}, c.Extension.Requires...)
 	}
 	return nil
 }

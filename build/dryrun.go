@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/plugins/sdk"
@@ -33,48 +34,47 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 		return nil, err
 	}
 	defer e.close()
-	if _, err := newGraph(nodes); err != nil {
+	g, err := newGraph(nodes)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Planned, len(nodes))
-	pkg := map[string]string{} // Postgres cell → cached package
-	for pass := range 2 {      // Postgres cells, then extension cells
-		for i, n := range nodes {
-			c := n.Cell
-			if (c.Extension != nil) != (pass == 1) {
-				continue
+	pkg := map[string]string{} // cell → cached package
+	for _, i := range g.order() {
+		c := nodes[i].Cell
+		p := Planned{Cell: c.Name, Missing: missing[c.Name]}
+		deps := make([]Result, len(c.Deps()))
+		unbuilt := ""
+		for k, d := range c.Deps() {
+			if deps[k].Package = pkg[d]; deps[k].Package == "" && unbuilt == "" {
+				unbuilt = d
 			}
-			p := Planned{Cell: c.Name, Missing: missing[c.Name]}
-			var parent Result
-			switch {
-			case len(p.Missing) > 0:
-				p.Reason = "inputs missing from the store: run `monogres fetch`"
-			case c.Extension != nil && pkg[c.Extension.Parent] == "":
-				p.Reason = fmt.Sprintf("Postgres cell %s is not built yet: its package is an input", c.Extension.Parent)
-			default:
-				if c.Extension != nil {
-					parent.Package = pkg[c.Extension.Parent]
-				}
-				pr, err := e.prepare(ctx, c, parent, runOpts{scratch: e.scratch})
-				if pr.dir != "" {
-					os.RemoveAll(pr.dir)
-				}
-				if err != nil {
-					p.Reason = err.Error()
-					break
-				}
-				p.ActionKey = pr.key
-				hit, ok, err := Lookup(e.cfg.Store, pr.key)
-				if err != nil {
-					return nil, err
-				}
-				p.Cached = ok
-				if ok && c.Extension == nil {
-					pkg[c.Name] = hit.Package
-				}
-			}
-			out[i] = p
 		}
+		switch {
+		case len(p.Missing) > 0:
+			p.Reason = "inputs missing from the store: run `monogres fetch`"
+		case unbuilt != "":
+			p.Reason = fmt.Sprintf("cell %s is not built yet: its package is an input", unbuilt)
+		default:
+			pr, err := e.prepare(ctx, c, deps, runOpts{scratch: e.scratch})
+			if pr.dir != "" {
+				os.RemoveAll(pr.dir)
+			}
+			if err != nil {
+				p.Reason = err.Error()
+				break
+			}
+			p.ActionKey = pr.key
+			hit, ok, err := Lookup(e.cfg.Store, pr.key)
+			if err != nil {
+				return nil, err
+			}
+			p.Cached = ok
+			if ok {
+				pkg[c.Name] = hit.Package
+			}
+		}
+		out[i] = p
 	}
 	return out, nil
 }
@@ -101,31 +101,36 @@ type Prepared struct {
 }
 
 // Prepare does for cell c everything a build does before the sandbox
-// runs: for an extension cell it builds (or finds cached) its parent
-// Postgres cell (parent; ignored for a Postgres cell), then it extracts
+// runs: for an extension cell it builds (or finds cached) the cells it
+// depends on (deps: its parent Postgres cell and the extension cells it
+// requires; none for a Postgres cell), then it extracts
 // the source, builds the recipe's request, runs the recipe, checks its
 // plan against the lock and applies it to the extracted tree.
 // `monogres plugin run --cell` calls it, so it sees exactly what a build
 // would. The caller removes Prepared.Dir, which is set whenever it was
 // created, also on error.
-func Prepare(ctx context.Context, cfg Config, parent, c Cell) (Prepared, error) {
-	if c.Extension != nil && c.Extension.Parent != parent.Name {
-		return Prepared{}, fmt.Errorf("build: Prepare: %s is not an extension cell of %s", c.Name, parent.Name)
+func Prepare(ctx context.Context, cfg Config, deps []Cell, c Cell) (Prepared, error) {
+	want := c.Deps()
+	for i, d := range deps {
+		if i >= len(want) || d.Name != want[i] {
+			return Prepared{}, fmt.Errorf("build: Prepare: %s does not depend on %s", c.Name, d.Name)
+		}
+	}
+	if len(deps) != len(want) {
+		return Prepared{}, fmt.Errorf("build: Prepare: %s depends on %s", c.Name, strings.Join(want, ", "))
 	}
 	e, err := newEngine(cfg)
 	if err != nil {
 		return Prepared{}, err
 	}
 	defer e.close()
-	var pres Result
-	if c.Extension != nil {
-		res, err := Build(ctx, cfg, []Cell{parent})
-		if err != nil {
-			return Prepared{}, fmt.Errorf("build: cell %s: Postgres cell %s: %w", c.Name, parent.Name, err)
+	var dres []Result
+	if len(deps) > 0 {
+		if dres, err = Build(ctx, cfg, deps); err != nil {
+			return Prepared{}, fmt.Errorf("build: cell %s: %w", c.Name, err)
 		}
-		pres = res[0]
 	}
-	p, err := e.prepare(ctx, c, pres, runOpts{scratch: e.scratch})
+	p, err := e.prepare(ctx, c, dres, runOpts{scratch: e.scratch})
 	if err == nil {
 		if err = p.stageSource(ctx); err == nil {
 			err = p.applyPlan()

@@ -18,6 +18,7 @@ import (
 	"github.com/monogres/monogres/build/sandbox"
 	"github.com/monogres/monogres/internal/archive"
 	"github.com/monogres/monogres/internal/event"
+	"github.com/monogres/monogres/internal/store"
 	"github.com/monogres/monogres/plugins"
 	"github.com/monogres/monogres/plugins/sdk"
 )
@@ -130,18 +131,14 @@ type runOpts struct {
 // node builds (and, for a Verify node, verifies) one cell; deps are the
 // results of its dependencies.
 func (e *engine) node(ctx context.Context, n Node, deps []Result) Result {
-	var parent Result
-	if len(deps) > 0 {
-		parent = deps[0]
-	}
 	started := false
 	o := runOpts{jobs: e.cfg.MakeJobs, scratch: e.scratch, em: e.emitter(n), started: &started}
-	ref := e.action(ctx, n.Cell, parent, o)
+	ref := e.action(ctx, n.Cell, deps, o)
 	if !n.Verify || ref.State == event.StateFailed {
 		return ref
 	}
 	o.jobs, o.scratch, o.bypass = e.cfg.MakeJobs+1, filepath.Join(e.scratch, "verify"), true
-	again := e.action(ctx, n.Cell, parent, o)
+	again := e.action(ctx, n.Cell, deps, o)
 	if again.State == event.StateFailed {
 		return again
 	}
@@ -181,7 +178,8 @@ func (e *engine) sourceDateEpoch(ctx context.Context, c Cell, path string) (int6
 // into dir/src and applies its plan there.
 type prepared struct {
 	cell        Cell
-	parent      Result
+	parent      Result   // an extension's Postgres cell
+	requires    []Result // and the extension cells of Extension.Requires
 	scratch     string // where dir is created
 	dir         string // scratch dir of this run, created by stageSource
 	src         string // the source archive, checked in the store
@@ -197,16 +195,25 @@ type prepared struct {
 	key         string
 }
 
-// prepare computes the action of c; its scratch dir, created below
-// o.scratch when the cell is staged, is p.dir. The caller removes p.dir.
-func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) (p prepared, err error) {
-	p = prepared{cell: c, parent: parent, scratch: o.scratch}
+// prepare computes the action of c, whose dependencies (c.Deps()) gave
+// deps; its scratch dir, created below o.scratch when the cell is staged,
+// is p.dir. The caller removes p.dir.
+func (e *engine) prepare(ctx context.Context, c Cell, deps []Result, o runOpts) (p prepared, err error) {
+	p = prepared{cell: c, scratch: o.scratch}
 	if c.Extension == nil {
 		if err := checkCell(c); err != nil {
 			return p, err
 		}
-	} else if parent.Package == "" {
-		return p, fmt.Errorf("build: cell %s: Postgres cell %s has no package", c.Name, c.Extension.Parent)
+	} else {
+		if len(deps) != 1+len(c.Extension.Requires) {
+			return p, fmt.Errorf("build: cell %s: %d dependency results for %d dependencies", c.Name, len(deps), 1+len(c.Extension.Requires))
+		}
+		p.parent, p.requires = deps[0], deps[1:]
+		for i, d := range c.Deps() {
+			if deps[i].Package == "" {
+				return p, fmt.Errorf("build: cell %s: cell %s has no package", c.Name, d)
+			}
+		}
 	}
 	src, err := e.cfg.Store.Check(c.Source.SHA256)
 	if err != nil {
@@ -228,7 +235,7 @@ func (e *engine) prepare(ctx context.Context, c Cell, parent Result, o runOpts) 
 	if err != nil {
 		return p, err
 	}
-	if p.action, err = newAction(c, p.tc.Digest, parent.Package, p.sde, plan); err != nil {
+	if p.action, err = newAction(c, p.tc.Digest, packages(deps), p.sde, plan); err != nil {
 		return p, err
 	}
 	p.key = p.action.Key()
@@ -405,9 +412,18 @@ func logNote(b []byte) string {
 	return "\nplugin stderr:\n\t" + strings.ReplaceAll(string(b), "\n", "\n\t")
 }
 
+// packages are the package digests of results.
+func packages(results []Result) []string {
+	out := make([]string, len(results))
+	for i, r := range results {
+		out[i] = r.Package
+	}
+	return out
+}
+
 // action builds one cell or finds it in the action cache.
-func (e *engine) action(ctx context.Context, c Cell, parent Result, o runOpts) (r Result) {
-	p, err := e.prepare(ctx, c, parent, o)
+func (e *engine) action(ctx context.Context, c Cell, deps []Result, o runOpts) (r Result) {
+	p, err := e.prepare(ctx, c, deps, o)
 	defer func() {
 		if p.dir != "" && (r.State != event.StateFailed || !e.cfg.KeepScratch) {
 			os.RemoveAll(p.dir)
@@ -474,6 +490,9 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	fmt.Fprintf(out, "monogres: cell %s action %s\nmonogres: toolchain root %s (digest %s)\n", c.Name, p.key, p.tc.Dir, p.tc.Digest)
 	if x := c.Extension; x != nil {
 		fmt.Fprintf(out, "monogres: Postgres cell %s package %s at %s\n", x.Parent, p.parent.Package, PGDir)
+		for i, r := range p.requires {
+			fmt.Fprintf(out, "monogres: required extension cell %s package %s installed at %s\n", x.Requires[i], r.Package, PGDir)
+		}
 	}
 	if c.Recipe != "" || c.Extension != nil {
 		fmt.Fprintf(out, "monogres: source %s at %s, recipe %s\n", c.Source.Name, SrcDir, RecipeName(c))
@@ -616,12 +635,32 @@ func (e *engine) stage(ctx context.Context, p *prepared) ([]sandbox.Mount, error
 	mounts := []sandbox.Mount{sandbox.BindRW(src, SrcDir), sandbox.BindRW(work, WorkDir), sandbox.BindRW(out, OutDir), sandbox.Tmpfs(HomeDir, 0o755)}
 	if c.Extension != nil {
 		pg := filepath.Join(p.dir, "pg")
-		if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), pg, archive.Options{}); err != nil {
-			return nil, fmt.Errorf("extracting the Postgres package: %w", err)
+		if err := p.extractDeps(ctx, e.cfg.Store, pg, "pg-"); err != nil {
+			return nil, err
 		}
 		mounts = append(mounts, sandbox.BindRO(pg, PGDir))
 	}
 	return mounts, nil
+}
+
+// extractDeps extracts an extension's parent package into dir and merges
+// the packages it requires into it, each extracted below p.dir/tmp+N
+// first.
+func (p *prepared) extractDeps(ctx context.Context, st *store.Store, dir, tmp string) error {
+	if err := archive.Extract(ctx, st.Path(p.parent.Package), dir, archive.Options{}); err != nil {
+		return fmt.Errorf("extracting the Postgres package: %w", err)
+	}
+	for i, r := range p.requires {
+		name := p.cell.Extension.Requires[i]
+		x := filepath.Join(p.dir, tmp+strconv.Itoa(i))
+		if err := archive.Extract(ctx, st.Path(r.Package), x, archive.Options{}); err != nil {
+			return fmt.Errorf("extracting the package of %s: %w", name, err)
+		}
+		if err := merge(x, dir); err != nil {
+			return fmt.Errorf("adding the package of %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // smoke runs the smoke test of a cell's package in the sandbox: the
@@ -636,7 +675,7 @@ func (e *engine) smoke(ctx context.Context, p prepared, install, pkg string, rt 
 	mounts := []sandbox.Mount{sandbox.Tmpfs(HomeDir, 0o755)}
 	if p.cell.Extension != nil {
 		tree = filepath.Join(p.dir, "smoke")
-		if err := archive.Extract(ctx, e.cfg.Store.Path(p.parent.Package), tree, archive.Options{}); err != nil {
+		if err := p.extractDeps(ctx, e.cfg.Store, tree, "smoke-dep-"); err != nil {
 			return err
 		}
 		ext := filepath.Join(p.dir, "smoke-ext")
@@ -734,6 +773,9 @@ func (e *engine) manifest(ctx context.Context, p prepared, pkg string, size int6
 	if x := c.Extension; x != nil {
 		m.Extension, m.ExtensionVersion = x.Name, x.Version
 		m.Parent, m.ParentPackage = x.Parent, p.parent.Package
+		for i, r := range p.requires {
+			m.Requires = append(m.Requires, Required{Cell: x.Requires[i], Package: r.Package})
+		}
 	}
 	return e.putBytes(ctx, EncodeManifest(m))
 }

@@ -190,7 +190,7 @@ func TestUnknownRecipe(t *testing.T) {
 // TimescaleDB's .so as /build/pg/include/server/access/tableam.h) to the
 // install prefix, through COPT (PGXS) and CFLAGS (configure, CMake).
 func TestExtensionEnvMapsSandboxPaths(t *testing.T) {
-	a, err := newAction(extCell("amd64"), "r", "p", 1, sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}})
+	a, err := newAction(extCell("amd64"), "r", []string{"p"}, 1, sdk.Plan{Protocol: 1, Commands: []sdk.Command{{Argv: []string{"make"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

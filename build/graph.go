@@ -91,19 +91,46 @@ func newGraph(nodes []Node) (*graph, error) {
 		g.names[i] = n.Cell.Name
 	}
 	for i, n := range nodes {
-		for _, d := range n.Cell.Deps() {
+		for k, d := range n.Cell.Deps() {
 			j, ok := idx[d]
 			if !ok {
 				return nil, fmt.Errorf("build: cell %s needs cell %s, which is not in the graph", n.Cell.Name, d)
 			}
-			if nodes[j].Cell.Extension != nil {
+			dc := nodes[j].Cell
+			if k == 0 && dc.Extension != nil {
 				return nil, fmt.Errorf("build: cell %s: parent %s is not a Postgres cell", n.Cell.Name, d)
+			}
+			if k > 0 && (dc.Extension == nil || dc.Extension.Parent != n.Cell.Extension.Parent) {
+				return nil, fmt.Errorf("build: cell %s requires %s, which is not an extension cell of %s", n.Cell.Name, d, n.Cell.Extension.Parent)
 			}
 			g.deps[i] = append(g.deps[i], j)
 			g.children[j] = append(g.children[j], i)
 		}
 	}
+	if len(g.order()) < len(nodes) {
+		return nil, fmt.Errorf("build: the cells' requires form a cycle")
+	}
 	return g, nil
+}
+
+// order is the nodes in an order where each comes after its dependencies;
+// nodes on a cycle are left out.
+func (g *graph) order() []int {
+	pending := make([]int, len(g.names))
+	var order []int
+	for i := range g.names {
+		if pending[i] = len(g.deps[i]); pending[i] == 0 {
+			order = append(order, i)
+		}
+	}
+	for k := 0; k < len(order); k++ {
+		for _, c := range g.children[order[k]] {
+			if pending[c]--; pending[c] == 0 {
+				order = append(order, c)
+			}
+		}
+	}
+	return order
 }
 
 // run runs fn for every node once its dependencies finished without

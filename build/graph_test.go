@@ -151,3 +151,47 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphRequires: an extension cell may require extension cells of
+// its own parent; requiring a Postgres cell, an extension of another
+// parent, or a cycle is refused before anything runs (a cycle would
+// otherwise wait forever).
+func TestGraphRequires(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := build.Config{Store: st, Toolchain: func(context.Context, toolchains.Cell) (build.Toolchain, error) {
+		return build.Toolchain{}, errors.New("not used")
+	}}
+	pg := func(name string) build.Cell { return build.Cell{Name: name, Arch: "amd64"} }
+	ext := func(name, parent string, requires ...string) build.Cell {
+		return build.Cell{Name: name, Arch: "amd64", Extension: &build.Extension{Name: name, Parent: parent, Requires: requires}}
+	}
+	nodes := func(cells ...build.Cell) []build.Node {
+		var ns []build.Node
+		for _, c := range cells {
+			ns = append(ns, build.Node{Cell: c})
+		}
+		return ns
+	}
+	for _, tc := range []struct {
+		name  string
+		nodes []build.Node
+		want  string
+	}{
+		{"ok", nodes(pg("p"), ext("b", "p", "a"), ext("a", "p")), ""},
+		{"postgres", nodes(pg("p"), pg("q"), ext("b", "p", "q")), "b requires q, which is not an extension cell of p"},
+		{"other parent", nodes(pg("p"), pg("q"), ext("a", "q"), ext("b", "p", "a")), "b requires a, which is not an extension cell of p"},
+		{"missing", nodes(pg("p"), ext("b", "p", "a")), "b needs cell a, which is not in the graph"},
+		{"cycle", nodes(pg("p"), ext("a", "p", "b"), ext("b", "p", "a")), "form a cycle"},
+	} {
+		_, err := build.DryRun(context.Background(), cfg, tc.nodes, nil)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}

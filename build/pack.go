@@ -50,6 +50,9 @@ type Manifest struct {
 	PluginSHA256     string `json:"plugin_sha256,omitempty"`
 	Parent           string `json:"parent,omitempty"`
 	ParentPackage    string `json:"parent_package,omitempty"`
+	// Requires are the extension packages installed beside the parent
+	// for the build and the smoke test: a host needs them too.
+	Requires []Required `json:"requires,omitempty"`
 	// Runtime are the shared libraries the package needs and does not
 	// contain (an extension's: nor its parent), resolved to the toolchain
 	// root's Debian packages; RuntimePackages are those a host must have
@@ -58,6 +61,12 @@ type Manifest struct {
 	RuntimePackages []string  `json:"runtime_packages,omitempty"`
 	// Regress is the outcome of the extension's own pg_regress suite.
 	Regress *RegressResult `json:"regress,omitempty"`
+}
+
+// Required is an extension package another extension's package needs.
+type Required struct {
+	Cell    string `json:"cell"`
+	Package string `json:"package"` // hex sha256 of its .tar.zst
 }
 
 // FileEntry is one archive entry. Paths are relative to Prefix, sorted.

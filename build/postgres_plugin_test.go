@@ -41,7 +41,7 @@ func TestPluginReplacesPostgresRecipe(t *testing.T) {
 		return build.Toolchain{Dir: t.TempDir(), Digest: "root-amd64"}, nil
 	}}
 	prepare := func(c build.Cell) build.Prepared {
-		p, err := build.Prepare(ctx, cfg, build.Cell{}, c)
+		p, err := build.Prepare(ctx, cfg, nil, c)
 		if p.Dir != "" {
 			t.Cleanup(func() { os.RemoveAll(p.Dir) })
 		}

@@ -116,27 +116,36 @@ func (a *App) Matrix() (*manifest.Manifest, []plan.Postgres, error) {
 // Select returns the cells matching patterns, or the manifest's default
 // cells when there are none.
 func (a *App) Select(patterns []string) (*manifest.Manifest, []plan.Cell, error) {
+	m, cells, _, err := a.selectCells(patterns)
+	return m, cells, err
+}
+
+// selectCells is Select that also indexes the cells of the extensions
+// the manifest's requires name (nil when none does).
+func (a *App) selectCells(patterns []string) (*manifest.Manifest, []plan.Cell, requireIndex, error) {
 	m, pgs, err := a.Matrix()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(patterns) == 0 {
 		patterns = m.Default
 		if len(patterns) == 0 {
-			return nil, nil, fmt.Errorf("%s: no cells named and no default = [...] cells declared", m.File)
+			return nil, nil, nil, fmt.Errorf("%s: no cells named and no default = [...] cells declared", m.File)
 		}
 	}
 	var cells []plan.Cell
+	req := newRequireIndex(m)
 	err = plan.Each(m, pgs, func(c *plan.Cell) error {
 		if plan.Match(patterns, c.Name) && !c.IsExcluded() { // plan lists excluded cells as dropped
 			cells = append(cells, *c)
 		}
+		req.add(c)
 		return nil
 	})
 	if err == nil && len(cells) == 0 {
 		err = fmt.Errorf("no cell matches %s%s (see `monogres plan`)", strings.Join(patterns, " "), DidYouMean(a.SuggestCells(patterns...)))
 	}
-	return m, cells, err
+	return m, cells, req, err
 }
 
 // SuggestCells returns the cell names of the matrix closest to the given

@@ -55,7 +55,7 @@ type Options struct {
 // lock that is up to date with the manifest, and computes what they need.
 // verify marks the selected cells to be verified.
 func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph, error) {
-	m, cells, err := a.Select(patterns)
+	m, cells, req, err := a.selectCells(patterns)
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +69,13 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 		return nil, fmt.Errorf("%s is out of date (%s): run `monogres lock`", a.LockPath, reasons[0])
 	}
 	g := &Graph{Manifest: m, Lock: l, LockBytes: lockBytes, Needs: map[string][]lock.Input{}}
-	added := map[string]bool{}
+	added := map[string]int{} // cell → index in g.Nodes
 	add := func(c build.Cell, verify bool) {
-		if added[c.Name] {
+		if i, ok := added[c.Name]; ok {
+			g.Nodes[i].Verify = g.Nodes[i].Verify || verify
 			return
 		}
-		added[c.Name] = true
+		added[c.Name] = len(g.Nodes)
 		g.Nodes = append(g.Nodes, build.Node{Cell: c, Verify: verify})
 	}
 	selected := map[string]bool{}
@@ -82,16 +83,27 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 		selected[c.Name] = true
 	}
 	for _, c := range cells {
-		bc, err := a.cell(m, c, l)
+		bc, err := a.cell(m, c, l, req)
 		if err != nil {
 			return nil, err
 		}
 		if bc.Extension != nil && !selected[bc.Extension.Parent] {
-			parent, err := a.cell(m, parentOf(m, c), l)
+			parent, err := a.cell(m, parentOf(m, c), l, req)
 			if err != nil {
 				return nil, err
 			}
 			add(parent, false)
+		}
+		rcs, err := req.requires(m, c)
+		if err != nil {
+			return nil, err
+		}
+		for _, rc := range rcs {
+			rbc, err := a.cell(m, rc, l, req)
+			if err != nil {
+				return nil, err
+			}
+			add(rbc, false)
 		}
 		add(bc, verify)
 	}
@@ -122,8 +134,9 @@ func parentOf(m *manifest.Manifest, c plan.Cell) plan.Cell {
 	return p
 }
 
-// cell is the engine's view of a matrix cell, with its locked inputs.
-func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell, error) {
+// cell is the engine's view of a matrix cell, with its locked inputs; req
+// finds the cells an extension cell requires.
+func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock, req requireIndex) (build.Cell, error) {
 	src, ok := l.Find(c.Input)
 	if !ok {
 		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.Input, a.LockPath)
@@ -146,6 +159,13 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock) (build.Cell,
 		return build.Cell{}, fmt.Errorf("%s: input %s is not in %s: run `monogres lock`", c.Name, c.ExtensionInput, a.LockPath)
 	}
 	x := build.Extension{Name: c.Extension, Version: c.ExtensionVersion}
+	rcs, err := req.requires(m, c)
+	if err != nil {
+		return build.Cell{}, err
+	}
+	for _, rc := range rcs {
+		x.Requires = append(x.Requires, rc.Name)
+	}
 	if me := manifestExtension(m, c.Extension); me != nil {
 		s := me.ExtensionSettings
 		x.Params = me.Params
@@ -357,23 +377,22 @@ func (a *App) PrepareCell(ctx context.Context, name string, sink event.Sink) (bu
 	if err != nil {
 		return build.Cell{}, build.Prepared{}, err
 	}
-	var c, parent build.Cell
-	n := 0
+	// The graph holds the selected cells and what they depend on.
+	var matched []build.Cell
+	byName := map[string]build.Cell{}
 	for _, node := range g.Nodes {
-		if node.Cell.Extension != nil {
-			c = node.Cell
-			n++
+		byName[node.Cell.Name] = node.Cell
+		if plan.Match([]string{name}, node.Cell.Name) {
+			matched = append(matched, node.Cell)
 		}
 	}
-	if n == 0 && len(g.Nodes) == 1 {
-		c = g.Nodes[0].Cell // a Postgres cell
-	} else if n != 1 || len(g.Nodes) != 2 {
-		return build.Cell{}, build.Prepared{}, fmt.Errorf("plugin run --cell: %q selects %d extension cells and %d other cells; give one extension cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, n, len(g.Nodes)-n-min(n, 1))
+	if len(matched) != 1 {
+		return build.Cell{}, build.Prepared{}, fmt.Errorf("plugin run --cell: %q selects %d cells; give one cell such as pg_rational~0.0.2~postgres~15.18~regular~amd64", name, len(matched))
 	}
-	for _, node := range g.Nodes {
-		if c.Extension != nil && node.Cell.Name == c.Extension.Parent {
-			parent = node.Cell
-		}
+	c := matched[0]
+	var deps []build.Cell
+	for _, d := range c.Deps() {
+		deps = append(deps, byName[d])
 	}
 	st, err := OpenStore()
 	if err != nil {
@@ -386,6 +405,6 @@ func (a *App) PrepareCell(ctx context.Context, name string, sink event.Sink) (bu
 	if err := f.Fetch(ctx, g.Inputs); err != nil {
 		return c, build.Prepared{}, err
 	}
-	prep, err := build.Prepare(ctx, config(g, st, Options{Jobs: 1, MakeJobs: 2}, sink), parent, c)
+	prep, err := build.Prepare(ctx, config(g, st, Options{Jobs: 1, MakeJobs: 2}, sink), deps, c)
 	return c, prep, err
 }

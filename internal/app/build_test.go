@@ -26,7 +26,7 @@ func TestExtensionCell(t *testing.T) {
 		ExtensionInput: "extension/demo/1.2", Build: "plugin:fix", Parent: "postgres~15.18~regular~arm64",
 	}
 	a := &App{LockPath: "monogres.lock"}
-	ec, err := a.cell(nil, c, l)
+	ec, err := a.cell(nil, c, l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestExtensionCell(t *testing.T) {
 		ec.Arch != "arm64" || ec.Major != 15 || ec.OptionSet != "regular" {
 		t.Errorf("extension cell %+v %+v", ec, x)
 	}
-	p, err := a.cell(nil, parentOf(nil, c), l)
+	p, err := a.cell(nil, parentOf(nil, c), l, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +45,11 @@ func TestExtensionCell(t *testing.T) {
 	}
 
 	c.Build = "plugin:missing"
-	if _, err := a.cell(nil, c, l); err == nil || !strings.Contains(err.Error(), "input plugin/missing is not in monogres.lock") {
+	if _, err := a.cell(nil, c, l, nil); err == nil || !strings.Contains(err.Error(), "input plugin/missing is not in monogres.lock") {
 		t.Errorf("missing plugin: err %v", err)
 	}
 	c.Build, c.ExtensionInput = "pgxs", "extension/demo/9"
-	if _, err := a.cell(nil, c, l); err == nil || !strings.Contains(err.Error(), "input extension/demo/9 is not in monogres.lock") {
+	if _, err := a.cell(nil, c, l, nil); err == nil || !strings.Contains(err.Error(), "input extension/demo/9 is not in monogres.lock") {
 		t.Errorf("missing source: err %v", err)
 	}
 }
@@ -72,7 +72,7 @@ func TestExtensionCellArgs(t *testing.T) {
 			Name: "demo~1.2~postgres~15.18~regular~amd64", Postgres: v, Input: pg.Name, OptionSet: "regular", Arch: "amd64",
 			Extension: "demo", ExtensionVersion: "1.2", ExtensionInput: "extension/demo/1.2", Build: build, Parent: "postgres~15.18~regular~amd64",
 		}
-		ec, err := a.cell(m, c, l)
+		ec, err := a.cell(m, c, l, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

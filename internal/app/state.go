@@ -250,9 +250,10 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 	var infos []Info
 	var cells []build.Cell // parallel to infos; Name "" when not buildable
 	index := map[string]int{}
+	req := newRequireIndex(m)
 	add := func(c plan.Cell) {
 		in := Info{Cell: c}
-		bc, err := a.cell(m, c, l)
+		bc, err := a.cell(m, c, l, req)
 		if l == nil {
 			in.LockErr = fmt.Sprintf("there is no %s: run `monogres lock`", a.LockPath)
 		} else if err != nil {
@@ -285,6 +286,7 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 	var wanted []plan.Cell
 	var excluded error
 	err = plan.Each(m, pgs, func(c *plan.Cell) error {
+		req.add(c)
 		switch {
 		case want != nil && !want(c.Name):
 		case c.IsExcluded(): // never built: not in the matrix (plan lists it dropped)
@@ -310,9 +312,15 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 		add(c)
 	}
 	n := len(infos)
-	for _, c := range wanted { // parents of wanted extension cells, for their keys
+	for _, c := range wanted { // parents and requires of wanted extension cells, for their keys
 		if _, ok := index[c.Parent]; c.Extension != "" && !ok {
 			add(parentOf(m, c))
+		}
+		rcs, _ := req.requires(m, c) // an error is the cell's LockErr
+		for _, rc := range rcs {
+			if _, ok := index[rc.Name]; !ok {
+				add(rc)
+			}
 		}
 	}
 	// An extension cell's build needs its parent's inputs too (a build
@@ -359,8 +367,6 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 		}
 		return true
 	}
-	var nodes []build.Node
-	var at []int
 	for i := range infos {
 		in := &infos[i]
 		switch {
@@ -372,9 +378,31 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 			in.KeyReason = "its toolchain root is not composed yet (a build composes it)"
 		case !ready(in):
 			in.KeyReason = "inputs missing from the store: run `monogres fetch`"
-		case in.Extension != "" && !ready(&infos[index[in.Parent]]):
-			in.KeyReason = fmt.Sprintf("Postgres cell %s is not built yet: its package is an input", in.Parent)
-		default:
+		}
+	}
+	// An extension cell's key needs the packages of its parent and the
+	// cells it requires: those must be keyable too (a requires chain may
+	// take a few rounds).
+	for changed := true; changed; {
+		changed = false
+		for i := range infos {
+			in := &infos[i]
+			if in.KeyReason != "" {
+				continue
+			}
+			for _, d := range cells[i].Deps() {
+				if j, ok := index[d]; !ok || infos[j].KeyReason != "" {
+					in.KeyReason = fmt.Sprintf("cell %s is not built yet: its package is an input", d)
+					changed = true
+					break
+				}
+			}
+		}
+	}
+	var nodes []build.Node
+	var at []int
+	for i := range infos {
+		if infos[i].KeyReason == "" {
 			nodes = append(nodes, build.Node{Cell: cells[i]})
 			at = append(at, i)
 		}

@@ -99,7 +99,7 @@ func TestStatusFromStore(t *testing.T) {
 		t.Fatalf("root composed, nothing built: %+v", in)
 	}
 	// The key is the one a build computes.
-	c, err := a.cell(nil, in.Cell, mustLock(t, a))
+	c, err := a.cell(nil, in.Cell, mustLock(t, a), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,11 @@ func Provenance(p *Package, k *keys.PrivateKey, sbomSHA string) (*intoto.Stateme
 	if p.Extension() && p.Ext.ParentPackage != "" {
 		deps = append(deps, &intoto.ResourceDescriptor{Name: p.Ext.Parent + ".tar.zst", Digest: map[string]string{"sha256": p.Ext.ParentPackage}})
 	}
+	if p.Extension() {
+		for _, r := range p.Manifest.Requires {
+			deps = append(deps, &intoto.ResourceDescriptor{Name: r.Cell + ".tar.zst", Digest: map[string]string{"sha256": r.Package}})
+		}
+	}
 	for _, d := range p.Toolchain {
 		deps = append(deps, input(d))
 	}

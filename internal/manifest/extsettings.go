@@ -19,6 +19,11 @@ type ExtensionSettings struct {
 	// EXTENSION of every control file the package installs); each must
 	// succeed, and one answering f fails the test.
 	SmokeSQL []string `toml:"smoke_sql" json:"smoke_sql,omitempty"`
+	// Requires names other extensions of the manifest whose packages must
+	// be installed beside this one to build and test it (its control file
+	// requires them: pgq_node requires pgq). Each is built against the
+	// same Postgres cell first, with its own requirements.
+	Requires []string `toml:"requires" json:"requires,omitempty"`
 	// Bundle copies the shared libraries the package needs from the
 	// toolchain root into its lib/, so it runs on a host without them.
 	Bundle bool `toml:"bundle" json:"bundle,omitempty"`
@@ -93,6 +98,49 @@ func (s ExtensionSettings) check(where string, targets []Arch) error {
 			return fmt.Errorf("%s: exclude[%d]: name a target, postgres versions or both", where, i)
 		case x.Target != "" && !slices.Contains(targets, x.Target):
 			return fmt.Errorf("%s: exclude[%d]: target %s is not in postgres.targets", where, i, x.Target)
+		}
+	}
+	return nil
+}
+
+// checkRequires checks that every extension's requires names another
+// extension of the manifest and that no chain of them leads back to
+// where it started.
+func checkRequires(exts []Extension) error {
+	byName := map[string]*Extension{}
+	for i := range exts {
+		byName[exts[i].Name] = &exts[i]
+	}
+	for i, e := range exts {
+		for j, r := range e.Requires {
+			if byName[r] == nil {
+				return fmt.Errorf("extension[%d] %q: requires[%d] %q is not an extension of the manifest", i, e.Name, j, r)
+			}
+		}
+	}
+	// A walk from each extension; a name met again on the current path is
+	// a cycle.
+	state := map[string]int{} // 1: on the path, 2: done
+	var walk func(name string, path []string) error
+	walk = func(name string, path []string) error {
+		switch state[name] {
+		case 1:
+			return fmt.Errorf("extension %q: requires form a cycle: %s", name, strings.Join(append(path, name), " → "))
+		case 2:
+			return nil
+		}
+		state[name] = 1
+		for _, r := range byName[name].Requires {
+			if err := walk(r, append(path, name)); err != nil {
+				return err
+			}
+		}
+		state[name] = 2
+		return nil
+	}
+	for _, e := range exts {
+		if err := walk(e.Name, nil); err != nil {
+			return err
 		}
 	}
 	return nil

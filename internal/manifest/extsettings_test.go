@@ -79,3 +79,49 @@ func TestExtensionSettingsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRequires: requires names other extensions of the manifest; an
+// unknown name and a cycle are errors naming the extension (and the
+// position of its entry).
+func TestRequires(t *testing.T) {
+	const pgq = `
+[[extension]]
+name = "pgq"
+versions = ["3.5.1"]
+build = "make"
+[[extension.source]]
+name = "pgq"
+urls = ["https://example.org/pgq-{version}.tar.gz"]
+
+[[extension]]
+name = "pgq_node"
+versions = ["3.5"]
+build = "make"
+requires = ["pgq"]
+[[extension.source]]
+name = "pgq_node"
+urls = ["https://example.org/pgq-node-{version}.tar.gz"]
+`
+	m, err := Parse("m.toml", []byte(pglogical+pgq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Extensions[2].Requires; len(got) != 1 || got[0] != "pgq" {
+		t.Errorf("pgq_node requires %q", got)
+	}
+	for _, tc := range []struct{ old, new, want string }{
+		{`requires = ["pgq"]`, `requires = ["pgqq"]`, `m.toml:`},
+		{`requires = ["pgq"]`, `requires = ["pgqq"]`, `extension[2] "pgq_node": requires[0] "pgqq" is not an extension of the manifest`},
+		{`build = "make"
+[[extension.source]]
+name = "pgq"`, `build = "make"
+requires = ["pgq_node"]
+[[extension.source]]
+name = "pgq"`, `requires form a cycle: pgq → pgq_node → pgq`},
+	} {
+		_, err := Parse("m.toml", []byte(strings.Replace(pglogical+pgq, tc.old, tc.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s -> %s: error %v, want %q", tc.old, tc.new, err, tc.want)
+		}
+	}
+}

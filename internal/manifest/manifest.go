@@ -479,6 +479,9 @@ func (m *Manifest) validate() error {
 			return fmt.Errorf("%s: source: at least one [[extension.source]] is required for build %q", where, e.Build)
 		}
 	}
+	if err := checkRequires(m.Extensions); err != nil {
+		return err
+	}
 	for i, mr := range m.Mirrors {
 		if mr.From == "" || mr.To == "" {
 			return fmt.Errorf("mirror[%d]: from and to are both required", i)
