@@ -180,9 +180,9 @@ type prepared struct {
 	cell        Cell
 	parent      Result   // an extension's Postgres cell
 	requires    []Result // and the extension cells of Extension.Requires
-	scratch     string // where dir is created
-	dir         string // scratch dir of this run, created by stageSource
-	src         string // the source archive, checked in the store
+	scratch     string   // where dir is created
+	dir         string   // scratch dir of this run, created by stageSource
+	src         string   // the source archive, checked in the store
 	sde         int64
 	tc          Toolchain
 	req         sdk.Request
