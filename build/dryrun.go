@@ -47,14 +47,14 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 		unbuilt := ""
 		for k, d := range c.Deps() {
 			if deps[k].Package = pkg[d]; deps[k].Package == "" && unbuilt == "" {
-				unbuilt = d
+				unbuilt = depKind(k) + " " + d
 			}
 		}
 		switch {
 		case len(p.Missing) > 0:
 			p.Reason = "inputs missing from the store: run `monogres fetch`"
 		case unbuilt != "":
-			p.Reason = fmt.Sprintf("cell %s is not built yet: its package is an input", unbuilt)
+			p.Reason = fmt.Sprintf("%s is not built yet: its package is an input", unbuilt)
 		default:
 			pr, err := e.prepare(ctx, c, deps, runOpts{scratch: e.scratch})
 			if pr.dir != "" {
@@ -77,6 +77,14 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 		out[i] = p
 	}
 	return out, nil
+}
+
+// depKind names the k-th entry of Cell.Deps.
+func depKind(k int) string {
+	if k == 0 {
+		return "Postgres cell"
+	}
+	return "required extension cell"
 }
 
 // Prepared is a cell made ready for its sandbox by Prepare.

@@ -390,9 +390,13 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 			if in.KeyReason != "" {
 				continue
 			}
-			for _, d := range cells[i].Deps() {
+			for k, d := range cells[i].Deps() {
 				if j, ok := index[d]; !ok || infos[j].KeyReason != "" {
-					in.KeyReason = fmt.Sprintf("cell %s is not built yet: its package is an input", d)
+					what := "Postgres cell"
+					if k > 0 {
+						what = "required extension cell"
+					}
+					in.KeyReason = fmt.Sprintf("%s %s is not built yet: its package is an input", what, d)
 					changed = true
 					break
 				}
