@@ -95,7 +95,7 @@ func newAction(c Cell, rootDigest string, deps []string, sde int64, plan sdk.Pla
 			a.Inputs = append(a.Inputs, ActionInput{Path: PGDir, SHA256: d})
 		}
 		env = slices.Clone(extensionEnv) // appended to below
-		a.Smoke = extensionSmokeScript(x, x.Settings.withPlan(plan))
+		a.Smoke = extensionSmokeScript(x, x.Settings.withPlan(plan), installcheckArgs(c))
 	} else {
 		a.Smoke = SmokeScript(c)
 	}

@@ -79,10 +79,11 @@ const RegressOut = SrcDir + "/.monogres-regress.out"
 // installs, each checked in pg_extension (an error or a result of false
 // fails the test). Unless Regress is "skip", a pg_regress suite of the
 // built source (REGRESS in its Makefile) then runs against the server with
-// make installcheck; its output goes to RegressOut, and the engine, not
-// the script, decides what a failure means. Like the Postgres smoke test
-// it reuses the relocatable install: nothing is at the build prefix.
-func extensionSmokeScript(x *Extension, st Settings) string {
+// make installcheck, given makeArgs (installcheckArgs) too; its output
+// goes to RegressOut, and the engine, not the script, decides what a
+// failure means. Like the Postgres smoke test it reuses the relocatable
+// install: nothing is at the build prefix.
+func extensionSmokeScript(x *Extension, st Settings, makeArgs []string) string {
 	s := `set -eu
 PG=` + SmokeDir + `
 EXT=` + ExtDir + `
@@ -130,7 +131,7 @@ test "$n" -gt 0 || fail "the package installs no control file (share/extension/*
 		s += `if test -f ` + SrcDir + `/Makefile && grep -Eq '^[[:space:]]*REGRESS[[:space:]]*[:+?]?=' ` + SrcDir + `/Makefile; then
 	echo "+ make installcheck (the extension's pg_regress suite)"
 	rc=0
-	(cd ` + SrcDir + ` && LD_LIBRARY_PATH="$PG/lib" PGHOST=/tmp PGUSER=postgres PGPORT=5432 PGCLIENTENCODING=UTF8 LC_ALL=C.UTF-8 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config" installcheck) >` + RegressOut + ` 2>&1 || rc=$?
+	(cd ` + SrcDir + ` && LD_LIBRARY_PATH="$PG/lib" PGHOST=/tmp PGUSER=postgres PGPORT=5432 PGCLIENTENCODING=UTF8 LC_ALL=C.UTF-8 make USE_PGXS=1 PG_CONFIG="$PG/bin/pg_config"` + quotedArgs(makeArgs) + ` installcheck) >` + RegressOut + ` 2>&1 || rc=$?
 	cat ` + RegressOut + `
 	echo "monogres-regress-exit $rc" >>` + RegressOut + `
 	if test "$rc" != 0 && test -f ` + SrcDir + `/regression.diffs; then echo "+ regression.diffs"; head -c 65536 ` + SrcDir + `/regression.diffs; fi
@@ -142,6 +143,31 @@ stop
 echo "smoke test passed"
 `
 	return s
+}
+
+// installcheckArgs are the arguments make installcheck gets besides
+// PG_CONFIG: the manifest's make_args of a make-based recipe (pgxs, make),
+// which the Makefile may need to parse at all (pllua's LUA, whose version
+// it asks at parse time) or to find its tests; none for the other recipes,
+// whose Args are configure's or cmake's.
+func installcheckArgs(c Cell) []string {
+	if c.Extension == nil {
+		return nil
+	}
+	switch c.Recipe {
+	case "", "pgxs", "make":
+		return c.Extension.Args
+	}
+	return nil
+}
+
+// quotedArgs is args as shell words, each after a space ("" for none).
+func quotedArgs(args []string) string {
+	var b strings.Builder
+	for _, a := range args {
+		b.WriteString(" " + shQuote(a))
+	}
+	return b.String()
 }
 
 // collect returns the directory to package of an extension build: the

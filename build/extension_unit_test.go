@@ -60,7 +60,7 @@ func TestExtensionSmokeScript(t *testing.T) {
 		t.Errorf("no settings, but the smoke script writes postgresql.conf:\n%s", s)
 	}
 	c.Extension.Settings = Settings{SmokeSQL: []string{"SELECT demo() = 1"}, SharedPreloadLibraries: []string{"demo"}, Conf: []string{"wal_level = logical"}, Regress: "skip"}
-	s = extensionSmokeScript(c.Extension, c.Extension.Settings.withPlan(sdk.Plan{SharedPreloadLibraries: []string{"demo", "other"}, Conf: []string{"x.y = 1"}}))
+	s = extensionSmokeScript(c.Extension, c.Extension.Settings.withPlan(sdk.Plan{SharedPreloadLibraries: []string{"demo", "other"}, Conf: []string{"x.y = 1"}}), nil)
 	for _, want := range []string{
 		`r=$(q 'SELECT demo() = 1')`,
 		`test "$r" != f`,
@@ -75,6 +75,22 @@ func TestExtensionSmokeScript(t *testing.T) {
 	for _, not := range []string{"*.control", "installcheck"} {
 		if strings.Contains(s, not) {
 			t.Errorf("smoke_sql and regress = skip, but the script has %q", not)
+		}
+	}
+
+	// make_args reach make installcheck for the make-based recipes (the
+	// Makefile may need them to parse), not configure's or cmake's args.
+	c = extCell("amd64")
+	c.Extension.Settings = Settings{Args: []string{"LUA=lua5.3", `PG_CPPFLAGS=-DX=\"y\"`}}
+	want := `PG_CONFIG="$PG/bin/pg_config" LUA=lua5.3 'PG_CPPFLAGS=-DX=\"y\"' installcheck)`
+	for _, recipe := range []string{"", "pgxs", "make"} {
+		if s := SmokeScript(c.WithRecipe(recipe, lock.Input{})); !strings.Contains(s, want) {
+			t.Errorf("recipe %q: smoke script lacks %q:\n%s", recipe, want, s)
+		}
+	}
+	for _, recipe := range []string{"configure", "cmake", "plugin:demo"} {
+		if s := SmokeScript(c.WithRecipe(recipe, lock.Input{})); !strings.Contains(s, `PG_CONFIG="$PG/bin/pg_config" installcheck)`) {
+			t.Errorf("recipe %q: its Args are not make's, but make installcheck gets them:\n%s", recipe, s)
 		}
 	}
 }

@@ -23,7 +23,7 @@ const SmokeUID = 1000
 // (extensionSmokeScript).
 func SmokeScript(c Cell) string {
 	if c.Extension != nil {
-		return extensionSmokeScript(c.Extension, c.Extension.Settings)
+		return extensionSmokeScript(c.Extension, c.Extension.Settings, installcheckArgs(c))
 	}
 	return `set -eu
 PG=` + SmokeDir + `
