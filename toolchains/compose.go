@@ -473,6 +473,10 @@ var alternatives = []struct {
 	{"usr/bin/lzma", []string{"xz"}, nil},
 	{"usr/bin/unlzma", []string{"unxz"}, nil},
 	{"usr/bin/lzcat", []string{"xzcat"}, nil},
+	// automake's update-alternatives links the unversioned names
+	// (autoreconf and autogen.sh scripts call aclocal and automake).
+	{"usr/bin/aclocal", []string{"aclocal-1.16", "aclocal-1.17"}, []string{"automake"}},
+	{"usr/bin/automake", []string{"automake-1.16", "automake-1.17"}, []string{"automake"}},
 	// BLAS and LAPACK (GDAL, hence PostGIS, links them): Debian's packages
 	// ship them in a directory per implementation and update-alternatives
 	// links the soname (and the -dev package's .so) into the multiarch

@@ -508,12 +508,13 @@ func TestPoolSharingAndGC(t *testing.T) {
 	}
 }
 
-// The BLAS/LAPACK alternatives links are made only in roots holding a
-// providing package, and only those roots' keys change: a root without
-// one keeps the key (and tree) it had before the entries existed, so no
-// Postgres cell's action key moves.
+// The BLAS/LAPACK and automake alternatives links are made only in roots
+// holding a providing package, and only those roots' keys change: a root
+// without one keeps the key (and tree) it had before the entries existed,
+// so no Postgres cell's action key moves.
 func TestAlternativesWithProviders(t *testing.T) {
-	lib := []tarEntry{{name: "./usr/lib/x86_64-linux-gnu/blas/libblas.so.3", typ: tar.TypeReg, body: "blas"}}
+	blas := []tarEntry{{name: "./usr/lib/x86_64-linux-gnu/blas/libblas.so.3", typ: tar.TypeReg, body: "blas"}}
+	aclocal := []tarEntry{{name: "./usr/bin/aclocal-1.16", typ: tar.TypeReg, body: "aclocal"}}
 	oldKey := func(pkgs []Package) string { // Key as it was before alternatives had providers
 		h := sha256.New()
 		io.WriteString(h, "monogres toolchain root v2\n")
@@ -523,21 +524,28 @@ func TestAlternativesWithProviders(t *testing.T) {
 		return hex.EncodeToString(h.Sum(nil))
 	}
 	for _, tc := range []struct {
-		name string
-		link bool
-	}{{"libblas3", true}, {"not-a-provider", false}} {
-		deb := makeDeb(t, lib)
+		name         string
+		files        []tarEntry
+		link, target string
+		made         bool
+	}{
+		{"libblas3", blas, "usr/lib/x86_64-linux-gnu/libblas.so.3", "blas/libblas.so.3", true},
+		{"not-a-provider", blas, "usr/lib/x86_64-linux-gnu/libblas.so.3", "blas/libblas.so.3", false},
+		{"automake", aclocal, "usr/bin/aclocal", "aclocal-1.16", true},
+		{"not-automake", aclocal, "usr/bin/aclocal", "aclocal-1.16", false},
+	} {
+		deb := makeDeb(t, tc.files)
 		pkgs := []Package{pkgFor(tc.name, deb)}
 		r, err := ComposeCached(context.Background(), t.TempDir(), pkgs, memOpener(map[string][]byte{tc.name: deb}), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		target, err := os.Readlink(filepath.Join(r.Dir, "usr/lib/x86_64-linux-gnu/libblas.so.3"))
-		if tc.link {
-			if err != nil || target != "blas/libblas.so.3" {
-				t.Errorf("%s: libblas.so.3 -> %q (%v), want blas/libblas.so.3", tc.name, target, err)
+		target, err := os.Readlink(filepath.Join(r.Dir, tc.link))
+		if tc.made {
+			if err != nil || target != tc.target {
+				t.Errorf("%s: %s -> %q (%v), want %s", tc.name, tc.link, target, err, tc.target)
 			}
-			if b, err := os.ReadFile(filepath.Join(r.Dir, "usr/lib/x86_64-linux-gnu/libblas.so.3")); err != nil || string(b) != "blas" {
+			if b, err := os.ReadFile(filepath.Join(r.Dir, tc.link)); err != nil || string(b) != tc.files[0].body {
 				t.Errorf("%s: reading through the link: %q %v", tc.name, b, err)
 			}
 			if Key(pkgs, Options{}) == oldKey(pkgs) {
@@ -545,7 +553,7 @@ func TestAlternativesWithProviders(t *testing.T) {
 			}
 		} else {
 			if err == nil {
-				t.Errorf("%s: libblas.so.3 -> %q made without a providing package", tc.name, target)
+				t.Errorf("%s: %s -> %q made without a providing package", tc.name, tc.link, target)
 			}
 			if got, want := Key(pkgs, Options{}), oldKey(pkgs); got != want {
 				t.Errorf("%s: key %s, want the unchanged %s", tc.name, got, want)
