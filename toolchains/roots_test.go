@@ -43,7 +43,7 @@ func lockFor(t *testing.T, m *manifest.Manifest, old *lock.Lock) *lock.Lock {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &lock.Lock{Version: lock.FormatVersion, Manifest: m.Digest, Inputs: append(inputs, testenv.PG1518), Roots: roots}
+	l := &lock.Lock{Version: lock.FormatVersion, Manifest: m.Digest(), Inputs: append(inputs, testenv.PG1518), Roots: roots}
 	l.Sort()
 	b, err := lock.Encode(l)
 	if err != nil {

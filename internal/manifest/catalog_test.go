@@ -76,7 +76,7 @@ func TestSelectFromCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m2.Digest == m.Digest {
+	if m2.Digest() == m.Digest() {
 		t.Error("a changed catalog sha256 kept the manifest digest")
 	}
 

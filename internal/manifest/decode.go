@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/monogres/monogres/internal/termsafe"
 )
@@ -36,27 +37,36 @@ func checkShape(file string, data []byte) error {
 			}
 		case '"', '\'':
 			multi := i+2 < len(data) && data[i+1] == c && data[i+2] == c
-			delim := string(c)
 			if multi {
-				delim = strings.Repeat(delim, 3)
 				i += 2
 			}
-			// Find the closing delimiter; basic strings have escapes.
+			// Find the closing delimiter; basic strings have escapes. (This
+			// loop sees every byte of every string: it compares bytes only.)
 			for i++; i < len(data); i++ {
-				if data[i] == '\\' && c == '"' {
-					i++
+				b := data[i]
+				if b == '\\' && c == '"' {
+					// The escaped byte may be a line-ending backslash's newline.
+					if i++; i < len(data) && data[i] == '\n' {
+						line, lineStart = line+1, i+1
+					}
 					continue
 				}
-				if data[i] == '\n' {
+				if b == '\n' {
 					if !multi {
 						break // unterminated: the decoder reports it
 					}
 					line, lineStart = line+1, i+1
 				}
-				if strings.HasPrefix(string(data[i:min(i+len(delim), len(data))]), delim) {
-					i += len(delim) - 1
+				if b != c {
+					continue
+				}
+				if !multi {
+					break
+				}
+				if i+2 < len(data) && data[i+1] == c && data[i+2] == c {
+					i += 2
 					// A multi-line string may end with up to two extra quotes.
-					for multi && i+1 < len(data) && data[i+1] == c {
+					for i+1 < len(data) && data[i+1] == c {
 						i++
 					}
 					break
@@ -82,7 +92,8 @@ func checkStrings(m *Manifest) error {
 
 // walkStrings checks every string under v. The path of a bad one
 // ("extension[3].versions[0]") is built only on the way out of an error,
-// so the walk allocates nothing on a clean manifest.
+// so the walk allocates nothing on a clean manifest; fields that cannot
+// hold a string are not visited (walkFields).
 func walkStrings(v reflect.Value) error {
 	switch v.Kind() {
 	case reflect.String:
@@ -90,18 +101,12 @@ func walkStrings(v reflect.Value) error {
 			return &stringError{err: termsafe.Check(s)}
 		}
 	case reflect.Struct:
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
-			if !f.IsExported() || tag == "-" {
-				continue
-			}
-			if err := walkStrings(v.Field(i)); err != nil {
-				if tag == "" {
-					tag = strings.ToLower(f.Name)
+		for _, f := range walkFields(v.Type()) {
+			if err := walkStrings(v.Field(f.index)); err != nil {
+				if f.name == "" {
+					return err // an embedded struct: its keys are the outer table's
 				}
-				return err.(*stringError).under(tag)
+				return err.(*stringError).under(f.name)
 			}
 		}
 	case reflect.Slice, reflect.Array:
@@ -127,6 +132,62 @@ func walkStrings(v reflect.Value) error {
 		}
 	}
 	return nil
+}
+
+// walkField is a struct field walkStrings visits: its index and TOML key
+// ("" for an embedded struct, whose keys sit in the outer table).
+type walkField struct {
+	index int
+	name  string
+}
+
+var walkFieldsOf sync.Map // reflect.Type -> []walkField
+
+// walkFields are the fields of struct type t that TOML decodes and that
+// can hold a string, computed once per type.
+func walkFields(t reflect.Type) []walkField {
+	if fs, ok := walkFieldsOf.Load(t); ok {
+		return fs.([]walkField)
+	}
+	var fs []walkField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if !f.IsExported() || tag == "-" || !holdsStrings(f.Type, map[reflect.Type]bool{}) {
+			continue
+		}
+		switch {
+		case tag != "":
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+		default:
+			tag = strings.ToLower(f.Name)
+		}
+		fs = append(fs, walkField{i, tag})
+	}
+	walkFieldsOf.Store(t, fs)
+	return fs
+}
+
+// holdsStrings says whether a value of type t can hold a string (or a map
+// key walkStrings checks); seen guards against recursive types.
+func holdsStrings(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.String, reflect.Map, reflect.Interface:
+		return true
+	case reflect.Slice, reflect.Array, reflect.Pointer:
+		return holdsStrings(t.Elem(), seen)
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if t.Field(i).IsExported() && holdsStrings(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // stringError is a bad string and its path in the manifest, built from the

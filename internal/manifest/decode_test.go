@@ -82,6 +82,8 @@ func TestControlCharactersRejected(t *testing.T) {
 		{`[[plugin]]` + "\nname = \"p\\rq\"\nurl = \"https://x/p.wasm\"\nsha256 = \"" + strings.Repeat("1", 64) + "\"\n", "plugin[0].name"},
 		{"[toolchain]\npackages = [\"gcc\\u009b31m\"]\n", "toolchain.packages[0]"},
 		{"[[postgres.source]]\nname = \"s\"\nurls = [\"https://x/\\u001b[8m\"]\n", "postgres.source[0].urls[0]"},
+		// An embedded struct's keys (ExtensionSettings) sit in [[extension]].
+		{`[[extension]]` + "\nname = \"pg\"\nversions = [\"1\"]\nbuild = \"contrib\"\nconf = [\"a = \\u001b[2J\"]\n", "extension[0].conf[0]"},
 	} {
 		_, err := Parse("m.toml", []byte(minimal+tc.toml))
 		if err == nil || !strings.HasPrefix(err.Error(), "m.toml: "+tc.field+": ") || !strings.Contains(err.Error(), "control character U+") {
@@ -186,3 +188,34 @@ sha256 = "3333333333333333333333333333333333333333333333333333333333333333"
 from = "https://a/"
 to = "file:///m/"
 `
+
+// TestShapePositions: checkShape counts lines through every kind of
+// string (escaped quotes, a line-ending backslash, multi-line strings
+// closed with extra quotes, literal strings) and comments, so the depth
+// error names the line and column of the bracket that goes too deep.
+func TestShapePositions(t *testing.T) {
+	deep := strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1)
+	lines := []string{
+		`a = "x \" [[[[[[[[[[[[[[[[[[[[ \\" # [[[[[[[[[[[[[[[[[[[[`, // line 3
+		`b = """`,                                // 4
+		`[[[[[[[[[[[[[[[[[[[[ \`,                 // 5: a line-ending backslash
+		`  \""" [[[[[[[[[[[[[[[[[[[[`,            // 6: an escaped quote
+		`""""" # two quotes, then the delimiter`, // 7
+		`c = '''`,                                // 8
+		`[[[[[[[[[[[[[[[[[[[[`,                   // 9
+		`''''`,                                   // 10
+		`d = '[[[[[[[[[[[[[[[[[[[[\'`,            // 11: no escapes in literal strings
+	}
+	ok := minimal + strings.Join(lines, "\n") + "\n"
+	if err := checkShape("s.toml", []byte(ok)); err != nil {
+		t.Fatalf("brackets in strings and comments: %v", err)
+	}
+	if _, err := Parse("s.toml", []byte(ok)); err == nil || !strings.Contains(err.Error(), `unknown key "postgres.a"`) {
+		t.Fatalf("the decoder does not read the strings the same way: %v", err)
+	}
+	err := checkShape("s.toml", []byte(ok+"e = "+deep+"\n")) // line 12
+	want := fmt.Sprintf("s.toml:12:%d: arrays and inline tables nested deeper than %d levels", len("e = ")+MaxDepth+1, MaxDepth)
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+}

@@ -17,7 +17,7 @@ func TestLimits(t *testing.T) {
 		t.Errorf("limits = %+v, want %+v", m.Limits, want)
 	}
 	plain, _ := Parse("monogres.toml", []byte(minimal))
-	if plain.Limits != (Limits{}) || plain.Digest != m.Digest {
+	if plain.Limits != (Limits{}) || plain.Digest() != m.Digest() {
 		t.Errorf("limits changed the digest or a manifest without [limits] has some: %+v", plain.Limits)
 	}
 	for _, tc := range []struct{ body, want string }{

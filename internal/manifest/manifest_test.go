@@ -30,8 +30,8 @@ build = "contrib"
 	if got := m.Extensions[0].Postgres.String(); got != "*" {
 		t.Errorf("default extension postgres spec = %q, want *", got)
 	}
-	if m.File != "monogres.toml" || !strings.HasPrefix(m.Digest, "sha256:") || len(m.Digest) != 71 {
-		t.Errorf("File = %q, Digest = %q", m.File, m.Digest)
+	if m.File != "monogres.toml" || !strings.HasPrefix(m.Digest(), "sha256:") || len(m.Digest()) != 71 {
+		t.Errorf("File = %q, Digest = %q", m.File, m.Digest())
 	}
 	if m.Index == nil || len(m.Index.Releases) == 0 {
 		t.Fatal("no index")
@@ -51,11 +51,11 @@ func TestDigestIgnoresFormatting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Digest != b.Digest {
-		t.Errorf("comments and layout changed the digest: %s vs %s", a.Digest, b.Digest)
+	if a.Digest() != b.Digest() {
+		t.Errorf("comments and layout changed the digest: %s vs %s", a.Digest(), b.Digest())
 	}
-	if a.Digest == c.Digest {
-		t.Errorf("a different version kept the digest %s", a.Digest)
+	if a.Digest() == c.Digest() {
+		t.Errorf("a different version kept the digest %s", a.Digest())
 	}
 }
 

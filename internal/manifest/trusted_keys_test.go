@@ -18,7 +18,7 @@ func TestTrustedKeys(t *testing.T) {
 		t.Fatalf("trusted_keys = %v", m.TrustedKeys)
 	}
 	plain, _ := Parse("monogres.toml", []byte(minimal))
-	if plain.Digest != m.Digest {
+	if plain.Digest() != m.Digest() {
 		t.Error("trusted_keys changed the manifest digest (and so would make the lock stale)")
 	}
 	// A bad key names file, line, column and field.
