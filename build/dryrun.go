@@ -47,7 +47,7 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 		unbuilt := ""
 		for k, d := range c.Deps() {
 			if deps[k].Package = pkg[d]; deps[k].Package == "" && unbuilt == "" {
-				unbuilt = depKind(k) + " " + d
+				unbuilt = DepKind(k) + " " + d
 			}
 		}
 		switch {
@@ -79,8 +79,8 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 	return out, nil
 }
 
-// depKind names the k-th entry of Cell.Deps.
-func depKind(k int) string {
+// DepKind names the k-th entry of Cell.Deps.
+func DepKind(k int) string {
 	if k == 0 {
 		return "Postgres cell"
 	}

@@ -392,11 +392,7 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 			}
 			for k, d := range cells[i].Deps() {
 				if j, ok := index[d]; !ok || infos[j].KeyReason != "" {
-					what := "Postgres cell"
-					if k > 0 {
-						what = "required extension cell"
-					}
-					in.KeyReason = fmt.Sprintf("%s %s is not built yet: its package is an input", what, d)
+					in.KeyReason = fmt.Sprintf("%s %s is not built yet: its package is an input", build.DepKind(k), d)
 					changed = true
 					break
 				}
