@@ -278,12 +278,15 @@ const mesonLinkArgs = "-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"
 // writes into the source tree.
 func crossFileName(arch string) string { return ".monogres-cross-" + arch + ".ini" }
 
-// crossFile is the meson cross file of a target.
+// crossFile is the meson cross file of a target. The pkg-config entry is
+// spelled pkgconfig: the root's meson (1.0) looks up only that entry;
+// the pkg-config spelling is meson 1.3's. Without it meson finds no pkg-config for
+// the host machine (ICU and every other pkg-config dependency missing).
 func crossFile(arch string) sdk.File {
 	tr := crossTriplet[arch]
 	return sdk.File{Path: crossFileName(arch), Content: "[binaries]\n" +
 		"c = '" + tr + "-gcc'\ncpp = '" + tr + "-g++'\nar = '" + tr + "-ar'\nstrip = '" + tr + "-strip'\n" +
-		"pkg-config = 'pkg-config'\n\n[host_machine]\nsystem = 'linux'\ncpu_family = 'aarch64'\ncpu = 'aarch64'\nendian = 'little'\n"}
+		"pkgconfig = 'pkg-config'\n\n[host_machine]\nsystem = 'linux'\ncpu_family = 'aarch64'\ncpu = 'aarch64'\nendian = 'little'\n"}
 }
 
 // mesonPlan is meson setup (build directory below WorkDir), ninja and the
