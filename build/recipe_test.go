@@ -223,3 +223,34 @@ func TestMesonMakefileGlobalRunpath(t *testing.T) {
 		t.Errorf("LDFLAGS after the step: %s", got)
 	}
 }
+
+// TestMesonCrossFilePkgConfig runs the host's meson (Debian 12's 1.0, as
+// in the toolchain root) with the recipe's arm64 cross file on a project
+// that needs a pkg-config dependency: meson must find pkg-config for the
+// target. With the cross file's old `pkg-config =` entry, which meson 1.0
+// does not read, it printed "Found Pkg-config: NO" and regular~arm64 lost
+// ICU.
+func TestMesonCrossFilePkgConfig(t *testing.T) {
+	if _, err := exec.LookPath("meson"); err != nil {
+		t.Skip("needs meson (.ci/apt-packages.txt)")
+	}
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cf := crossFile("arm64")
+	write(cf.Path, cf.Content)
+	write("meson.build", "project('probe')\ndependency('monogres-probe', method: 'pkg-config')\n")
+	write("pc/monogres-probe.pc", "Name: probe\nDescription: probe\nVersion: 1.2\nCflags:\nLibs:\n")
+	cmd := exec.Command("meson", "setup", "--cross-file", filepath.Join(dir, cf.Path), filepath.Join(dir, "b"), dir)
+	cmd.Env = append(os.Environ(), "PKG_CONFIG_LIBDIR="+filepath.Join(dir, "pc"), "PKG_CONFIG_PATH=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Run-time dependency monogres-probe found: YES 1.2") {
+		t.Fatalf("meson setup with the arm64 cross file: %v\n%s", err, out)
+	}
+}
