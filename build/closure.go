@@ -92,13 +92,18 @@ func Closure(tree string, provided map[string]bool, root, arch string, owners ma
 	return closureOf(needs, func(s string) bool { return names[s] || provided[s] }, root, arch, owners), nil
 }
 
-// closureOf resolves needs (file -> sonames) in root, transitively.
+// closureOf resolves needs (file -> sonames) in root, transitively. has
+// applies to the package's own files only: a library of the root finds
+// its dependencies in the root's directories, never in the package's or
+// its parent's lib/ (RUNPATH does not reach it), so it needs them from
+// the root even when the package has a file of that name (PostGIS's
+// libgdal needs Debian's libpq.so.5, not the Postgres package's).
 func closureOf(needs map[string][]string, has func(string) bool, root, arch string, owners map[string]toolchains.Package) []Library {
 	libs := map[string]*Library{}
 	var queue []string
-	add := func(by string, sonames []string) {
+	add := func(by string, sonames []string, direct bool) {
 		for _, s := range sonames {
-			if has(s) {
+			if direct && has(s) {
 				continue
 			}
 			l := libs[s]
@@ -113,7 +118,7 @@ func closureOf(needs map[string][]string, has func(string) bool, root, arch stri
 		}
 	}
 	for _, f := range slices.Sorted(mapKeys(needs)) {
-		add(f, needs[f])
+		add(f, needs[f], true)
 	}
 	for len(queue) > 0 {
 		s := queue[0]
@@ -130,7 +135,7 @@ func closureOf(needs map[string][]string, has func(string) bool, root, arch stri
 		}
 		l.Package, l.Version, l.Arch, l.SHA256 = p.Name, p.Version, p.Arch, p.SHA256
 		if deps, ok := needed(filepath.Join(root, filepath.FromSlash(real))); ok {
-			add(s, deps)
+			add(s, deps, false)
 		}
 	}
 	out := make([]Library, 0, len(libs))
@@ -210,12 +215,13 @@ func glibc(l Library) bool {
 	return false
 }
 
-// bundle copies the libraries of closure that parent does not need (its
-// closure's sonames) and that are not glibc's into tree/lib, named by
-// soname, and marks them Bundled.
-func bundle(tree, root string, closure []Library, parent map[string]bool) error {
+// bundle copies the libraries of closure that are not glibc's and not in
+// skip (the sonames the parent package needs or has: a copy would
+// replace the parent's file where both are installed) into tree/lib, named
+// by soname, and marks them Bundled.
+func bundle(tree, root string, closure []Library, skip map[string]bool) error {
 	for i, l := range closure {
-		if l.Path == "" || l.Bundled || parent[l.Soname] || glibc(l) {
+		if l.Path == "" || l.Bundled || skip[l.Soname] || glibc(l) {
 			continue
 		}
 		real, ok := resolveIn(root, strings.TrimPrefix(l.Path, "/"))

@@ -77,6 +77,61 @@ func TestClosureHost(t *testing.T) {
 	}
 }
 
+// TestClosureRootLibNeedsParentSoname: a root library the package needs
+// (libdeb.so.1) needs a soname the parent package also has (libpq.so.5,
+// as PostGIS's libgdal does): the closure names the root's copy, which is
+// the one the loader finds for libdeb, and bundle never copies it over the
+// parent's file.
+func TestClosureRootLibNeedsParentSoname(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc")
+	}
+	dir := t.TempDir()
+	root, tree := filepath.Join(dir, "root"), filepath.Join(dir, "tree")
+	libdir := filepath.Join(root, "usr/lib/x86_64-linux-gnu")
+	os.MkdirAll(libdir, 0o755)
+	os.MkdirAll(filepath.Join(tree, "lib"), 0o755)
+	src := filepath.Join(dir, "a.c")
+	os.WriteFile(src, []byte("int f(void) { return 1; }\n"), 0o644)
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libpq.so.5", "-o", filepath.Join(libdir, "libpq.so.5"), src},
+		{"-shared", "-fPIC", "-nostdlib", "-Wl,-soname,libdeb.so.1", "-o", filepath.Join(libdir, "libdeb.so.1"), src, "-Wl,--no-as-needed", "-L" + libdir, "-l:libpq.so.5"},
+		{"-shared", "-fPIC", "-nostdlib", "-o", filepath.Join(tree, "lib", "ext.so"), src, "-Wl,--no-as-needed", "-L" + libdir, "-l:libdeb.so.1", "-l:libpq.so.5"},
+	} {
+		if b, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc %v: %v\n%s", args, err, b)
+		}
+	}
+	owners := map[string]toolchains.Package{
+		"usr/lib/x86_64-linux-gnu/libpq.so.5":  {Name: "libpq5", Version: "15.14-0+deb12u1", Arch: "amd64"},
+		"usr/lib/x86_64-linux-gnu/libdeb.so.1": {Name: "libdeb1", Version: "1.0", Arch: "amd64"},
+	}
+	parent := map[string]bool{"libpq.so.5": true}
+	libs, err := Closure(tree, parent, root, "amd64", owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Library{}
+	for _, l := range libs {
+		got[l.Soname] = l
+	}
+	if l := got["libpq.so.5"]; l.Package != "libpq5" || strings.Join(l.NeededBy, ",") != "libdeb.so.1" {
+		t.Fatalf("libpq.so.5 = %+v, want the root's libpq5 needed by libdeb.so.1 only (ext.so takes the parent's)\nclosure: %+v", l, libs)
+	}
+	if p := RuntimePackages(libs); strings.Join(p, " ") != "libdeb1=1.0 libpq5=15.14-0+deb12u1" {
+		t.Errorf("RuntimePackages = %q", p)
+	}
+	if err := bundle(tree, root, libs, parent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "lib", "libpq.so.5")); err == nil {
+		t.Error("bundle copied libpq.so.5, which would replace the parent's")
+	}
+	if _, err := os.Stat(filepath.Join(tree, "lib", "libdeb.so.1")); err != nil {
+		t.Errorf("libdeb.so.1 not bundled: %v", err)
+	}
+}
+
 // TestParseRegress reads both pg_regress output formats.
 func TestParseRegress(t *testing.T) {
 	old := "============== running regression test queries        ==============\ntest pg_similarity             ... ok           24 ms\nparallel group (2 tests):  a b\n     a                        ... FAILED       3 ms\n     b                        ... ok       3 ms\nmonogres-regress-exit 2\n"

@@ -3,6 +3,7 @@ package build
 import (
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"strings"
 
@@ -50,7 +51,9 @@ func (e *engine) runtime(p prepared, install string, out io.Writer) (runtimeInfo
 		return rt, err
 	}
 	if x != nil && x.Bundle {
-		if err := bundle(install, p.tc.Dir, rt.closure, parentNeeds); err != nil {
+		skip := maps.Clone(parentNeeds)
+		maps.Copy(skip, provided)
+		if err := bundle(install, p.tc.Dir, rt.closure, skip); err != nil {
 			return rt, err
 		}
 	}
