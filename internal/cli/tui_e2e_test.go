@@ -167,8 +167,13 @@ func TestTUIEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "out", e2eCell+".tar.zst")); err != nil {
 		t.Errorf("the build left no package: %v", err)
 	}
-	tm.Keys("Escape") // clear the filter
-	tm.WaitFor("── " + e2eCell + " (")
+	// Clear the filter, and wait until it is gone: a key sent right after
+	// Escape reaches the TUI as Alt+key (ESC r), so the reload below would
+	// be lost.
+	tm.Keys("Escape")
+	tm.WaitUntil(tmuxtest.DefaultTimeout, "the filter cleared", func(s string) bool {
+		return !strings.Contains(s, "filter \"") && strings.Contains(s, "── "+e2eCell+" (")
+	})
 
 	// Change the toolchain: one more package in every root.
 	toml := filepath.Join(dir, "monogres.toml")
