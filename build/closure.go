@@ -101,11 +101,8 @@ func Closure(tree string, provided map[string]bool, root, arch string, owners ma
 func closureOf(needs map[string][]string, has func(string) bool, root, arch string, owners map[string]toolchains.Package) []Library {
 	libs := map[string]*Library{}
 	var queue []string
-	add := func(by string, sonames []string, direct bool) {
+	add := func(by string, sonames []string) {
 		for _, s := range sonames {
-			if direct && has(s) {
-				continue
-			}
 			l := libs[s]
 			if l == nil {
 				l = &Library{Soname: s}
@@ -118,7 +115,7 @@ func closureOf(needs map[string][]string, has func(string) bool, root, arch stri
 		}
 	}
 	for _, f := range slices.Sorted(mapKeys(needs)) {
-		add(f, needs[f], true)
+		add(f, slices.DeleteFunc(slices.Clone(needs[f]), has))
 	}
 	for len(queue) > 0 {
 		s := queue[0]
@@ -135,7 +132,7 @@ func closureOf(needs map[string][]string, has func(string) bool, root, arch stri
 		}
 		l.Package, l.Version, l.Arch, l.SHA256 = p.Name, p.Version, p.Arch, p.SHA256
 		if deps, ok := needed(filepath.Join(root, filepath.FromSlash(real))); ok {
-			add(s, deps, false)
+			add(s, deps)
 		}
 	}
 	out := make([]Library, 0, len(libs))

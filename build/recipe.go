@@ -278,10 +278,10 @@ const mesonLinkArgs = "-Wl,-rpath,$ORIGIN/../lib,--enable-new-dtags"
 // writes into the source tree.
 func crossFileName(arch string) string { return ".monogres-cross-" + arch + ".ini" }
 
-// crossFile is the meson cross file of a target. The pkg-config entry is
-// spelled pkgconfig: the root's meson (1.0) looks up only that entry;
-// the pkg-config spelling is meson 1.3's. Without it meson finds no pkg-config for
-// the host machine (ICU and every other pkg-config dependency missing).
+// crossFile is the meson cross file of a target. Its pkg-config entry is
+// spelled pkgconfig, the only key the root's meson (1.0) reads (pkg-config
+// is meson 1.3's): without it meson finds no pkg-config for the target and
+// every pkg-config dependency (ICU, ...) is missing.
 func crossFile(arch string) sdk.File {
 	tr := crossTriplet[arch]
 	return sdk.File{Path: crossFileName(arch), Content: "[binaries]\n" +
