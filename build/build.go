@@ -111,14 +111,17 @@ type Extension struct {
 	// pgq). Their packages are inputs of the action; they are not copied
 	// into this cell's package.
 	Requires []string
+	// RequiredExtensions are the extension names of Requires' cells, in the
+	// same order: their packages are in this cell's root.
+	RequiredExtensions []string
 }
 
-// RootCell is what the toolchain root of c serves: its target, options
-// and extension.
+// RootCell is what the toolchain root of c serves: its target, options,
+// extension and the extensions it requires.
 func RootCell(c Cell) toolchains.Cell {
 	rc := toolchains.Cell{Target: c.Arch, Options: c.Options}
 	if c.Extension != nil {
-		rc.Extension = c.Extension.Name
+		rc.Extension, rc.Requires = c.Extension.Name, c.Extension.RequiredExtensions
 	}
 	return rc
 }

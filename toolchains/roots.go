@@ -15,11 +15,13 @@ import (
 
 // Cell is what one build action's root serves. Its root holds exactly the
 // closure of its layers: the target's base, the -dev packages of each of
-// its options, and an extension cell's own packages.
+// its options, the packages of the extensions an extension cell requires
+// (their libraries load when its smoke test creates them) and its own.
 type Cell struct {
 	Target    string   // target arch: "amd64" or "arm64"
 	Options   []string // the cell's options
 	Extension string   // the extension of an extension cell; "" for Postgres
+	Requires  []string // the extensions it requires (an [[extension]]'s requires)
 }
 
 // Layer names, as the lock's roots lists spell them.
@@ -32,6 +34,9 @@ func (c Cell) Layers() []string {
 	out := []string{BaseLayer(c.Target)}
 	for _, o := range c.Options {
 		out = append(out, OptionLayer(c.Target, o))
+	}
+	for _, r := range c.Requires {
+		out = append(out, ExtensionLayer(c.Target, r))
 	}
 	if c.Extension != "" {
 		out = append(out, ExtensionLayer(c.Target, c.Extension))

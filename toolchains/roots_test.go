@@ -172,6 +172,15 @@ urls = ["https://example.invalid/added-{version}.tar.gz"]
 		if !slices.ContainsFunc(got, func(p toolchains.Package) bool { return p.Name == "gperf" && p.Arch == "amd64" }) {
 			t.Errorf("%s root of the added extension lacks gperf (packages for every target)", target)
 		}
+		// A cell of an extension that requires it gets its packages too:
+		// the smoke test loads the required extension's libraries.
+		req, err := toolchains.FromLock(l2).Packages(toolchains.Cell{Target: target, Extension: "needs-added", Requires: []string{"added"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(req, func(p toolchains.Package) bool { return p.Name == "libgeos-dev" && p.Arch == target }) {
+			t.Errorf("%s root of an extension requiring the added one lacks libgeos-dev:%s", target, target)
+		}
 		pg, _ := toolchains.FromLock(l2).Packages(toolchains.Cell{Target: target})
 		if slices.ContainsFunc(pg, func(p toolchains.Package) bool { return p.Name == "libgeos-dev" }) {
 			t.Errorf("%s Postgres root has libgeos-dev", target)

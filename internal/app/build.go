@@ -165,6 +165,7 @@ func (a *App) cell(m *manifest.Manifest, c plan.Cell, l *lock.Lock, req requireI
 	}
 	for _, rc := range rcs {
 		x.Requires = append(x.Requires, rc.Name)
+		x.RequiredExtensions = append(x.RequiredExtensions, rc.Extension)
 	}
 	if me := manifestExtension(m, c.Extension); me != nil {
 		s := me.ExtensionSettings

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/monogres/monogres/build"
 	"github.com/monogres/monogres/lock"
 )
 
@@ -52,6 +53,9 @@ func TestRequires(t *testing.T) {
 	}
 	if got := strings.Join(bc.Extension.Requires, " "); got != "a"+p+" b"+p {
 		t.Errorf("engine cell requires %q", got)
+	}
+	if got := build.RootCell(bc).Layers(); strings.Join(got, " ") != "amd64 amd64~ext:a amd64~ext:b amd64~ext:c" {
+		t.Errorf("root layers of c: %v, want the required extensions' layers before its own", got)
 	}
 
 	two := strings.Replace(ext("c", "b")+ext("b", "a")+ext("a", ""), "name = \"a\"\nversions = [\"1\"]", "name = \"a\"\nversions = [\"1\", \"2\"]", 1)
