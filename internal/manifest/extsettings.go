@@ -94,8 +94,6 @@ func (s ExtensionSettings) check(where string, targets []Arch) error {
 		switch {
 		case strings.TrimSpace(x.Reason) == "":
 			return fmt.Errorf("%s: exclude[%d]: reason is required", where, i)
-		case x.Target == "" && x.Postgres.String() == "":
-			return fmt.Errorf("%s: exclude[%d]: name a target, postgres versions or both", where, i)
 		case x.Target != "" && !slices.Contains(targets, x.Target):
 			return fmt.Errorf("%s: exclude[%d]: target %s is not in postgres.targets", where, i, x.Target)
 		}

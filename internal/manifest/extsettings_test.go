@@ -61,6 +61,20 @@ func TestExtensionSettings(t *testing.T) {
 	}
 }
 
+// An exclude naming neither a target nor versions excludes every cell of
+// the extension (a build that needs the network, say), with its reason.
+func TestExcludeEverywhere(t *testing.T) {
+	m, err := Parse("m.toml", []byte(strings.Replace(pglogical, `postgres = ">=18"`, ``, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"15.18", "18.6"} {
+		if why, ok := m.Extensions[0].Excluded(MustVersion(v), "amd64"); !ok || why != "2.4.2 predates 18" {
+			t.Errorf("Excluded(%s, amd64) = %q, %v; want the target-less exclude", v, why, ok)
+		}
+	}
+}
+
 // TestExtensionSettingsErrors names the extension and the bad field.
 func TestExtensionSettingsErrors(t *testing.T) {
 	for _, tc := range []struct{ old, new, want string }{
@@ -70,7 +84,6 @@ func TestExtensionSettingsErrors(t *testing.T) {
 		{`conf = ["wal_level = logical"]`, `conf = ["wal_level"]`, `conf[0] "wal_level": want one postgresql.conf line`},
 		{`smoke_sql = ["SELECT pglogical.pglogical_version() <> ''"]`, `smoke_sql = [" "]`, `smoke_sql[0] is empty`},
 		{`reason = "2.4.2 predates 18"`, ``, `exclude[1]: reason is required`},
-		{`postgres = ">=18"`, ``, `exclude[1]: name a target, postgres versions or both`},
 		{`targets = ["amd64", "arm64"]`, `targets = ["amd64"]`, `exclude[0]: target arm64 is not in postgres.targets`},
 	} {
 		_, err := Parse("m.toml", []byte(strings.Replace(pglogical, tc.old, tc.new, 1)))
