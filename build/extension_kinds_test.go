@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,23 @@ func TestExtensionSettingsReal(t *testing.T) {
 	}
 	if t.Failed() {
 		return
+	}
+	// Extracted on a host without libmemcached, as a user installs them:
+	// the bundled package loads; the other fails for the library its
+	// CELL.json names (runtime_packages, checked above).
+	if ldconfig, _ := exec.Command("ldconfig", "-p").Output(); strings.Contains(string(ldconfig), "libmemcached.so.11") {
+		t.Log("this host has libmemcached.so.11: the extracted-package check needs a host without it")
+	} else {
+		pg := by[p.Name].PackagePath
+		runExtractedWith(t, pg, []string{by[bundled.Name].PackagePath}, p.PostgresVersion, func(x extracted) {
+			x.Psql("CREATE EXTENSION pgmemcache")
+		})
+		runExtractedWith(t, pg, []string{by[recorded.Name].PackagePath}, p.PostgresVersion, func(x extracted) {
+			out, err := x.TryPsql("CREATE EXTENSION pgmemcache")
+			if err == nil || !strings.Contains(out, "libmemcached.so.11: cannot open shared object file") {
+				t.Errorf("unbundled pgmemcache on a host without libmemcached: %v\n%s", err, out)
+			}
+		})
 	}
 	var nodes []build.Node
 	nodes = append(nodes, build.Node{Cell: p})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,8 +140,10 @@ type extracted struct {
 	Dir, Data string
 	// Run runs a program of the package's bin/ as the unprivileged user.
 	Run func(argv ...string) string
-	// Psql runs one SQL command and returns its unaligned output.
-	Psql func(sql string) string
+	// Psql runs one SQL command and returns its unaligned output; TryPsql
+	// returns the error (with psql's output) instead of failing the test.
+	Psql    func(sql string) string
+	TryPsql func(sql string) (string, error)
 }
 
 // runExtracted extracts a package into an arbitrary host directory and,
@@ -148,6 +151,13 @@ type extracted struct {
 // there: the install is relocatable and needs no RPATH or LD_LIBRARY_PATH.
 // The server must report version; checks run while it is up.
 func runExtracted(t *testing.T, pkg, version string, checks ...func(x extracted)) {
+	t.Helper()
+	runExtractedWith(t, pkg, nil, version, checks...)
+}
+
+// runExtractedWith is runExtracted with extension packages extracted over
+// the Postgres package, as a user installs them.
+func runExtractedWith(t *testing.T, pkg string, exts []string, version string, checks ...func(x extracted)) {
 	t.Helper()
 	base, err := os.MkdirTemp("", "monogres-reloc-")
 	if err != nil {
@@ -157,6 +167,15 @@ func runExtracted(t *testing.T, pkg, version string, checks ...func(x extracted)
 	dir := filepath.Join(base, "somewhere", "else")
 	if err := archive.Extract(context.Background(), pkg, dir, archive.Options{}); err != nil {
 		t.Fatal(err)
+	}
+	for i, e := range exts {
+		x := filepath.Join(base, "ext"+strconv.Itoa(i))
+		if err := archive.Extract(context.Background(), e, x, archive.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "-a", x+"/.", dir+"/").CombinedOutput(); err != nil {
+			t.Fatalf("installing %s: %v\n%s", e, err, out)
+		}
 	}
 	data := filepath.Join(base, "data")
 	for _, d := range []string{base, filepath.Join(base, "somewhere"), data} {
@@ -169,13 +188,16 @@ func runExtracted(t *testing.T, pkg, version string, checks ...func(x extracted)
 	if err := os.Chown(data, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	run := func(argv ...string) string {
-		t.Helper()
+	command := func(argv ...string) *exec.Cmd {
 		cmd := exec.Command(filepath.Join(dir, "bin", argv[0]), argv[1:]...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "TZ=UTC", "HOME=" + data}
 		cmd.Dir = data
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		out, err := cmd.CombinedOutput()
+		return cmd
+	}
+	run := func(argv ...string) string {
+		t.Helper()
+		out, err := command(argv...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
 		}
@@ -188,13 +210,18 @@ func runExtracted(t *testing.T, pkg, version string, checks ...func(x extracted)
 	sock := data
 	run("pg_ctl", "-D", filepath.Join(data, "db"), "-o", "-k "+sock+" -c listen_addresses= -c port=54329", "-l", filepath.Join(data, "log"), "-w", "start")
 	defer run("pg_ctl", "-D", filepath.Join(data, "db"), "-w", "stop")
-	psql := func(sql string) string {
-		return run("psql", "-X", "-h", sock, "-p", "54329", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql)
+	psqlArgv := func(sql string) []string {
+		return []string{"psql", "-X", "-h", sock, "-p", "54329", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql}
+	}
+	psql := func(sql string) string { return run(psqlArgv(sql)...) }
+	tryPsql := func(sql string) (string, error) {
+		out, err := command(psqlArgv(sql)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
 	}
 	if got := psql("SELECT current_setting('server_version'), 1+1"); got != version+"|2" {
 		t.Errorf("query from the extracted package: %q, want %s|2", got, version)
 	}
 	for _, c := range checks {
-		c(extracted{T: t, Dir: dir, Data: data, Run: run, Psql: psql})
+		c(extracted{T: t, Dir: dir, Data: data, Run: run, Psql: psql, TryPsql: tryPsql})
 	}
 }
