@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -65,7 +64,7 @@ func (s ExtensionSettings) Excluded(v Version, arch Arch) (string, bool) {
 }
 
 // check validates the settings of the extension named by where.
-func (s ExtensionSettings) check(where string, targets []Arch) error {
+func (s ExtensionSettings) check(where string) error {
 	switch s.Regress {
 	case "":
 	case "advisory", "skip":
@@ -91,11 +90,8 @@ func (s ExtensionSettings) check(where string, targets []Arch) error {
 		}
 	}
 	for i, x := range s.Exclude {
-		switch {
-		case strings.TrimSpace(x.Reason) == "":
+		if strings.TrimSpace(x.Reason) == "" {
 			return fmt.Errorf("%s: exclude[%d]: reason is required", where, i)
-		case x.Target != "" && !slices.Contains(targets, x.Target):
-			return fmt.Errorf("%s: exclude[%d]: target %s is not in postgres.targets", where, i, x.Target)
 		}
 	}
 	return nil

@@ -61,6 +61,18 @@ func TestExtensionSettings(t *testing.T) {
 	}
 }
 
+// Per-target settings of a supported arch the manifest does not build
+// now are kept for when it does: they are not an error.
+func TestSettingsForUnbuiltTarget(t *testing.T) {
+	m, err := Parse("m.toml", []byte(strings.Replace(pglogical, `targets = ["amd64", "arm64"]`, `targets = ["amd64"]`, 1)+"[extension.target.arm64]\npackages = [\"libmemcached-dev:arm64\"]\n[toolchain.target.arm64]\npackages = [\"gcc-aarch64-linux-gnu\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Extensions[0].Target["arm64"].Packages; len(got) != 1 {
+		t.Errorf("extension.target.arm64 packages %v", got)
+	}
+}
+
 // An exclude naming neither a target nor versions excludes every cell of
 // the extension (a build that needs the network, say), with its reason.
 func TestExcludeEverywhere(t *testing.T) {
@@ -84,7 +96,7 @@ func TestExtensionSettingsErrors(t *testing.T) {
 		{`conf = ["wal_level = logical"]`, `conf = ["wal_level"]`, `conf[0] "wal_level": want one postgresql.conf line`},
 		{`smoke_sql = ["SELECT pglogical.pglogical_version() <> ''"]`, `smoke_sql = [" "]`, `smoke_sql[0] is empty`},
 		{`reason = "2.4.2 predates 18"`, ``, `exclude[1]: reason is required`},
-		{`targets = ["amd64", "arm64"]`, `targets = ["amd64"]`, `exclude[0]: target arm64 is not in postgres.targets`},
+		{`target = "arm64"`, `target = "arm46"`, `unknown arch "arm46"`},
 	} {
 		_, err := Parse("m.toml", []byte(strings.Replace(pglogical, tc.old, tc.new, 1)))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -182,8 +182,8 @@ build = "pgxs"
 			`m.toml:3: postgres.build: plugin "pg" is not declared in any [[plugin]]`},
 		{"half a mirror", minimal + "[[mirror]]\nfrom = \"https://a/\"\n",
 			`m.toml:3: mirror[0]: from and to are both required`},
-		{"toolchain target not selected", minimal + "[toolchain.target.arm64]\npackages = [\"gcc-aarch64-linux-gnu\"]\n",
-			`m.toml: toolchain.target.arm64: arch arm64 is not in postgres.targets`},
+		{"toolchain target unknown", minimal + "[toolchain.target.arm46]\npackages = [\"gcc-aarch64-linux-gnu\"]\n",
+			`m.toml: toolchain.target.arm46: unknown arch "arm46" (known: amd64, arm64)`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("m.toml", []byte(tc.toml))
