@@ -448,12 +448,13 @@ func (e *engine) action(ctx context.Context, c Cell, deps []Result, o runOpts) (
 			return r
 		}
 	}
-	return e.run(ctx, p, o)
+	return e.run(ctx, &p, o)
 }
 
 // run executes a prepared action: stage the inputs, build, collect the
-// install, package, smoke test, record.
-func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
+// install, package, smoke test, record. Staging sets p.dir, which the
+// caller removes.
+func (e *engine) run(ctx context.Context, p *prepared, o runOpts) Result {
 	c := p.cell
 	if !*o.started {
 		*o.started = true
@@ -504,7 +505,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 	steps := runSteps(o.bypass || e.cfg.SkipSmoke, o.bypass)
 	step := func(name string) { o.em.Step(c.Name, name, slices.Index(steps, name)+1, len(steps)) }
 	step("staging inputs")
-	mounts, err := e.stage(ctx, &p)
+	mounts, err := e.stage(ctx, p)
 	if err != nil {
 		return failed("staging the inputs", err)
 	}
@@ -535,13 +536,13 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 			return failed("checking the install", err)
 		}
 	}
-	rt, err := e.runtime(p, install, out)
+	rt, err := e.runtime(*p, install, out)
 	if err != nil {
 		return failed("runtime closure", err)
 	}
 	t0 = time.Now()
 	step("packaging")
-	pkg, size, files, err := e.pack(ctx, p, install)
+	pkg, size, files, err := e.pack(ctx, *p, install)
 	if err != nil {
 		return failed("packaging", err)
 	}
@@ -555,7 +556,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 		t0 = time.Now()
 		step("smoke test")
 		fmt.Fprintf(out, "monogres: smoke test (package at %s, uid %d)\n", SmokeDir, SmokeUID)
-		if err := e.smoke(ctx, p, install, pkg, rt, out); err != nil {
+		if err := e.smoke(ctx, *p, install, pkg, rt, out); err != nil {
 			return failed("smoke test", err)
 		}
 		fmt.Fprintf(out, "monogres: smoke test took %v\n", time.Since(t0).Round(time.Millisecond))
@@ -565,7 +566,7 @@ func (e *engine) run(ctx context.Context, p prepared, o runOpts) Result {
 			}
 		}
 	}
-	man, err := e.manifest(ctx, p, pkg, size, files, rt.closure, reg)
+	man, err := e.manifest(ctx, *p, pkg, size, files, rt.closure, reg)
 	if err != nil {
 		return failed("manifest", err)
 	}

@@ -101,8 +101,9 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 	var mu sync.Mutex
 	var seq []string
 	steps := map[string][]string{}
+	scratch := t.TempDir()
 	cfg := build.Config{
-		Store: st, Executor: fx, Jobs: 2, SkipSmoke: true,
+		Store: st, Executor: fx, Jobs: 2, SkipSmoke: true, ScratchDir: scratch,
 		Toolchain: func(context.Context, toolchains.Cell) (build.Toolchain, error) {
 			return build.Toolchain{Dir: "/nonexistent", Digest: strings.Repeat("b", 64)}, nil
 		},
@@ -125,6 +126,10 @@ func TestExtensionPipelinesBehindItsParent(t *testing.T) {
 		if r.State != event.StateBuilt {
 			t.Errorf("%s: %s", r.Cell, r.State)
 		}
+	}
+	// Every build removes its scratch dir (source, work, install).
+	if left, _ := os.ReadDir(scratch); len(left) > 0 {
+		t.Errorf("scratch dirs left after the builds: %v", left)
 	}
 	index := func(s string) int {
 		for i, e := range seq {
