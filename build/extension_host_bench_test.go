@@ -73,7 +73,7 @@ func benchExtensionVsHost(b *testing.B, in lock.Input, ext build.Extension, make
 		v.mono += time.Since(start)
 		if log, err := os.ReadFile(r[1].Log); err == nil { // where the time goes
 			for _, l := range strings.Split(string(log), "\n") {
-				if strings.Contains(l, " in ") && strings.Contains(l, "built and installed") || strings.Contains(l, "took") {
+				if strings.Contains(l, "inputs staged in") || strings.Contains(l, "built and installed") || strings.Contains(l, "took") {
 					b.Log(l)
 				}
 			}
