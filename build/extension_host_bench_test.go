@@ -33,7 +33,10 @@ var pgvector = lock.Input{
 // the same `make USE_PGXS=1 && make install` on the host against the same
 // Postgres package extracted there (no smoke test). Reports both times and
 // their ratio (target <= 1.5), for pg_similarity 1.0 (a 1 s compile: the
-// cell's fixed cost dominates) and pgvector 0.8.0.
+// cell's fixed cost dominates) and pgvector 0.8.0, each with the scratch
+// trees in the store's tmp (the default) and on a tmpfs (--scratch
+// /dev/shm): staging extracts the parent package's ~2000 files, twice
+// with the smoke test.
 func BenchmarkExtensionVsHost(b *testing.B) {
 	for _, x := range []struct {
 		in   lock.Input
@@ -44,11 +47,17 @@ func BenchmarkExtensionVsHost(b *testing.B) {
 			Settings: build.Settings{Regress: "advisory", RegressReason: "its expected output predates Postgres 12's float output"}}, nil},
 		{pgvector, build.Extension{Name: "vector", Version: "0.8.0", Settings: build.Settings{Args: []string{"OPTFLAGS="}}}, []string{"OPTFLAGS="}},
 	} {
-		b.Run(x.ext.Name, func(b *testing.B) { benchExtensionVsHost(b, x.in, x.ext, x.args) })
+		b.Run(x.ext.Name+"/store-tmp", func(b *testing.B) { benchExtensionVsHost(b, x.in, x.ext, x.args, "") })
+		b.Run(x.ext.Name+"/tmpfs", func(b *testing.B) {
+			if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
+				b.Skip("no /dev/shm")
+			}
+			benchExtensionVsHost(b, x.in, x.ext, x.args, "/dev/shm")
+		})
 	}
 }
 
-func benchExtensionVsHost(b *testing.B, in lock.Input, ext build.Extension, makeArgs []string) {
+func benchExtensionVsHost(b *testing.B, in lock.Input, ext build.Extension, makeArgs []string, scratchBase string) {
 	testenv.RequireRoot(b, "namespaces, real toolchain roots")
 	if _, err := exec.LookPath("gcc"); err != nil {
 		b.Skip("no host gcc")
@@ -62,6 +71,9 @@ func benchExtensionVsHost(b *testing.B, in lock.Input, ext build.Extension, make
 		addInput(b, st, in)
 		c := build.ExtensionCell(ext.Name+"~"+ext.Version+"~"+p.Name, p, in, ext)
 		cfg := build.Config{Store: st, Toolchain: tc, MakeJobs: 2}
+		if scratchBase != "" {
+			cfg.ScratchDir = mkdirTemp(b, scratchBase)
+		}
 		if _, err := build.Build(ctx, cfg, []build.Cell{p}); err != nil { // parent lookup outside the timing
 			b.Fatal(err)
 		}
@@ -102,4 +114,14 @@ func benchExtensionVsHost(b *testing.B, in lock.Input, ext build.Extension, make
 		v.host += time.Since(start)
 	}
 	v.report(b, "host-make-s")
+}
+
+// mkdirTemp is a fresh directory below base, removed after b.
+func mkdirTemp(b *testing.B, base string) string {
+	dir, err := os.MkdirTemp(base, "monogres-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -42,6 +42,9 @@ type Options struct {
 	KeepGoing      bool
 	Out            string // receives CELL.tar.zst and CELL.json; "" for none
 	Offline        bool   // fetch from the store and distdirs only
+	// Scratch is build.Config.ScratchDir: where build trees go ("": the
+	// store's tmp).
+	Scratch string
 	// Evidence is build.Config.Evidence: called for every package
 	// published into Out (internal/cli writes SBOMs and provenance).
 	Evidence func(cell string, r *build.Result) error
@@ -296,6 +299,7 @@ func config(g *Graph, st *store.Store, o Options, sink event.Sink) build.Config 
 		OutDir:        o.Out,
 		Jobs:          o.Jobs,
 		MakeJobs:      o.MakeJobs,
+		ScratchDir:    o.Scratch,
 		KeepGoing:     o.KeepGoing,
 		LockDigest:    "sha256:" + hex.EncodeToString(sum[:]),
 		Sink:          sink,

@@ -33,6 +33,7 @@ func (b *buildFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&b.asJSON, "json", false, "print events and results as JSON lines")
 	fl.StringVar(&b.opts.Out, "out", "out", "directory that receives CELL.tar.zst and CELL.json")
 	fl.BoolVar(&b.opts.Offline, "offline", false, "fetch inputs from the store and distdirs only")
+	fl.StringVar(&b.opts.Scratch, "scratch", "", "directory for the build trees (default: the store's tmp); a tmpfs such as /dev/shm stages an extension cell's thousands of files several times faster where the disk is slow at metadata")
 	fl.StringVar(&b.signingKey, "signing-key", "", "private key signing provenance and verification summaries (default: $MONOGRES_SIGNING_KEY, else the local builder key)")
 	b.remote.register(fl, true)
 	fl.BoolVar(&b.dryRun, "dry-run", false, "print each cell's action key, whether it is cached (locally, or in the remote cache: state remote) and which inputs are missing; fetch and build nothing")
