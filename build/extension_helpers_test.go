@@ -35,6 +35,14 @@ var (
 		SHA256:      "49f123c05d6ee04ce66474e2656ffc21ae1642e317dcd7e4e357d41903c497eb",
 		StripPrefix: "pg_rational-0.0.2",
 	}
+	// pgvector: a PGXS extension whose compile, not the fixed cost of a
+	// cell (sandbox, initdb, server), takes most of its build.
+	pgvector = lock.Input{
+		Name: "extension/pgvector/0.8.0", Kind: "extension", Version: "0.8.0",
+		URLs:        []string{"https://deb.debian.org/debian/pool/main/p/pgvector/pgvector_0.8.0.orig.tar.gz"},
+		SHA256:      "867a2c328d4928a5a9d6f052cd3bc78c7d60228a9b914ad32aa3db88e9de27b0",
+		StripPrefix: "pgvector-0.8.0",
+	}
 )
 
 // postgresCell is the 15.18 cell of an option set with no options

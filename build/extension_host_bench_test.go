@@ -17,15 +17,6 @@ import (
 	"github.com/monogres/monogres/lock"
 )
 
-// pgvector 0.8.0: a PGXS extension whose compile, not the fixed cost of a
-// cell (sandbox, initdb, server), takes most of its build.
-var pgvector = lock.Input{
-	Name: "extension/pgvector/0.8.0", Kind: "extension", Version: "0.8.0",
-	URLs:        []string{"https://deb.debian.org/debian/pool/main/p/pgvector/pgvector_0.8.0.orig.tar.gz"},
-	SHA256:      "867a2c328d4928a5a9d6f052cd3bc78c7d60228a9b914ad32aa3db88e9de27b0",
-	StripPrefix: "pgvector-0.8.0",
-}
-
 // BenchmarkExtensionVsHost compares, in one run, a cold monogres build of
 // an extension cell (a fresh store with the cached barebones 15.18 amd64
 // parent: extract, plan, sandboxed make, install check, runtime closure,
