@@ -16,6 +16,9 @@ type Planned struct {
 	Cell string `json:"cell"`
 	// ActionKey is empty when it cannot be computed yet (Reason says why).
 	ActionKey string `json:"action_key,omitempty"`
+	// Root is the digest of the cell's composed toolchain root, one of the
+	// action's inputs (with the key, what two hosts must agree on).
+	Root string `json:"root,omitempty"`
 	// Cached: the action cache has the key (a build would not run it).
 	Cached bool `json:"cached"`
 	// Missing are the lock inputs the cell needs that are not in the store.
@@ -64,7 +67,7 @@ func DryRun(ctx context.Context, cfg Config, nodes []Node, missing map[string][]
 				p.Reason = err.Error()
 				break
 			}
-			p.ActionKey = pr.key
+			p.ActionKey, p.Root = pr.key, pr.tc.Digest
 			hit, ok, err := Lookup(e.cfg.Store, pr.key)
 			if err != nil {
 				return nil, err

@@ -147,6 +147,9 @@ func dryRun(e *env, a *app.App, g *app.Graph, asJSON bool, rc *remote.Cache) err
 			state = "remote"
 		}
 		fmt.Fprintf(e.stdout, "%-8s %s  action %s", state, p.Cell, short(p.ActionKey))
+		if p.Root != "" {
+			fmt.Fprintf(e.stdout, "  root %s", short(p.Root))
+		}
 		if p.Reason != "" {
 			fmt.Fprintf(e.stdout, "  (%s)", p.Reason)
 		}
