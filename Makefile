@@ -18,9 +18,11 @@ test: setup
 	# offline; the pinned index files (~17 MB) go into the store first.
 	$(GO) run ./cmd/monogres fetch 'index/*'
 	$(GO) run ./cmd/monogres lock --check
-	# -p 1: packages run one after another, so the extension tests find the
-	# Postgres cells the build tests put in the shared test store
-	# ($$MONOGRES_TEST_CACHE/store) instead of building them again.
+	# Tests get their Postgres parents from the shared test store
+	# ($$MONOGRES_TEST_CACHE/store) through buildtest.SharedPostgres (or the
+	# CLI), building a missing one, so no test relies on package order.
+	# -p 1 runs one package at a time: two packages would otherwise build
+	# the same missing parent at once, and 2 cores gain nothing from it.
 	$(GO) test -p 1 -timeout 85m ./...
 
 test-short:
