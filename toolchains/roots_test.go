@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -227,19 +226,10 @@ func TestPortableRootDigests(t *testing.T) {
 	open := debs(t, req.Packages)
 	cell := build.Cell{Name: "postgres~15.18~barebones~amd64", PostgresVersion: "15.18", Major: 15, OptionSet: "barebones", Arch: "amd64", Source: testenv.PG1518}
 	var digests, keys []string
-	for i, host := range []struct {
-		umask    int
-		store    string
-		tz, lang string
-	}{
-		{0o022, filepath.Join(t.TempDir(), "s"), "UTC", "C.UTF-8"},
-		{0o077, filepath.Join(t.TempDir(), "a", "much", "deeper", "store"), "Pacific/Chatham", "de_DE.ISO-8859-1"},
-	} {
-		t.Setenv("TZ", host.tz)
-		t.Setenv("LANG", host.lang)
-		old := syscall.Umask(host.umask)
-		r, err := toolchains.ComposeCached(context.Background(), host.store, req.Packages, open, toolchains.DefaultOptions)
-		syscall.Umask(old)
+	for i, host := range testenv.TwoHosts(t) {
+		leave := host.Enter(t)
+		r, err := toolchains.ComposeCached(context.Background(), host.Store, req.Packages, open, toolchains.DefaultOptions)
+		leave()
 		if err != nil {
 			t.Fatal(err)
 		}

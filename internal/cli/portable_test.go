@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/monogres/monogres/internal/testenv"
@@ -27,27 +26,17 @@ func TestDryRunPortableAcrossHosts(t *testing.T) {
 	manifest := filepath.Join(e2eProject(t), "monogres.toml")
 	cells := []string{"postgres~15.18~barebones~amd64", "postgres~15.18~barebones~arm64"}
 	var outputs []string
-	for i, host := range []struct {
-		umask    int
-		store    string
-		tz, lang string
-	}{
-		{0o022, filepath.Join(t.TempDir(), "s"), "UTC", "C.UTF-8"},
-		{0o077, filepath.Join(t.TempDir(), "a", "much", "deeper", "store"), "Pacific/Chatham", "de_DE.ISO-8859-1"},
-	} {
-		t.Setenv("MONOGRES_STORE", host.store)
-		t.Setenv("TZ", host.tz)
-		t.Setenv("LANG", host.lang)
-		t.Setenv("LC_ALL", host.lang)
-		old := syscall.Umask(host.umask)
-		linkBlobs(t, filepath.Join(e2eStore(), "cas"), filepath.Join(host.store, "cas"))
+	for i, host := range testenv.TwoHosts(t) {
+		t.Setenv("MONOGRES_STORE", host.Store)
+		leave := host.Enter(t)
+		linkBlobs(t, filepath.Join(e2eStore(), "cas"), filepath.Join(host.Store, "cas"))
 		code, _, stderr := run(context.Background(), append([]string{"--manifest", manifest, "fetch"}, cells...)...)
 		if code != 0 {
-			syscall.Umask(old)
+			leave()
 			t.Fatalf("host %d: fetch: exit %d\n%s", i, code, stderr)
 		}
 		code, stdout, stderr := run(context.Background(), append([]string{"--manifest", manifest, "build", "--dry-run", "--json"}, cells...)...)
-		syscall.Umask(old)
+		leave()
 		if code != 0 {
 			t.Fatalf("host %d: build --dry-run: exit %d\n%s", i, code, stderr)
 		}
