@@ -144,11 +144,10 @@ func ComposeCached(ctx context.Context, store string, pkgs []Package, open Opene
 	return r, nil
 }
 
-// Cached returns the root for pkgs if ComposeCached has composed it in
+// Cached returns the root of a request if ComposeCached has composed it in
 // store, without composing anything (ok false: not composed yet).
-func Cached(store string, pkgs []Package, opts Options) (Root, bool) {
-	key := Key(pkgs, opts)
-	return readCached(filepath.Join(RootsDir(store), key), key)
+func Cached(store string, req RootRequest) (Root, bool) {
+	return readCached(filepath.Join(RootsDir(store), req.Key), req.Key)
 }
 
 func readCached(dir, key string) (Root, bool) {

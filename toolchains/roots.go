@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/monogres/monogres/internal/manifest"
 )
@@ -164,6 +165,11 @@ type Resolved struct {
 	// Dropped are the optional layers that could not be resolved, with
 	// the resolver's reason.
 	Dropped map[string]string
+
+	// requests memoizes Request by layer list: a run asks for the same
+	// root once per cell, and cells of many versions share it. Layers and
+	// Dropped do not change once a Resolved is returned.
+	requests sync.Map // string → RootRequest
 }
 
 // DroppedError says a cell's root cannot be made: one of its layers could
@@ -247,11 +253,18 @@ type RootRequest struct {
 
 // Request returns the root request of c.
 func (r *Resolved) Request(c Cell) (RootRequest, error) {
+	layers := strings.Join(c.Layers(), "\n")
+	if v, ok := r.requests.Load(layers); ok {
+		req := v.(RootRequest)
+		return RootRequest{Cell: c, Packages: slices.Clone(req.Packages), Key: req.Key}, nil
+	}
 	pkgs, err := r.Packages(c)
 	if err != nil {
 		return RootRequest{}, err
 	}
-	return RootRequest{Cell: c, Packages: pkgs, Key: Key(pkgs, DefaultOptions)}, nil
+	key := Key(pkgs, DefaultOptions)
+	r.requests.Store(layers, RootRequest{Packages: slices.Clone(pkgs), Key: key})
+	return RootRequest{Cell: c, Packages: pkgs, Key: key}, nil
 }
 
 // Names are the package names as build.Toolchain lists them: "name", or

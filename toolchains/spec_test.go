@@ -28,3 +28,29 @@ func TestExtensionTargetPackagesReplaceAllTargetOnes(t *testing.T) {
 		t.Errorf("arm64 layer %v, want %v", got["arm64~ext:pgmemcache"], want)
 	}
 }
+
+// Request is memoized per layer list: a second call gives the same
+// packages and key for another cell with the same layers, and a caller
+// changing the returned packages does not change what the next call gets.
+func TestRequestMemo(t *testing.T) {
+	r := &Resolved{Layers: map[string][]Package{
+		"amd64":          {{Name: "libc6", Arch: "amd64", Version: "1", SHA256: "a"}},
+		"amd64~opt:zlib": {{Name: "zlib1g-dev", Arch: "amd64", Version: "2", SHA256: "b"}},
+	}}
+	c := Cell{Target: "amd64", Options: []string{"zlib"}}
+	first, err := r.Request(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Packages[0].Name = "changed"
+	again, err := r.Request(Cell{Target: "amd64", Options: []string{"zlib"}, Requires: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Key != first.Key || len(again.Packages) != 2 || again.Packages[0].Name != "libc6" || again.Cell.Target != "amd64" {
+		t.Errorf("second request %+v, first key %s", again, first.Key)
+	}
+	if other, _ := r.Request(Cell{Target: "amd64"}); other.Key == first.Key || len(other.Packages) != 1 {
+		t.Errorf("a cell with other layers got %+v", other)
+	}
+}

@@ -29,7 +29,10 @@ type Graph struct {
 	Manifest  *manifest.Manifest
 	Lock      *lock.Lock
 	LockBytes []byte
-	Nodes     []build.Node
+	// Roots are the lock's toolchain layers (shared by every use in a run:
+	// its root requests are memoized).
+	Roots *toolchains.Resolved
+	Nodes []build.Node
 	// Inputs are every input the nodes need in the store, sorted by name;
 	// Needs lists them per cell.
 	Inputs []lock.Input
@@ -111,9 +114,9 @@ func (a *App) Graph(ctx context.Context, patterns []string, verify bool) (*Graph
 		add(bc, verify)
 	}
 	need := map[string]lock.Input{}
-	roots := toolchains.FromLock(l)
+	g.Roots = toolchains.FromLock(l)
 	for _, n := range g.Nodes {
-		ins := CellInputs(roots, n.Cell)
+		ins := CellInputs(g.Roots, n.Cell)
 		g.Needs[n.Cell.Name] = ins
 		for _, in := range ins {
 			need[in.Name] = in
@@ -249,7 +252,7 @@ func rootFunc(st *store.Store, roots *toolchains.Resolved, compose bool) build.T
 		if err != nil {
 			return build.Toolchain{}, fmt.Errorf("%w (run `monogres lock` if the manifest's toolchain changed)", err)
 		}
-		root, ok := toolchains.Cached(st.Dir(), req.Packages, toolchains.DefaultOptions)
+		root, ok := toolchains.Cached(st.Dir(), req)
 		if !ok && !compose {
 			return build.Toolchain{}, errors.New("toolchain root not composed yet (a build composes it)")
 		}
@@ -295,7 +298,7 @@ func config(g *Graph, st *store.Store, o Options, sink event.Sink) build.Config 
 	sum := sha256.Sum256(g.LockBytes)
 	return build.Config{
 		Store:         st,
-		Toolchain:     ComposeRoot(st, toolchains.FromLock(g.Lock)),
+		Toolchain:     ComposeRoot(st, g.Roots),
 		OutDir:        o.Out,
 		Jobs:          o.Jobs,
 		MakeJobs:      o.MakeJobs,

@@ -207,7 +207,7 @@ func (r *rootMemo) get(c toolchains.Cell) rootEntry {
 			e.inputs = append(e.inputs, p.Input())
 			e.names = append(e.names, p.Name+"="+p.Version)
 		}
-		_, e.composed = toolchains.Cached(r.store, e.req.Packages, toolchains.DefaultOptions)
+		_, e.composed = toolchains.Cached(r.store, e.req)
 	}
 	r.reqs[k] = e
 	return e
@@ -347,7 +347,7 @@ func (a *App) infos(ctx context.Context, want func(string) bool) ([]Info, *Statu
 			in.State = event.StateLocked
 		}
 	}
-	a.keys(ctx, st, &Graph{Manifest: m, Lock: l, LockBytes: lockBytes}, infos, cells, index)
+	a.keys(ctx, st, &Graph{Manifest: m, Lock: l, LockBytes: lockBytes, Roots: roots.roots}, infos, cells, index)
 	return infos[:n], s, nil
 }
 
@@ -411,7 +411,7 @@ func (a *App) keys(ctx context.Context, st *store.Store, g *Graph, infos []Info,
 		return
 	}
 	cfg := config(g, st, Options{}, nil)
-	cfg.Toolchain = rootFunc(st, toolchains.FromLock(g.Lock), false)
+	cfg.Toolchain = rootFunc(st, g.Roots, false)
 	planned, err := build.DryRun(ctx, cfg, nodes, nil)
 	if err != nil {
 		for _, i := range at {

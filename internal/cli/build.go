@@ -14,7 +14,6 @@ import (
 	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/remote"
-	"github.com/monogres/monogres/toolchains"
 )
 
 // buildFlags are shared by build and verify.
@@ -110,7 +109,7 @@ func runBuildOrVerify(e *env, name string, bf *buildFlags, patterns []string) er
 		for _, n := range g.Nodes {
 			cells = append(cells, n.Cell)
 		}
-		att = newAttester(e, st, toolchains.FromLock(g.Lock), bf.signingKey, cells)
+		att = newAttester(e, st, g.Roots, bf.signingKey, cells)
 		bf.opts.Evidence = att.hook
 	}
 	results, err := a.Build(e.ctx, g, bf.opts, e.sink(bf.asJSON))

@@ -5,11 +5,11 @@ import (
 	"sync"
 
 	"github.com/monogres/monogres/build"
+	"github.com/monogres/monogres/internal/app"
 	"github.com/monogres/monogres/internal/event"
 	"github.com/monogres/monogres/internal/evidence"
 	"github.com/monogres/monogres/internal/keys"
 	"github.com/monogres/monogres/internal/store"
-	"github.com/monogres/monogres/lock"
 	"github.com/monogres/monogres/toolchains"
 )
 
@@ -28,12 +28,8 @@ type attester struct {
 func newAttester(e *env, st *store.Store, roots *toolchains.Resolved, keyArg string, cells []build.Cell) *attester {
 	a := &attester{e: e, st: st, keyArg: keyArg, inputs: map[string]evidence.Package{}, done: map[string]*evidence.Package{}}
 	for _, c := range cells {
-		pkgs, _ := roots.Packages(build.RootCell(c)) // a dropped layer fails the build itself
-		p := evidence.Package{Source: c.Source, Toolchain: make([]lock.Input, len(pkgs))}
-		for i, pkg := range pkgs {
-			p.Toolchain[i] = pkg.Input()
-		}
-		p.Plugin = c.Plugin
+		// A dropped layer gives no inputs here: it fails the build itself.
+		p := evidence.Package{Source: c.Source, Toolchain: app.RootInputs(roots, c), Plugin: c.Plugin}
 		a.inputs[c.Name] = p
 	}
 	return a
